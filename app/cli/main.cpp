@@ -1,0 +1,70 @@
+// ipstudio-cli: inspect model files, tokenize prompts (generation and benchmarks come with the engine).
+#include <cstdio>
+#include <exception>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "cli_args.h"
+#include "ips/errors.h"
+#include "ips/version.h"
+
+namespace {
+
+const char* const kUsage =
+    "Usage: ipstudio-cli COMMAND [ARGS]\n"
+    "\n"
+    "IP Studio's command line: Stable Diffusion with IP-Adapter image prompts.\n"
+    "\n"
+    "Commands:\n"
+    "  inspect PATH [--json]               what a model file or folder is: kind, variant, tensor count,\n"
+    "                                      dtypes, parameter count\n"
+    "  tokenize --tokenizer DIR TEXT...    CLIP token ids of each TEXT (a JSON array of 77 ids per line)\n"
+    "\n"
+    "Options:\n"
+    "  --help      show this help\n"
+    "  --version   show the version\n"
+    "\n"
+    "Exit codes: 0 success, 2 bad input (the message names the file and what was expected),\n"
+    "1 internal error.\n";
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    std::vector<std::string> args(argv + 1, argv + argc);
+    if (args.empty()) {
+        std::cerr << kUsage;
+        return ipscli::kBadInput;
+    }
+    const std::string command = args.front();
+    const std::vector<std::string> rest(args.begin() + 1, args.end());
+    try {
+        if (command == "--help" || command == "-h" || command == "help") {
+            std::cout << kUsage;
+            return ipscli::kOk;
+        }
+        if (command == "--version") {
+            std::cout << "ipstudio-cli " << ips::version_string() << "\n";
+            return ipscli::kOk;
+        }
+        if (command == "inspect") return ipscli::run_inspect(rest);
+        if (command == "tokenize") return ipscli::run_tokenize(rest);
+        std::cerr << "ipstudio-cli: unknown command '" << command << "'\n\n" << kUsage;
+        return ipscli::kBadInput;
+    } catch (const ipscli::UsageError& e) {
+        std::cerr << "ipstudio-cli " << command << ": " << e.message << "\n\n" << kUsage;
+        return ipscli::kBadInput;
+    } catch (const ips::InputError& e) {
+        std::cerr << "error: " << e.what() << "\n";
+        return ipscli::kBadInput;
+    } catch (const ips::ModelLoadError& e) {
+        std::cerr << "error: " << e.what() << "\n";
+        return ipscli::kBadInput;
+    } catch (const std::exception& e) {
+        std::cerr << "internal error: " << e.what() << "\n";
+        return ipscli::kInternalError;
+    } catch (...) {
+        std::cerr << "internal error: unknown exception\n";
+        return ipscli::kInternalError;
+    }
+}

@@ -1,0 +1,162 @@
+#include "io/detect.h"
+
+#include <algorithm>
+#include <climits>
+#include <unordered_map>
+
+namespace ips::io {
+namespace {
+
+class Names {
+public:
+    explicit Names(const std::vector<TensorInfo>& tensors) {
+        for (const auto& t : tensors) by_name_.emplace(t.name, &t);
+    }
+    bool has(const std::string& name) const { return by_name_.count(name) != 0; }
+    bool any_prefix(const std::string& prefix) const {
+        return std::any_of(by_name_.begin(), by_name_.end(),
+                           [&](const auto& kv) { return kv.first.rfind(prefix, 0) == 0; });
+    }
+    bool any_contains(const std::string& part) const {
+        return std::any_of(by_name_.begin(), by_name_.end(),
+                           [&](const auto& kv) { return kv.first.find(part) != std::string::npos; });
+    }
+    // Size of dimension `dim` of tensor `name`, or -1 when absent.
+    std::int64_t dim(const std::string& name, std::size_t dim) const {
+        auto it = by_name_.find(name);
+        if (it == by_name_.end() || it->second->shape.size() <= dim) return -1;
+        return it->second->shape[dim];
+    }
+    // The lowest-numbered "<prefix><i><suffix>" tensor, for adapters whose layer numbering varies.
+    std::string first_indexed(const std::string& prefix, const std::string& suffix) const {
+        std::string best;
+        long best_index = LONG_MAX;
+        for (const auto& [name, info] : by_name_) {
+            if (name.rfind(prefix, 0) != 0 || name.size() <= prefix.size() + suffix.size()) continue;
+            if (name.compare(name.size() - suffix.size(), suffix.size(), suffix) != 0) continue;
+            const std::string middle = name.substr(prefix.size(), name.size() - prefix.size() - suffix.size());
+            if (middle.empty() || !std::all_of(middle.begin(), middle.end(), ::isdigit)) continue;
+            const long index = std::stol(middle);
+            if (index < best_index) best_index = index, best = name;
+        }
+        return best;
+    }
+
+private:
+    std::unordered_map<std::string, const TensorInfo*> by_name_;
+};
+
+Detection detect_ip_adapter(const Names& n) {
+    Detection d;
+    d.kind = ModelKind::IpAdapter;
+    const std::string layers = n.any_prefix("ip_adapter.") ? "ip_adapter." : "adapter_modules.";
+    const std::string first_k = n.first_indexed(layers, ".to_k_ip.weight");
+    if (!first_k.empty()) {
+        const auto cross = n.dim(first_k, 1);
+        d.dimensions["cross_attention_dim"] = cross;
+        d.base_architecture = base_from_cross_attention_dim(cross);
+    }
+    if (n.any_contains("lora") || n.any_prefix("image_proj.perceiver_resampler.")) {
+        d.variant = "faceid";
+        d.notes.push_back("IP-Adapter FaceID (InsightFace embeddings + LoRA) is not supported yet");
+    } else if (n.has("image_proj.latents") && n.any_prefix("image_proj.layers.")) {
+        d.variant = "plus";  // plus and plus-face share the Resampler architecture
+        d.dimensions["num_tokens"] = n.dim("image_proj.latents", 1);
+        d.dimensions["image_encoder_hidden_size"] = n.dim("image_proj.proj_in.weight", 1);
+    } else if (n.has("image_proj.proj.0.weight") && n.has("image_proj.proj.3.weight")) {
+        d.variant = "full-face";
+        d.dimensions["image_encoder_hidden_size"] = n.dim("image_proj.proj.0.weight", 1);
+    } else if (n.has("image_proj.proj.weight") && n.has("image_proj.norm.weight")) {
+        d.variant = "base";  // base, light and vit-G share ImageProjModel
+        const auto embed = n.dim("image_proj.proj.weight", 1);
+        const auto out = n.dim("image_proj.proj.weight", 0);
+        const auto width = n.dim("image_proj.norm.weight", 0);
+        d.dimensions["image_embeds_dim"] = embed;
+        if (width > 0) d.dimensions["num_tokens"] = out / width;
+    } else {
+        d.variant = "unknown";
+        d.notes.push_back("image_proj layout not recognised (expected ImageProjModel, Resampler or MLPProjModel)");
+    }
+    return d;
+}
+
+}  // namespace
+
+std::string base_from_cross_attention_dim(std::int64_t dim) {
+    if (dim == 768) return "sd1.x";
+    if (dim == 1024) return "sd2.x";
+    if (dim == 2048) return "sdxl";
+    return "custom (cross_attention_dim " + std::to_string(dim) + ")";
+}
+
+Detection detect_from_tensors(const std::vector<TensorInfo>& tensors) {
+    const Names n(tensors);
+    Detection d;
+    if (n.any_prefix("image_proj.") && (n.any_prefix("ip_adapter.") || n.any_prefix("adapter_modules.")))
+        return detect_ip_adapter(n);
+
+    if (n.any_prefix("model.diffusion_model.")) {
+        d.kind = ModelKind::SingleFileCheckpoint;
+        if (n.any_prefix("conditioner.embedders.")) d.variant = "sdxl";
+        else if (n.any_prefix("cond_stage_model.model.")) d.variant = "sd2.x";
+        else if (n.any_prefix("cond_stage_model.transformer.")) d.variant = "sd1.x";
+        else d.variant = "unknown";
+        d.base_architecture = d.variant;
+        const auto in = n.dim("model.diffusion_model.input_blocks.0.0.weight", 1);
+        d.dimensions["in_channels"] = in;
+        if (in == 9) d.notes.push_back("inpainting model (9 input channels)");
+        if (!n.any_prefix("first_stage_model.")) d.notes.push_back("no VAE weights (first_stage_model.*)");
+        if (d.variant == "sd2.x" || d.variant == "sdxl")
+            d.notes.push_back(d.variant + " checkpoints are not supported yet (SD1.x only)");
+        return d;
+    }
+    if (n.any_prefix("control_model.")) {
+        d.kind = ModelKind::ControlNet;
+        d.variant = "ldm-layout";
+        d.notes.push_back("single-file ControlNet in the original layout; use the diffusers folder");
+        return d;
+    }
+    if (n.any_prefix("controlnet_cond_embedding.")) {
+        d.kind = ModelKind::ControlNet;
+        const auto cross = n.dim("down_blocks.0.attentions.0.transformer_blocks.0.attn2.to_k.weight", 1);
+        if (cross > 0) {
+            d.dimensions["cross_attention_dim"] = cross;
+            d.base_architecture = base_from_cross_attention_dim(cross);
+        }
+        d.dimensions["conditioning_channels"] = n.dim("controlnet_cond_embedding.conv_in.weight", 1);
+        return d;
+    }
+    if (n.has("conv_in.weight") && n.any_prefix("down_blocks.") && n.any_prefix("time_embedding.")) {
+        d.kind = ModelKind::UNet;
+        const auto cross = n.dim("down_blocks.0.attentions.0.transformer_blocks.0.attn2.to_k.weight", 1);
+        if (cross > 0) {
+            d.dimensions["cross_attention_dim"] = cross;
+            d.base_architecture = base_from_cross_attention_dim(cross);
+        }
+        if (n.any_prefix("add_embedding.")) d.notes.push_back("SDXL-style added conditioning (add_embedding)");
+        d.dimensions["in_channels"] = n.dim("conv_in.weight", 1);
+        return d;
+    }
+    if (n.has("encoder.conv_in.weight") && n.has("decoder.conv_in.weight")) {
+        d.kind = ModelKind::Vae;
+        d.dimensions["latent_channels"] = n.dim("decoder.conv_in.weight", 1);
+        return d;
+    }
+    if (n.has("text_model.embeddings.token_embedding.weight")) {
+        d.kind = ModelKind::TextEncoder;
+        d.variant = n.has("text_projection.weight") ? "with-projection" : "";
+        d.dimensions["hidden_size"] = n.dim("text_model.embeddings.token_embedding.weight", 1);
+        return d;
+    }
+    if (n.has("vision_model.embeddings.patch_embedding.weight")) {
+        d.kind = ModelKind::ImageEncoder;
+        d.variant = n.has("visual_projection.weight") ? "with-projection" : "without-projection";
+        d.dimensions["hidden_size"] = n.dim("vision_model.embeddings.patch_embedding.weight", 0);
+        d.dimensions["patch_size"] = n.dim("vision_model.embeddings.patch_embedding.weight", 2);
+        if (n.has("visual_projection.weight")) d.dimensions["projection_dim"] = n.dim("visual_projection.weight", 0);
+        return d;
+    }
+    return d;
+}
+
+}  // namespace ips::io
