@@ -53,6 +53,25 @@ emit_ranges("other_ranges", ranges(lambda c: cat(c).startswith("C") and not is_s
 emit_ranges("space_separator_ranges", ranges(lambda c: cat(c) == "Zs"))
 emit_ranges("python_space_ranges", ranges(lambda c: not is_surrogate(c) and chr(c).isspace()))
 
+# Final sigma (str.lower maps U+03A3 to U+03C2 at the end of a word). CPython scans back and forward
+# over Case_Ignorable characters and tests Cased; both properties are measured through lower() itself:
+# lower(c + "Σ") ends in "ς" iff c is cased and not case-ignorable; lower("A" + c + "Σ") does iff c is
+# case-ignorable or cased.
+def final_after(text):
+    return text.lower()[-1] == "\u03c2"
+
+
+def cased_not_ignorable(cp):
+    return not is_surrogate(cp) and final_after(chr(cp) + "\u03a3")
+
+
+def case_ignorable(cp):
+    return not is_surrogate(cp) and final_after("A" + chr(cp) + "\u03a3") and not cased_not_ignorable(cp)
+
+
+emit_ranges("cased_ranges", ranges(cased_not_ignorable))
+emit_ranges("case_ignorable_ranges", ranges(case_ignorable))
+
 # Full lower-case mappings (str.lower): up to 3 code points.
 print("const LowerMapping lower_mappings[] = {")
 n = 0

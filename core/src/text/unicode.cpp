@@ -143,11 +143,31 @@ bool is_python_space(char32_t cp) {
     return in_ranges(t::python_space_ranges, t::python_space_ranges_size, cp);
 }
 
+namespace {
+// CPython's handle_capital_sigma: Σ is final when a cased letter precedes it (skipping case-ignorable
+// characters) and none follows it.
+bool is_final_sigma(std::u32string_view text, std::size_t at) {
+    auto ignorable = [](char32_t c) { return in_ranges(t::case_ignorable_ranges, t::case_ignorable_ranges_size, c); };
+    auto cased = [](char32_t c) { return in_ranges(t::cased_ranges, t::cased_ranges_size, c); };
+    std::size_t j = at;
+    while (j > 0 && ignorable(text[j - 1])) --j;
+    if (j == 0 || !cased(text[j - 1])) return false;
+    std::size_t k = at + 1;
+    while (k < text.size() && ignorable(text[k])) ++k;
+    return k == text.size() || !cased(text[k]);
+}
+}  // namespace
+
 std::u32string to_lower(std::u32string_view text) {
     std::u32string out;
     out.reserve(text.size());
     const auto* end = t::lower_mappings + t::lower_mappings_size;
-    for (char32_t cp : text) {
+    for (std::size_t i = 0; i < text.size(); ++i) {
+        const char32_t cp = text[i];
+        if (cp == 0x03A3) {
+            out.push_back(is_final_sigma(text, i) ? 0x03C2 : 0x03C3);
+            continue;
+        }
         if (cp < 0x80) {
             out.push_back((cp >= 'A' && cp <= 'Z') ? cp + 32 : cp);
             continue;

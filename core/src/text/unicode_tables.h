@@ -39,6 +39,10 @@ extern const CodepointRange space_separator_ranges[];
 extern const std::size_t space_separator_ranges_size;
 extern const CodepointRange python_space_ranges[];  // str.isspace()
 extern const std::size_t python_space_ranges_size;
+extern const CodepointRange cased_ranges[];  // Cased and not Case_Ignorable (for the final sigma rule)
+extern const std::size_t cased_ranges_size;
+extern const CodepointRange case_ignorable_ranges[];
+extern const std::size_t case_ignorable_ranges_size;
 extern const LowerMapping lower_mappings[];
 extern const std::size_t lower_mappings_size;
 extern const CombiningClass combining_classes[];
