@@ -1,0 +1,24 @@
+#pragma once
+// Locations of the test data (tests/data, a copy of the shared fixtures) and scratch folders.
+#include <QTemporaryDir>
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+namespace ipstest {
+
+inline std::filesystem::path dataPath(const std::string& relative) {
+    return std::filesystem::path(IPS_TEST_DATA) / relative;
+}
+
+inline void writeBytes(const std::filesystem::path& path, const std::string& bytes) {
+    std::ofstream out(path, std::ios::binary | std::ios::trunc);
+    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+}
+
+inline std::string readBytes(const std::filesystem::path& path) {
+    std::ifstream in(path, std::ios::binary);
+    return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+}  // namespace ipstest

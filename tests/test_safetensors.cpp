@@ -1,0 +1,105 @@
+// safetensors reading and writing: round trip of every dtype, metadata, zero-copy views, fixtures.
+#include <QtTest>
+
+#include <ATen/ATen.h>
+
+#include "io/safetensors.h"
+#include "ips/errors.h"
+#include "io/weights.h"
+#include "test_paths.h"
+
+using namespace ips::io;
+using ipstest::dataPath;
+
+class TestSafetensors : public QObject {
+    Q_OBJECT
+    QTemporaryDir dir;
+    std::filesystem::path scratch(const char* name) { return std::filesystem::path(dir.path().toStdString()) / name; }
+
+private Q_SLOTS:
+    void roundTripEveryDtype() {
+        const auto base = at::arange(-6, 6, at::kDouble).reshape({3, 4});
+        std::map<std::string, at::Tensor> tensors = {
+            {"f64", base * 1.5},
+            {"f32", (base * 0.25).to(at::kFloat)},
+            {"f16", (base * 0.5).to(at::kHalf)},
+            {"bf16", (base * 2).to(at::kBFloat16)},
+            {"i64", (base * 1e9).to(at::kLong)},
+            {"i32", (base * 1000).to(at::kInt)},
+            {"i16", (base * 100).to(at::kShort)},
+            {"i8", base.to(at::kChar)},
+            {"u8", (base + 6).to(at::kByte)},
+            {"bool", base.gt(0)},
+            {"scalar", at::scalar_tensor(3.5, at::kFloat)},
+            {"empty", at::empty({0, 7}, at::kFloat)},
+            {"strided", base.to(at::kFloat).t()},  // non-contiguous input is written contiguously
+        };
+        const auto path = scratch("all.safetensors");
+        save_safetensors(path, tensors, {{"format", "pt"}, {"note", "caf\xC3\xA9"}});
+        const auto loaded = load_weights(path);
+        QCOMPARE(loaded.format, WeightsFormat::Safetensors);
+        QCOMPARE(loaded.tensors.size(), tensors.size());
+        for (const auto& [name, expected] : tensors) {
+            const auto& got = loaded.tensors.at(name);
+            QCOMPARE(got.scalar_type(), expected.scalar_type());
+            QCOMPARE(got.sizes().vec(), expected.sizes().vec());
+            QVERIFY2(at::equal(got, expected), name.c_str());
+        }
+        QCOMPARE(loaded.metadata.at("note"), std::string("caf\xC3\xA9"));
+        QCOMPARE(loaded.metadata.at("format"), std::string("pt"));
+    }
+
+    void headerIsAlignedAndByteExact() {
+        // Independent check of the layout: little-endian length, JSON, data at the recorded offsets.
+        const auto t = at::tensor({1.0f, 2.0f, 3.0f});
+        const auto path = scratch("layout.safetensors");
+        save_safetensors(path, {{"x", t}});
+        const std::string bytes = ipstest::readBytes(path);
+        std::uint64_t len = 0;
+        for (int i = 7; i >= 0; --i) len = (len << 8) | static_cast<unsigned char>(bytes[i]);
+        QCOMPARE((8 + len) % 8, std::uint64_t(0));
+        QCOMPARE(bytes.size(), 8 + len + 12);
+        float values[3];
+        std::memcpy(values, bytes.data() + 8 + len, sizeof values);
+        QCOMPARE(values[0], 1.0f);
+        QCOMPARE(values[2], 3.0f);
+    }
+
+    void tensorsViewTheMappingWithoutCopy() {
+        const auto file = SafetensorsFile::open(dataPath("tiny-sd15/unet/diffusion_pytorch_model.safetensors"));
+        const auto* entry = file.find("conv_in.weight");
+        QVERIFY(entry != nullptr);
+        const auto t = tensor_from_entry(file, *entry);
+        const auto* begin = file.mapping()->data();
+        const auto* p = static_cast<const std::uint8_t*>(t.data_ptr());
+        QVERIFY(p >= begin && p < begin + file.mapping()->size());
+        QCOMPARE(t.sizes().vec(), (std::vector<std::int64_t>{32, 4, 3, 3}));
+    }
+
+    void writingIsAtomicAndReplaces() {
+        const auto path = scratch("replace.safetensors");
+        save_safetensors(path, {{"a", at::ones({2})}});
+        save_safetensors(path, {{"b", at::zeros({3})}});
+        const auto loaded = load_weights(path);
+        QCOMPARE(loaded.tensors.count("a"), std::size_t(0));
+        QCOMPARE(loaded.tensors.at("b").numel(), 3);
+        // No temporary file is left beside it.
+        int files = 0;
+        for (const auto& e : std::filesystem::directory_iterator(path.parent_path()))
+            if (e.path().filename().string().rfind("replace.safetensors", 0) == 0) ++files;
+        QCOMPARE(files, 1);
+    }
+
+    void writeIntoMissingFolderFails() {
+        QVERIFY_THROWS_EXCEPTION(ips::InputError, save_safetensors(scratch("no/such/dir/x.safetensors"), {{"a", at::ones({1})}}));
+    }
+
+    void metadataOfFixture() {
+        const auto file = SafetensorsFile::open(dataPath("tiny-ip-adapter/ip-adapter_sd15.safetensors"));
+        QCOMPARE(file.metadata().at("format"), std::string("pt"));
+        QCOMPARE(file.tensors().size(), std::size_t(36));
+    }
+};
+
+QTEST_GUILESS_MAIN(TestSafetensors)
+#include "test_safetensors.moc"
