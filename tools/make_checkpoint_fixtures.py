@@ -33,6 +33,8 @@ for storage in ("FloatStorage", "HalfStorage", "LongStorage"):
     setattr(torch_mod, storage, cls)
 
 # A training framework's callback object, as Lightning pickles into its .ckpt files (NEWOBJ + BUILD).
+for package in ("pytorch_lightning", "pytorch_lightning.callbacks"):
+    sys.modules[package] = types.ModuleType(package)
 lightning_mod = types.ModuleType("pytorch_lightning.callbacks.model_checkpoint")
 sys.modules["pytorch_lightning.callbacks.model_checkpoint"] = lightning_mod
 
