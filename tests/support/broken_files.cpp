@@ -56,7 +56,7 @@ std::vector<BrokenFile> makeBrokenFiles(const std::filesystem::path& folder) {
         validSafetensors(R"({"__metadata__":{"x":1},"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}})", 8),
         {"__metadata__"});
     add("PNG image", "picture.safetensors", png, {"PNG image"});
-    add("legacy pickle", "legacy.bin", std::string("\x80\x02\x8a\x0alz\xfc\x9cF\xf9 j\xa8P\x19.", 16), {"legacy"});
+    add("legacy pickle", "legacy.bin", std::string("\x80\x02\x8a\x0a" "lz\xfc\x9c" "F\xf9 j\xa8" "P\x19.", 16), {"legacy"});
     add("truncated zip checkpoint", "truncated.bin", real_bin.substr(0, real_bin.size() / 2), {"PyTorch checkpoint"});
     add("zip without a pickle", "other.zip.bin",
         std::string("PK\x03\x04", 4) + std::string(60, '\0'), {"PyTorch checkpoint"});

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages IP Studio needs to build and test, and only those that are missing.
+# Usage: scripts/install-deps.sh [--fuzz] [--screenshots]
+set -euo pipefail
+
+packages=(
+  cmake g++ make ccache pkg-config
+  qt6-base-dev libtorch-dev libopencv-dev nlohmann-json3-dev
+  libopenblas0-pthread   # without it LibTorch's matmuls use the reference BLAS (34x slower)
+)
+for arg in "$@"; do
+  case "$arg" in
+    --fuzz) packages+=(clang libclang-rt-14-dev) ;;
+    --screenshots) packages+=(xvfb xauth imagemagick) ;;
+    *) echo "install-deps.sh: unknown option $arg" >&2; exit 2 ;;
+  esac
+done
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "install-deps: all packages present"
+  exit 0
+fi
+echo "install-deps: installing ${missing[*]}"
+sudo=""
+if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
+$sudo apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"

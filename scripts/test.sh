@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Builds IP Studio and runs every test: the normal build with warnings as errors, then the core tests
+# again under AddressSanitizer + UndefinedBehaviorSanitizer. Installs missing packages first.
+# Usage: scripts/test.sh [--no-sanitizers]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/install-deps.sh
+
+export CCACHE_SLOPPINESS=pch_defines,time_macros,include_file_mtime,include_file_ctime
+jobs=$(nproc)
+
+cmake --preset ci
+cmake --build --preset ci -j "$jobs"
+ctest --preset ci
+
+if [ "${1:-}" != "--no-sanitizers" ]; then
+  cmake --preset asan
+  cmake --build --preset asan -j "$jobs"
+  ctest --preset asan
+fi
