@@ -1,0 +1,151 @@
+#include "models/model_loader.h"
+
+#include "io/component_files.h"
+#include "io/detect.h"
+#include "io/json_file.h"
+#include "io/ldm_key_map.h"
+#include "io/weights.h"
+#include "ips/errors.h"
+
+namespace ips::models {
+namespace {
+
+namespace fs = std::filesystem;
+
+// All tensors of a component folder (every shard), after checking they are the expected kind.
+std::map<std::string, at::Tensor> read_component(const fs::path& folder, ModelKind expected) {
+    const std::string name = io::display_path(folder);
+    std::error_code ec;
+    if (!fs::is_directory(folder, ec)) throw ModelLoadError(name + ": not a folder (expected a diffusers component folder)");
+    if (!fs::is_regular_file(folder / "config.json", ec)) throw ModelLoadError(name + ": config.json is missing");
+    const auto files = io::component_weight_files(folder);
+    if (files.empty())
+        throw ModelLoadError(name + ": no weights file (expected diffusion_pytorch_model.safetensors or model.safetensors)");
+    std::map<std::string, at::Tensor> tensors;
+    std::vector<io::TensorInfo> infos;
+    for (const auto& file : files) {
+        for (auto& [key, tensor] : io::load_weights(file).tensors) {
+            infos.push_back({key, "", tensor.sizes().vec()});
+            tensors.emplace(key, std::move(tensor));
+        }
+    }
+    const auto detected = io::detect_from_tensors(infos).kind;
+    if (detected != expected)
+        throw ModelLoadError(name + ": holds a " + model_kind_name(detected) + ", expected a " + model_kind_name(expected));
+    return tensors;
+}
+
+std::string file_of(const fs::path& folder) { return io::display_path(folder); }
+
+// transformers registers position_ids as a buffer; some files carry it, the model does not need it.
+const std::set<std::string> kClipIgnored = {"text_model.embeddings.position_ids", "vision_model.embeddings.position_ids"};
+
+}  // namespace
+
+nn::UNet2DConditionModel load_unet(const fs::path& folder, const LoadTarget& target) {
+    auto tensors = read_component(folder, ModelKind::UNet);
+    const auto config = io::load_config<io::UNet2DConditionModelConfig>(folder / "config.json");
+    nn::check_supported(config, file_of(folder / "config.json"));
+    nn::UNet2DConditionModel unet(config);
+    nn::load_state_dict(*unet, std::move(tensors), file_of(folder), "the UNet", target);
+    unet->eval();
+    return unet;
+}
+
+nn::AutoencoderKL load_vae(const fs::path& folder, const LoadTarget& target) {
+    auto tensors = read_component(folder, ModelKind::Vae);
+    const auto config = io::load_config<io::AutoencoderKLConfig>(folder / "config.json");
+    nn::check_supported(config, file_of(folder / "config.json"));
+    nn::AutoencoderKL vae(config);
+    nn::load_state_dict(*vae, std::move(tensors), file_of(folder), "the VAE", target);
+    vae->eval();
+    return vae;
+}
+
+nn::CLIPTextModel load_text_encoder(const fs::path& folder, const LoadTarget& target) {
+    auto tensors = read_component(folder, ModelKind::TextEncoder);
+    nn::CLIPTextModel model(io::load_config<io::CLIPTextConfig>(folder / "config.json"));
+    nn::load_state_dict(*model, std::move(tensors), file_of(folder), "the CLIP text encoder", target, kClipIgnored);
+    model->eval();
+    return model;
+}
+
+nn::CLIPVisionModelWithProjection load_image_encoder(const fs::path& folder, const LoadTarget& target) {
+    auto tensors = read_component(folder, ModelKind::ImageEncoder);
+    nn::CLIPVisionModelWithProjection model(io::load_config<io::CLIPVisionConfig>(folder / "config.json"));
+    nn::load_state_dict(*model, std::move(tensors), file_of(folder), "the CLIP image encoder", target, kClipIgnored);
+    model->eval();
+    return model;
+}
+
+nn::ControlNetModel load_controlnet(const fs::path& folder, const LoadTarget& target) {
+    auto tensors = read_component(folder, ModelKind::ControlNet);
+    const auto config = io::load_config<io::ControlNetModelConfig>(folder / "config.json");
+    nn::check_supported(config, file_of(folder / "config.json"));
+    nn::ControlNetModel model(config);
+    nn::load_state_dict(*model, std::move(tensors), file_of(folder), "the ControlNet", target);
+    model->eval();
+    return model;
+}
+
+StableDiffusionNetworks load_pipeline_folder(const fs::path& folder, const LoadTarget& target) {
+    std::error_code ec;
+    if (!fs::is_regular_file(folder / "model_index.json", ec))
+        throw ModelLoadError(io::display_path(folder) + ": model_index.json is missing (expected a diffusers pipeline folder)");
+    StableDiffusionNetworks n;
+    n.unet = load_unet(folder / "unet", target);
+    n.vae = load_vae(folder / "vae", target);
+    n.text_encoder = load_text_encoder(folder / "text_encoder", target);
+    return n;
+}
+
+StableDiffusionNetworks load_single_file(const fs::path& checkpoint, const fs::path& config_root, const LoadTarget& target) {
+    const std::string name = io::display_path(checkpoint);
+    auto all = io::load_weights(checkpoint).tensors;
+    std::vector<io::TensorInfo> infos;
+    for (const auto& [key, t] : all) infos.push_back({key, "", t.sizes().vec()});
+    const auto detection = io::detect_from_tensors(infos);
+    if (detection.kind != ModelKind::SingleFileCheckpoint)
+        throw ModelLoadError(name + ": holds a " + std::string(model_kind_name(detection.kind)) +
+                             ", expected a single-file Stable Diffusion checkpoint");
+    if (detection.variant != "sd1.x")
+        throw ModelLoadError(name + ": " + detection.variant + " single-file checkpoints are not supported yet (SD1.x only)");
+
+    const auto unet_config = io::load_config<io::UNet2DConditionModelConfig>(config_root / "unet" / "config.json");
+    const auto vae_config = io::load_config<io::AutoencoderKLConfig>(config_root / "vae" / "config.json");
+    const auto text_config = io::load_config<io::CLIPTextConfig>(config_root / "text_encoder" / "config.json");
+    nn::check_supported(unet_config, file_of(config_root / "unet" / "config.json"));
+    nn::check_supported(vae_config, file_of(config_root / "vae" / "config.json"));
+
+    io::LdmLayout layout;
+    layout.layers_per_block = unet_config.layers_per_block.front();
+    layout.num_vae_blocks = static_cast<int>(vae_config.block_out_channels.size());
+    std::map<std::string, at::Tensor> unet_w, vae_w, text_w;
+    // Move each tensor to its component so no second full set exists while converting.
+    for (auto it = all.begin(); it != all.end();) {
+        auto node = all.extract(it++);
+        const std::string& key = node.key();
+        if (auto k = io::ldm_to_diffusers(key, io::LdmComponent::UNet, layout)) {
+            unet_w.emplace(*k, std::move(node.mapped()));
+        } else if (auto kv = io::ldm_to_diffusers(key, io::LdmComponent::Vae, layout)) {
+            at::Tensor t = std::move(node.mapped());
+            if (io::is_vae_attention_projection(*kv) && t.dim() == 4) t = t.flatten(1);  // [C, C, 1, 1] -> [C, C]
+            vae_w.emplace(*kv, std::move(t));
+        } else if (auto kt = io::ldm_to_diffusers(key, io::LdmComponent::TextEncoder, layout)) {
+            text_w.emplace(*kt, std::move(node.mapped()));
+        }
+    }
+    StableDiffusionNetworks n;
+    n.unet = nn::UNet2DConditionModel(unet_config);
+    nn::load_state_dict(*n.unet, std::move(unet_w), name, "the UNet (model.diffusion_model.*)", target);
+    n.vae = nn::AutoencoderKL(vae_config);
+    nn::load_state_dict(*n.vae, std::move(vae_w), name, "the VAE (first_stage_model.*)", target);
+    n.text_encoder = nn::CLIPTextModel(text_config);
+    nn::load_state_dict(*n.text_encoder, std::move(text_w), name, "the text encoder (cond_stage_model.*)", target, kClipIgnored);
+    n.unet->eval();
+    n.vae->eval();
+    n.text_encoder->eval();
+    return n;
+}
+
+}  // namespace ips::models

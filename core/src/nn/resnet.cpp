@@ -1,0 +1,49 @@
+#include "nn/resnet.h"
+
+namespace ips::nn {
+
+namespace {
+torch::nn::Conv2d conv(std::int64_t in, std::int64_t out, std::int64_t kernel, std::int64_t stride, std::int64_t padding) {
+    return torch::nn::Conv2d(torch::nn::Conv2dOptions(in, out, kernel).stride(stride).padding(padding));
+}
+}  // namespace
+
+ResnetBlock2DImpl::ResnetBlock2DImpl(const ResnetBlock2DOptions& o) : output_scale_factor(o.output_scale_factor) {
+    norm1 = register_module("norm1", torch::nn::GroupNorm(torch::nn::GroupNormOptions(o.groups, o.in_channels).eps(o.eps)));
+    conv1 = register_module("conv1", conv(o.in_channels, o.out_channels, 3, 1, 1));
+    if (o.temb_channels) time_emb_proj = register_module("time_emb_proj", torch::nn::Linear(*o.temb_channels, o.out_channels));
+    norm2 = register_module("norm2", torch::nn::GroupNorm(torch::nn::GroupNormOptions(o.groups, o.out_channels).eps(o.eps)));
+    conv2 = register_module("conv2", conv(o.out_channels, o.out_channels, 3, 1, 1));
+    if (o.in_channels != o.out_channels) conv_shortcut = register_module("conv_shortcut", conv(o.in_channels, o.out_channels, 1, 1, 0));
+}
+
+at::Tensor ResnetBlock2DImpl::forward(const at::Tensor& input_tensor, const at::Tensor& temb) {
+    at::Tensor h = conv1(at::silu(norm1(input_tensor)));
+    if (time_emb_proj && temb.defined()) h = h + time_emb_proj(at::silu(temb)).unsqueeze(-1).unsqueeze(-1);
+    h = conv2(at::silu(norm2(h)));
+    const at::Tensor shortcut = conv_shortcut ? conv_shortcut(input_tensor) : input_tensor;
+    at::Tensor out = shortcut + h;
+    return output_scale_factor == 1.0 ? out : out / output_scale_factor;
+}
+
+Downsample2DImpl::Downsample2DImpl(std::int64_t channels, std::int64_t out_channels, std::int64_t pad) : padding(pad) {
+    conv = register_module("conv", ips::nn::conv(channels, out_channels, 3, 2, pad));
+}
+
+at::Tensor Downsample2DImpl::forward(const at::Tensor& hidden_states) {
+    if (padding == 0) return conv(at::constant_pad_nd(hidden_states, {0, 1, 0, 1}, 0));
+    return conv(hidden_states);
+}
+
+Upsample2DImpl::Upsample2DImpl(std::int64_t channels, std::int64_t out_channels) {
+    conv = register_module("conv", ips::nn::conv(channels, out_channels, 3, 1, 1));
+}
+
+at::Tensor Upsample2DImpl::forward(const at::Tensor& hidden_states, at::IntArrayRef output_size) {
+    at::Tensor h = output_size.empty()
+                       ? at::upsample_nearest2d(hidden_states, {hidden_states.size(2) * 2, hidden_states.size(3) * 2})
+                       : at::upsample_nearest2d(hidden_states, output_size);
+    return conv(h);
+}
+
+}  // namespace ips::nn

@@ -1,0 +1,69 @@
+#include "nn/state_dict.h"
+
+#include <sstream>
+
+#include "ips/errors.h"
+
+namespace ips::nn {
+namespace {
+
+std::map<std::string, at::Tensor> named_state(const torch::nn::Module& module) {
+    std::map<std::string, at::Tensor> state;
+    for (const auto& p : module.named_parameters(true)) state.emplace(p.key(), p.value());
+    for (const auto& b : module.named_buffers(true)) state.emplace(b.key(), b.value());
+    return state;
+}
+
+std::string shape_text(at::IntArrayRef sizes) {
+    std::ostringstream s;
+    s << "[";
+    for (std::size_t i = 0; i < sizes.size(); ++i) s << (i ? ", " : "") << sizes[i];
+    s << "]";
+    return s.str();
+}
+
+// Lists at most `limit` names, then how many more.
+std::string name_list(const std::vector<std::string>& names, std::size_t limit = 8) {
+    std::ostringstream s;
+    for (std::size_t i = 0; i < names.size() && i < limit; ++i) s << (i ? ", " : "") << names[i];
+    if (names.size() > limit) s << ", ... (" << names.size() << " in all)";
+    return s.str();
+}
+
+}  // namespace
+
+std::string describe_mismatch(const torch::nn::Module& module, const std::map<std::string, at::Tensor>& tensors,
+                              const std::set<std::string>& ignored) {
+    const auto state = named_state(module);
+    std::vector<std::string> missing, unexpected, shapes;
+    for (const auto& [name, param] : state) {
+        auto it = tensors.find(name);
+        if (it == tensors.end()) missing.push_back(name);
+        else if (it->second.sizes() != param.sizes())
+            shapes.push_back(name + " got " + shape_text(it->second.sizes()) + " expected " + shape_text(param.sizes()));
+    }
+    for (const auto& [name, tensor] : tensors)
+        if (!state.count(name) && !ignored.count(name)) unexpected.push_back(name);
+    std::ostringstream s;
+    if (!missing.empty()) s << "missing: " << name_list(missing);
+    if (!unexpected.empty()) s << (s.tellp() > 0 ? "; " : "") << "unexpected: " << name_list(unexpected);
+    if (!shapes.empty()) s << (s.tellp() > 0 ? "; " : "") << "shape: " << name_list(shapes, 4);
+    return s.str();
+}
+
+void load_state_dict(torch::nn::Module& module, std::map<std::string, at::Tensor>&& tensors, const std::string& file,
+                     const std::string& model_name, const LoadTarget& target, const std::set<std::string>& ignored) {
+    const std::string problems = describe_mismatch(module, tensors, ignored);
+    if (!problems.empty())
+        throw ModelLoadError(file + ": weights do not match " + model_name + ": " + problems);
+    torch::NoGradGuard no_grad;
+    for (auto& [name, param] : named_state(module)) {
+        auto node = tensors.extract(name);
+        at::Tensor value = node.mapped().to(target.device, target.dtype);
+        if (!param.is_floating_point()) value = node.mapped().to(target.device, param.scalar_type());
+        node.mapped().reset();
+        param.set_data(value);
+    }
+}
+
+}  // namespace ips::nn

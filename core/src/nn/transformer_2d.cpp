@@ -1,0 +1,82 @@
+#include "nn/transformer_2d.h"
+
+namespace ips::nn {
+
+GEGLUImpl::GEGLUImpl(std::int64_t dim_in, std::int64_t dim_out) {
+    proj = register_module("proj", torch::nn::Linear(dim_in, dim_out * 2));
+}
+
+at::Tensor GEGLUImpl::forward(const at::Tensor& hidden_states) {
+    const auto parts = proj(hidden_states).chunk(2, -1);
+    return parts[0] * at::gelu(parts[1]);
+}
+
+FeedForwardImpl::FeedForwardImpl(std::int64_t dim, std::int64_t mult) {
+    const std::int64_t inner = dim * mult;
+    net = register_module("net", torch::nn::ModuleList());
+    net->push_back(GEGLU(dim, inner));
+    net->push_back(torch::nn::Dropout(0.0));
+    net->push_back(torch::nn::Linear(inner, dim));
+}
+
+at::Tensor FeedForwardImpl::forward(const at::Tensor& hidden_states) {
+    return net[2]->as<torch::nn::Linear>()->forward(net[0]->as<GEGLU>()->forward(hidden_states));
+}
+
+BasicTransformerBlockImpl::BasicTransformerBlockImpl(std::int64_t dim, std::int64_t heads, std::int64_t dim_head,
+                                                     std::int64_t cross_attention_dim) {
+    auto layer_norm = [dim] { return torch::nn::LayerNorm(torch::nn::LayerNormOptions({dim}).eps(1e-5)); };
+    norm1 = register_module("norm1", layer_norm());
+    AttentionOptions self{.query_dim = dim, .heads = heads, .dim_head = dim_head};
+    attn1 = register_module("attn1", Attention(self));
+    norm2 = register_module("norm2", layer_norm());
+    AttentionOptions cross = self;
+    cross.cross_attention_dim = cross_attention_dim;
+    attn2 = register_module("attn2", Attention(cross));
+    norm3 = register_module("norm3", layer_norm());
+    ff = register_module("ff", FeedForward(dim));
+}
+
+at::Tensor BasicTransformerBlockImpl::forward(const at::Tensor& hidden_states, const CrossAttentionContext& context) {
+    at::Tensor h = attn1(norm1(hidden_states)) + hidden_states;
+    const std::vector<ImagePromptAttention>* image_prompts = nullptr;
+    if (context.image_prompts && context.next_layer < context.image_prompts->size())
+        image_prompts = &(*context.image_prompts)[context.next_layer];
+    ++context.next_layer;
+    h = attn2(norm2(h), context.encoder_hidden_states, image_prompts) + h;
+    return ff(norm3(h)) + h;
+}
+
+Transformer2DModelImpl::Transformer2DModelImpl(const Transformer2DModelOptions& o)
+    : use_linear_projection(o.use_linear_projection) {
+    const std::int64_t inner = o.heads * o.dim_head;
+    norm = register_module("norm", torch::nn::GroupNorm(torch::nn::GroupNormOptions(o.norm_num_groups, o.in_channels).eps(1e-6)));
+    if (use_linear_projection) {
+        proj_in = torch::nn::AnyModule(torch::nn::Linear(o.in_channels, inner));
+        proj_out = torch::nn::AnyModule(torch::nn::Linear(inner, o.in_channels));
+    } else {
+        proj_in = torch::nn::AnyModule(torch::nn::Conv2d(torch::nn::Conv2dOptions(o.in_channels, inner, 1)));
+        proj_out = torch::nn::AnyModule(torch::nn::Conv2d(torch::nn::Conv2dOptions(inner, o.in_channels, 1)));
+    }
+    register_module("proj_in", proj_in.ptr());
+    transformer_blocks = register_module("transformer_blocks", torch::nn::ModuleList());
+    for (std::int64_t i = 0; i < o.num_layers; ++i)
+        transformer_blocks->push_back(BasicTransformerBlock(inner, o.heads, o.dim_head, o.cross_attention_dim));
+    register_module("proj_out", proj_out.ptr());
+}
+
+at::Tensor Transformer2DModelImpl::forward(const at::Tensor& hidden_states, const CrossAttentionContext& context) {
+    const auto b = hidden_states.size(0), h = hidden_states.size(2), w = hidden_states.size(3);
+    at::Tensor x = norm(hidden_states);
+    if (!use_linear_projection) x = proj_in.forward(x);
+    const auto inner = x.size(1);
+    x = x.permute({0, 2, 3, 1}).reshape({b, h * w, inner});  // [B, HW, C]
+    if (use_linear_projection) x = proj_in.forward(x);
+    for (const auto& block : *transformer_blocks) x = block->as<BasicTransformerBlock>()->forward(x, context);
+    if (use_linear_projection) x = proj_out.forward(x);
+    x = x.reshape({b, h, w, x.size(2)}).permute({0, 3, 1, 2}).contiguous();  // [B, C, H, W]
+    if (!use_linear_projection) x = proj_out.forward(x);
+    return x + hidden_states;
+}
+
+}  // namespace ips::nn

@@ -1,0 +1,161 @@
+#include "nn/unet_2d_condition.h"
+
+#include "ips/errors.h"
+
+namespace ips::nn {
+
+std::vector<std::int64_t> heads_per_block(const std::vector<int>& num_attention_heads, const std::vector<int>& attention_head_dim) {
+    const auto& source = num_attention_heads.empty() ? attention_head_dim : num_attention_heads;
+    return std::vector<std::int64_t>(source.begin(), source.end());
+}
+
+void check_supported(const io::UNet2DConditionModelConfig& c, const std::string& file) {
+    auto refuse = [&](const std::string& what) {
+        throw ModelLoadError(file + ": unsupported UNet configuration: " + what + " (SD1.x/SD2.x UNets are supported)");
+    };
+    for (const auto& t : c.down_block_types)
+        if (t != "CrossAttnDownBlock2D" && t != "DownBlock2D") refuse("down block type " + t);
+    for (const auto& t : c.up_block_types)
+        if (t != "CrossAttnUpBlock2D" && t != "UpBlock2D") refuse("up block type " + t);
+    if (c.mid_block_type != "UNetMidBlock2DCrossAttn") refuse("mid block type " + c.mid_block_type);
+    if (c.addition_embed_type) refuse("addition_embed_type " + *c.addition_embed_type + " (SDXL)");
+    if (c.class_embed_type || c.num_class_embeds) refuse("class embeddings");
+    if (c.time_embedding_type != "positional") refuse("time_embedding_type " + c.time_embedding_type);
+    if (c.resnet_time_scale_shift != "default") refuse("resnet_time_scale_shift " + c.resnet_time_scale_shift);
+    if (c.act_fn != "silu") refuse("act_fn " + c.act_fn);
+    if (c.conv_in_kernel != 3 || c.conv_out_kernel != 3) refuse("conv kernels other than 3");
+    if (c.attention_type != "default") refuse("attention_type " + c.attention_type);
+    if (!c.norm_num_groups) refuse("norm_num_groups null");
+    if (c.dual_cross_attention) refuse("dual cross-attention");
+    for (bool only : c.only_cross_attention)
+        if (only) refuse("only_cross_attention");
+    const auto heads = heads_per_block(c.num_attention_heads, c.attention_head_dim);
+    for (std::size_t i = 0; i < heads.size(); ++i)
+        if (c.block_out_channels[i] % heads[i] != 0) refuse("block_out_channels not divisible by the head count");
+}
+
+BlockOptions down_block_options(const io::UNet2DConditionModelConfig& c, std::size_t i, std::int64_t temb_channels) {
+    const auto heads = heads_per_block(c.num_attention_heads, c.attention_head_dim);
+    BlockOptions o;
+    o.in_channels = i == 0 ? c.block_out_channels[0] : c.block_out_channels[i - 1];
+    o.out_channels = c.block_out_channels[i];
+    o.temb_channels = temb_channels;
+    o.num_layers = c.layers_per_block[i];
+    o.transformer_layers = c.transformer_layers_per_block[i];
+    o.resnet_groups = *c.norm_num_groups;
+    o.resnet_eps = c.norm_eps;
+    o.has_attention = c.down_block_types[i] == "CrossAttnDownBlock2D";
+    o.num_attention_heads = heads[i];
+    o.cross_attention_dim = c.cross_attention_dim[i];
+    o.use_linear_projection = c.use_linear_projection;
+    o.add_sample_resampler = i + 1 < c.block_out_channels.size();
+    o.downsample_padding = c.downsample_padding;
+    return o;
+}
+
+UNet2DConditionModelImpl::UNet2DConditionModelImpl(const io::UNet2DConditionModelConfig& c) : config(c) {
+    const std::int64_t ch0 = c.block_out_channels[0];
+    const std::int64_t temb = c.time_embedding_dim.value_or(ch0 * 4);
+    const std::size_t n = c.block_out_channels.size();
+    const auto heads = heads_per_block(c.num_attention_heads, c.attention_head_dim);
+
+    conv_in = register_module("conv_in", torch::nn::Conv2d(torch::nn::Conv2dOptions(c.in_channels, ch0, 3).padding(1)));
+    time_embedding = register_module("time_embedding", TimestepEmbedding(ch0, temb));
+
+    down_blocks = register_module("down_blocks", torch::nn::ModuleList());
+    for (std::size_t i = 0; i < n; ++i) down_blocks->push_back(UNetDownBlock(down_block_options(c, i, temb)));
+
+    BlockOptions mid;
+    mid.in_channels = c.block_out_channels.back();
+    mid.temb_channels = temb;
+    mid.num_layers = 1;
+    mid.transformer_layers = c.transformer_layers_per_block.back();
+    mid.resnet_groups = *c.norm_num_groups;
+    mid.resnet_eps = c.norm_eps;
+    mid.num_attention_heads = heads.back();
+    mid.cross_attention_dim = c.cross_attention_dim.back();
+    mid.use_linear_projection = c.use_linear_projection;
+    mid_block = register_module("mid_block", UNetMidBlock2DCrossAttn(mid));
+
+    up_blocks = register_module("up_blocks", torch::nn::ModuleList());
+    std::int64_t prev_output = c.block_out_channels.back();
+    for (std::size_t i = 0; i < n; ++i) {
+        const std::size_t r = n - 1 - i;  // the matching down block
+        BlockOptions o;
+        o.out_channels = c.block_out_channels[r];
+        o.in_channels = c.block_out_channels[r == 0 ? 0 : r - 1];
+        o.prev_output_channel = prev_output;
+        o.temb_channels = temb;
+        o.num_layers = c.layers_per_block[r] + 1;
+        o.transformer_layers = c.transformer_layers_per_block[r];
+        o.resnet_groups = *c.norm_num_groups;
+        o.resnet_eps = c.norm_eps;
+        o.has_attention = c.up_block_types[i] == "CrossAttnUpBlock2D";
+        o.num_attention_heads = heads[r];
+        o.cross_attention_dim = c.cross_attention_dim[r];
+        o.use_linear_projection = c.use_linear_projection;
+        o.add_sample_resampler = i + 1 < n;
+        up_blocks->push_back(UNetUpBlock(o));
+        prev_output = o.out_channels;
+    }
+    conv_norm_out = register_module(
+        "conv_norm_out", torch::nn::GroupNorm(torch::nn::GroupNormOptions(*c.norm_num_groups, ch0).eps(c.norm_eps)));
+    conv_out = register_module("conv_out", torch::nn::Conv2d(torch::nn::Conv2dOptions(ch0, c.out_channels, 3).padding(1)));
+}
+
+at::Tensor UNet2DConditionModelImpl::time_embed(const at::Tensor& timestep, std::int64_t batch, at::ScalarType dtype) {
+    at::Tensor t = timestep.dim() == 0 ? timestep.unsqueeze(0) : timestep;
+    t = t.expand({batch});
+    const at::Tensor t_emb = get_timestep_embedding(t, config.block_out_channels[0], config.flip_sin_to_cos, config.freq_shift);
+    return time_embedding(t_emb.to(dtype));
+}
+
+std::vector<Attention> UNet2DConditionModelImpl::cross_attention_layers() const {
+    std::vector<Attention> layers;
+    auto collect = [&](const torch::nn::ModuleList& attentions) {
+        if (!attentions) return;
+        for (const auto& t : *attentions)
+            for (const auto& block : *t->as<Transformer2DModel>()->transformer_blocks)
+                layers.push_back(block->as<BasicTransformerBlock>()->attn2);
+    };
+    for (const auto& b : *down_blocks) collect(b->as<UNetDownBlock>()->attentions);
+    collect(mid_block->attentions);
+    for (const auto& b : *up_blocks) collect(b->as<UNetUpBlock>()->attentions);
+    return layers;
+}
+
+at::Tensor UNet2DConditionModelImpl::forward(const UNetInputs& in) {
+    const auto dtype = conv_in->weight.scalar_type();
+    const at::Tensor emb = time_embed(in.timestep, in.sample.size(0), dtype);
+    CrossAttentionContext context;
+    context.encoder_hidden_states = in.encoder_hidden_states;
+    context.image_prompts = in.image_prompts;
+
+    at::Tensor h = conv_in(in.sample);
+    std::vector<at::Tensor> skips{h};
+    for (const auto& block : *down_blocks) h = block->as<UNetDownBlock>()->forward(h, emb, context, skips);
+
+    if (!in.down_block_additional_residuals.empty()) {
+        if (in.down_block_additional_residuals.size() != skips.size())
+            throw InputError("ControlNet gave " + std::to_string(in.down_block_additional_residuals.size()) +
+                             " down residuals, the UNet expects " + std::to_string(skips.size()));
+        for (std::size_t i = 0; i < skips.size(); ++i) skips[i] = skips[i] + in.down_block_additional_residuals[i];
+    }
+    h = mid_block->forward(h, emb, context);
+    if (in.mid_block_additional_residual.defined()) h = h + in.mid_block_additional_residual;
+
+    for (std::size_t i = 0; i < up_blocks->size(); ++i) {
+        auto block = up_blocks[i]->as<UNetUpBlock>();
+        const std::size_t consumed = block->resnets->size();
+        // The upsampler matches the size of the next skip connection (odd latent sizes).
+        std::vector<std::int64_t> upsample_size;
+        if (block->upsamplers && skips.size() > consumed) {
+            const auto& next = skips[skips.size() - consumed - 1];
+            upsample_size = {next.size(2), next.size(3)};
+        }
+        h = block->forward(h, skips, emb, context, upsample_size);
+    }
+    return conv_out(at::silu(conv_norm_out(h)));
+}
+
+}  // namespace ips::nn

@@ -1,0 +1,46 @@
+#include "golden.h"
+
+#include <limits>
+#include <regex>
+
+#include "io/json_file.h"
+#include "io/weights.h"
+#include "test_paths.h"
+
+namespace ipstest {
+
+GoldenCase loadGolden(const std::string& id) {
+    // Python's json writes Infinity/NaN for some recorded statistics; JSON has no such numbers.
+    static const auto manifest = nlohmann::json::parse(std::regex_replace(
+        ips::io::read_text_file(dataPath("golden/manifest.json")), std::regex(R"(([:\[,]\s*)-?(Infinity|NaN))"), "$1null"));
+    for (const auto& c : manifest.at("cases")) {
+        if (c.at("id") != id) continue;
+        GoldenCase g;
+        g.spec = c;
+        // Copy out of the mapping so tests may modify tensors in place.
+        for (auto& [k, t] : ips::io::load_weights(dataPath("golden/" + c.at("file").get<std::string>())).tensors)
+            g.tensors.emplace(k, t.clone());
+        return g;
+    }
+    throw std::runtime_error("no golden case " + id);
+}
+
+at::Tensor GoldenCase::input(const std::string& name) const {
+    return tensors.at(spec.at("inputs").at(name).at("key").get<std::string>());
+}
+at::Tensor GoldenCase::output(const std::string& name) const {
+    return tensors.at(spec.at("outputs").at(name).at("key").get<std::string>());
+}
+double GoldenCase::atol(const std::string& name) const { return spec.at("outputs").at(name).at("atol").get<double>(); }
+
+bool GoldenCase::hasInput(const std::string& name) const { return spec.at("inputs").contains(name); }
+bool GoldenCase::hasOutput(const std::string& name) const { return spec.at("outputs").contains(name); }
+
+double maxAbsDiff(const at::Tensor& a, const at::Tensor& b) {
+    if (a.sizes() != b.sizes()) return std::numeric_limits<double>::infinity();
+    const at::Tensor d = (a.to(at::kDouble) - b.to(at::kDouble)).abs();
+    if (at::isnan(d).any().item<bool>()) return std::numeric_limits<double>::infinity();
+    return d.numel() == 0 ? 0.0 : d.max().item<double>();
+}
+
+}  // namespace ipstest
