@@ -1,4 +1,4 @@
-// ipstudio-cli: inspect model files, tokenize prompts (generation and benchmarks come with the engine).
+// ipstudio-cli: inspect model files, tokenize prompts, benchmark the networks.
 #include <cstdio>
 #include <exception>
 #include <iostream>
@@ -20,6 +20,11 @@ const char* const kUsage =
     "  inspect PATH [--json]               what a model file or folder is: kind, variant, tensor count,\n"
     "                                      dtypes, parameter count\n"
     "  tokenize --tokenizer DIR TEXT...    CLIP token ids of each TEXT (a JSON array of 77 ids per line)\n"
+    "  bench [--json] [--only NAMES] [--dtype float32,bfloat16] [--size WxH] [--repeat N]\n"
+    "        [--batch N] [--channels-last on|off] [--threads N] [--configs DIR]\n"
+    "                                      time the networks at SD1.5 sizes with random weights\n"
+    "                                      (NAMES: unet_forward,vae_decode,vae_encode,text_encoder,\n"
+    "                                      image_encoder)\n"
     "\n"
     "Options:\n"
     "  --help      show this help\n"
@@ -49,6 +54,7 @@ int main(int argc, char** argv) {
         }
         if (command == "inspect") return ipscli::run_inspect(rest);
         if (command == "tokenize") return ipscli::run_tokenize(rest);
+        if (command == "bench") return ipscli::run_bench(rest);
         std::cerr << "ipstudio-cli: unknown command '" << command << "'\n\n" << kUsage;
         return ipscli::kBadInput;
     } catch (const ipscli::UsageError& e) {

@@ -122,7 +122,8 @@ at::Tensor DecoderImpl::forward(const at::Tensor& z) {
 }
 
 at::Tensor LatentDistribution::sample(c10::optional<at::Generator> generator) const {
-    const at::Tensor noise = at::randn(mean.sizes(), generator, mean.options());
+    // Drawn on the CPU like diffusers' CPU generator, then moved: the same seed gives the same latents everywhere.
+    const at::Tensor noise = at::randn(mean.sizes(), generator, mean.options().device(at::kCPU)).to(mean.device());
     return mean + std * noise;
 }
 

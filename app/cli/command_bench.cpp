@@ -1,0 +1,93 @@
+// ipstudio-cli bench [--json] [--only NAME]... [--dtype D]... [--size WxH] [--repeat N] [--batch N]
+//                    [--channels-last on|off] [--configs DIR]
+#include <cstdio>
+#include <iostream>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "cli_args.h"
+#include "ips/bench.h"
+
+namespace ipscli {
+namespace {
+
+std::vector<std::string> split(const std::string& s) {
+    std::vector<std::string> out;
+    std::stringstream in(s);
+    std::string item;
+    while (std::getline(in, item, ','))
+        if (!item.empty()) out.push_back(item);
+    return out;
+}
+
+int to_int(const std::string& flag, const std::string& value) {
+    try {
+        std::size_t used = 0;
+        const int v = std::stoi(value, &used);
+        if (used == value.size() && v > 0) return v;
+    } catch (...) {
+    }
+    throw UsageError{flag + " " + value + ": expected a positive integer"};
+}
+
+// models/sd15 next to the executable's source tree or the installed share folder.
+std::filesystem::path default_configs() {
+    for (const char* candidate : {IPS_SOURCE_MODELS "/sd15", IPS_INSTALLED_MODELS "/sd15"})
+        if (std::filesystem::exists(std::filesystem::path(candidate) / "unet" / "config.json")) return candidate;
+    return IPS_SOURCE_MODELS "/sd15";
+}
+
+nlohmann::json result_json(const ips::BenchResult& r) {
+    return {{"name", r.name}, {"dtype", r.dtype}, {"channels_last", r.channels_last}, {"width", r.width},
+            {"height", r.height}, {"batch", r.batch}, {"seconds_median", r.seconds_median}, {"seconds_min", r.seconds_min},
+            {"seconds_max", r.seconds_max}, {"peak_rss_mb", r.peak_rss_mb}, {"gflop", r.gflop}, {"gflops", r.gflops}};
+}
+
+}  // namespace
+
+int run_bench(const std::vector<std::string>& argv) {
+    Args args(argv, {"--json"}, {"--only", "--dtype", "--size", "--repeat", "--batch", "--channels-last", "--configs", "--threads"});
+    if (!args.positional().empty()) throw UsageError{"unexpected argument " + args.positional()[0]};
+    ips::BenchOptions o;
+    o.config_root = args.value("--configs") ? std::filesystem::u8path(*args.value("--configs")) : default_configs();
+    if (auto v = args.value("--only")) o.only = split(*v);
+    if (auto v = args.value("--dtype")) o.dtypes = split(*v);
+    if (auto v = args.value("--repeat")) o.repeat = to_int("--repeat", *v);
+    if (auto v = args.value("--batch")) o.batch = to_int("--batch", *v);
+    if (auto v = args.value("--size")) {
+        const auto x = v->find('x');
+        if (x == std::string::npos) throw UsageError{"--size " + *v + ": expected WIDTHxHEIGHT, e.g. 512x512"};
+        o.width = to_int("--size", v->substr(0, x));
+        o.height = to_int("--size", v->substr(x + 1));
+    }
+    if (auto v = args.value("--channels-last")) {
+        if (*v != "on" && *v != "off") throw UsageError{"--channels-last " + *v + ": expected on or off"};
+        o.channels_last = *v == "on";
+    }
+    ips::configure_runtime(args.value("--threads") ? to_int("--threads", *args.value("--threads")) : 0);
+    const bool json = args.has("--json");
+    if (!json)
+        std::printf("%-14s %-9s %-6s %-9s %5s %9s %9s %9s %10s %9s\n", "benchmark", "dtype", "layout", "size", "batch",
+                    "median s", "min s", "max s", "peak RSS", "GFLOP/s");
+    const auto report = ips::run_benchmarks(o, [&](const ips::BenchResult& r) {
+        if (json) return;
+        const std::string size = r.width ? std::to_string(r.width) + "x" + std::to_string(r.height) : "77 tok";
+        std::printf("%-14s %-9s %-6s %-9s %5d %9.3f %9.3f %9.3f %7.0f MB %9.1f\n", r.name.c_str(), r.dtype.c_str(),
+                    r.channels_last ? "NHWC" : "NCHW", size.c_str(), r.batch, r.seconds_median, r.seconds_min, r.seconds_max,
+                    r.peak_rss_mb, r.gflops);
+        std::fflush(stdout);
+    });
+    if (json) {
+        nlohmann::json j = {{"machine", report.machine}, {"results", nlohmann::json::array()}};
+        for (const auto& r : report.results) j["results"].push_back(result_json(r));
+        std::cout << j.dump(2) << "\n";
+    } else {
+        std::printf("\nmachine: %s (%s), %s torch threads, LibTorch %s\n", report.machine.at("cpu").c_str(),
+                    report.machine.at("cpu_features").c_str(), report.machine.at("torch_threads").c_str(),
+                    report.machine.at("torch_version").c_str());
+    }
+    return kOk;
+}
+
+}  // namespace ipscli

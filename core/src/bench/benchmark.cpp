@@ -1,0 +1,213 @@
+// ipstudio-cli bench: real SD1.5 sizes, random weights, each precision and memory layout.
+#include <malloc.h>
+
+#include <algorithm>
+#include <chrono>
+#include <fstream>
+#include <set>
+#include <thread>
+
+#include <ATen/Parallel.h>
+#include <torch/nn.h>
+#include <torch/version.h>
+
+#include "bench/flops.h"
+#include "io/json_file.h"
+#include "ips/bench.h"
+#include "ips/errors.h"
+#include "nn/autoencoder_kl.h"
+#include "nn/clip_models.h"
+#include "nn/unet_2d_condition.h"
+
+namespace ips {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string cpu_model() {
+    std::ifstream in("/proc/cpuinfo");
+    std::string line;
+    while (std::getline(in, line))
+        if (line.rfind("model name", 0) == 0) return line.substr(line.find(':') + 2);
+    return "unknown";
+}
+
+std::string cpu_flags_of_interest() {
+    std::ifstream in("/proc/cpuinfo");
+    std::string line;
+    while (std::getline(in, line)) {
+        if (line.rfind("flags", 0) != 0) continue;
+        std::string found;
+        for (const char* f : {"avx2", "avx512f", "avx512_bf16", "amx_bf16", "amx_tile"})
+            if (line.find(std::string(" ") + f) != std::string::npos) found += (found.empty() ? "" : " ") + std::string(f);
+        return found;
+    }
+    return "";
+}
+
+// Resets the kernel's resident-set high-water mark so each benchmark reports its own peak.
+void reset_peak_rss() { std::ofstream("/proc/self/clear_refs") << "5"; }
+
+double peak_rss_mb() {
+    std::ifstream in("/proc/self/status");
+    std::string line;
+    while (std::getline(in, line))
+        if (line.rfind("VmHWM:", 0) == 0) return std::stod(line.substr(6)) / 1024.0;
+    return 0;
+}
+
+at::ScalarType parse_dtype(const std::string& name) {
+    if (name == "float32") return at::kFloat;
+    if (name == "bfloat16") return at::kBFloat16;
+    if (name == "float16") return at::kHalf;
+    throw InputError("--dtype " + name + ": expected float32, bfloat16 or float16");
+}
+
+// Random weights in the target precision and layout.
+void prepare(torch::nn::Module& module, at::ScalarType dtype, bool channels_last) {
+    module.to(dtype);
+    module.eval();
+    if (!channels_last) return;
+    torch::NoGradGuard guard;
+    for (auto& p : module.parameters())
+        if (p.dim() == 4) p.set_data(p.contiguous(at::MemoryFormat::ChannelsLast));
+}
+
+at::Tensor layout(const at::Tensor& t, bool channels_last) {
+    return channels_last ? t.contiguous(at::MemoryFormat::ChannelsLast) : t;
+}
+
+class Runner {
+public:
+    Runner(const BenchOptions& o, const std::function<void(const BenchResult&)>& cb, BenchReport& report)
+        : options_(o), callback_(cb), report_(report) {}
+
+    bool wanted(const std::string& name) const {
+        return options_.only.empty() || std::find(options_.only.begin(), options_.only.end(), name) != options_.only.end();
+    }
+    std::vector<bool> layouts(bool convolutional) const {
+        if (!convolutional) return {false};
+        if (options_.channels_last) return {*options_.channels_last};
+        return {false, true};
+    }
+
+    // Times `run` (one warm-up, then `repeat` runs) and records the result.
+    void measure(BenchResult r, const std::function<void()>& run) {
+        reset_peak_rss();
+        run();
+        std::vector<double> seconds;
+        for (int i = 0; i < std::max(1, options_.repeat); ++i) {
+            const auto start = std::chrono::steady_clock::now();
+            run();
+            seconds.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+        }
+        std::sort(seconds.begin(), seconds.end());
+        r.seconds_min = seconds.front();
+        r.seconds_max = seconds.back();
+        r.seconds_median = seconds[seconds.size() / 2];
+        r.peak_rss_mb = peak_rss_mb();
+        r.gflops = r.gflop / r.seconds_median;
+        report_.results.push_back(r);
+        if (callback_) callback_(r);
+    }
+
+private:
+    const BenchOptions& options_;
+    const std::function<void(const BenchResult&)>& callback_;
+    BenchReport& report_;
+};
+
+}  // namespace
+
+void configure_runtime(int threads) {
+    const int n = threads > 0 ? threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    at::set_num_threads(n);
+    // Activations of hundreds of MB are allocated and freed at every layer; served by mmap they would be
+    // returned to the kernel and faulted in again each time.
+    mallopt(M_MMAP_MAX, 0);
+    mallopt(M_TRIM_THRESHOLD, 1 << 30);
+}
+
+BenchReport run_benchmarks(const BenchOptions& o, const std::function<void(const BenchResult&)>& on_result) {
+    const std::set<std::string> known = {"unet_forward", "vae_decode", "vae_encode", "text_encoder", "image_encoder"};
+    for (const auto& name : o.only)
+        if (!known.count(name))
+            throw InputError("--only " + name + ": expected unet_forward, vae_decode, vae_encode, text_encoder or image_encoder");
+    if (o.width % 8 != 0 || o.height % 8 != 0 || o.width < 64 || o.height < 64)
+        throw InputError("--size " + std::to_string(o.width) + "x" + std::to_string(o.height) + ": width and height must be multiples of 8, at least 64");
+    std::vector<at::ScalarType> dtypes;
+    for (const auto& d : o.dtypes) dtypes.push_back(parse_dtype(d));
+
+    const auto unet_config = io::load_config<io::UNet2DConditionModelConfig>(o.config_root / "unet" / "config.json");
+    const auto vae_config = io::load_config<io::AutoencoderKLConfig>(o.config_root / "vae" / "config.json");
+    const auto text_config = io::load_config<io::CLIPTextConfig>(o.config_root / "text_encoder" / "config.json");
+    const auto vision_config = io::load_config<io::CLIPVisionConfig>(o.config_root / "image_encoder" / "config.json");
+
+    BenchReport report;
+    report.machine = {{"cpu", cpu_model()},
+                      {"cpu_features", cpu_flags_of_interest()},
+                      {"hardware_threads", std::to_string(std::thread::hardware_concurrency())},
+                      {"torch_threads", std::to_string(at::get_num_threads())},
+                      {"torch_version", TORCH_VERSION}};
+    Runner runner(o, on_result, report);
+    c10::InferenceMode inference;
+    at::manual_seed(0);
+    const std::int64_t lh = o.height / 8, lw = o.width / 8;
+
+    for (const auto dtype : dtypes) {
+        const std::string dname = dtype == at::kFloat ? "float32" : dtype == at::kBFloat16 ? "bfloat16" : "float16";
+        if (runner.wanted("unet_forward")) {
+            for (bool cl : runner.layouts(true)) {
+                nn::UNet2DConditionModel unet(unet_config);
+                prepare(*unet, dtype, cl);
+                nn::UNetInputs in;
+                in.sample = layout(at::randn({o.batch, unet_config.in_channels, lh, lw}).to(dtype), cl);
+                in.timestep = at::scalar_tensor(500);
+                in.encoder_hidden_states = at::randn({o.batch, 77, unet_config.cross_attention_dim[0]}).to(dtype);
+                BenchResult r{"unet_forward", dname, cl, o.width, o.height, o.batch};
+                r.gflop = bench::unet_flops(unet_config, o.batch, lh, lw, 77) / 1e9;
+                runner.measure(r, [&] { unet->forward(in); });
+            }
+        }
+        if (runner.wanted("vae_decode") || runner.wanted("vae_encode")) {
+            for (bool cl : runner.layouts(true)) {
+                nn::AutoencoderKL vae(vae_config);
+                prepare(*vae, dtype, cl);
+                if (runner.wanted("vae_decode")) {
+                    const at::Tensor z = layout(at::randn({1, vae_config.latent_channels, lh, lw}).to(dtype), cl);
+                    BenchResult r{"vae_decode", dname, cl, o.width, o.height, 1};
+                    r.gflop = bench::vae_decoder_flops(vae_config, 1, lh, lw) / 1e9;
+                    runner.measure(r, [&] { vae->decode(z); });
+                }
+                if (runner.wanted("vae_encode")) {
+                    const at::Tensor x = layout(at::rand({1, 3, o.height, o.width}).to(dtype) * 2 - 1, cl);
+                    BenchResult r{"vae_encode", dname, cl, o.width, o.height, 1};
+                    r.gflop = bench::vae_encoder_flops(vae_config, 1, o.height, o.width) / 1e9;
+                    runner.measure(r, [&] { vae->encode(x); });
+                }
+            }
+        }
+        if (runner.wanted("text_encoder")) {
+            nn::CLIPTextModel text(text_config);
+            prepare(*text, dtype, false);
+            const at::Tensor ids = at::randint(0, text_config.vocab_size, {o.batch, 77}, at::kLong);
+            BenchResult r{"text_encoder", dname, false, 0, 0, o.batch};
+            r.gflop = bench::clip_encoder_flops(o.batch, 77, text_config.hidden_size, text_config.intermediate_size,
+                                                text_config.num_hidden_layers) / 1e9;
+            runner.measure(r, [&] { text->encode_prompt(ids); });
+        }
+        if (runner.wanted("image_encoder")) {
+            nn::CLIPVisionModelWithProjection vision(vision_config);
+            prepare(*vision, dtype, false);
+            const at::Tensor pixels = at::randn({1, 3, vision_config.image_size, vision_config.image_size}).to(dtype);
+            const std::int64_t tokens = 1 + (vision_config.image_size / vision_config.patch_size) * (vision_config.image_size / vision_config.patch_size);
+            BenchResult r{"image_encoder", dname, false, vision_config.image_size, vision_config.image_size, 1};
+            r.gflop = bench::clip_encoder_flops(1, tokens, vision_config.hidden_size, vision_config.intermediate_size,
+                                                vision_config.num_hidden_layers) / 1e9;
+            runner.measure(r, [&] { vision->forward(pixels); });
+        }
+    }
+    return report;
+}
+
+}  // namespace ips
