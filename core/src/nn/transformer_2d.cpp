@@ -27,7 +27,10 @@ BasicTransformerBlockImpl::BasicTransformerBlockImpl(std::int64_t dim, std::int6
                                                      std::int64_t cross_attention_dim) {
     auto layer_norm = [dim] { return torch::nn::LayerNorm(torch::nn::LayerNormOptions({dim}).eps(1e-5)); };
     norm1 = register_module("norm1", layer_norm());
-    AttentionOptions self{.query_dim = dim, .heads = heads, .dim_head = dim_head};
+    AttentionOptions self;
+    self.query_dim = dim;
+    self.heads = heads;
+    self.dim_head = dim_head;
     attn1 = register_module("attn1", Attention(self));
     norm2 = register_module("norm2", layer_norm());
     AttentionOptions cross = self;
