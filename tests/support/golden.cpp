@@ -1,7 +1,6 @@
 #include "golden.h"
 
 #include <limits>
-#include <regex>
 
 #include "io/json_file.h"
 #include "io/weights.h"
@@ -9,10 +8,39 @@
 
 namespace ipstest {
 
+namespace {
+// Python's json writes Infinity/NaN for some recorded statistics; JSON has no such numbers, so they
+// become null (outside strings only).
+std::string nonFiniteToNull(const std::string& text) {
+    std::string out;
+    bool in_string = false;
+    for (std::size_t i = 0; i < text.size(); ++i) {
+        const char c = text[i];
+        if (in_string) {
+            out += c;
+            if (c == '\\' && i + 1 < text.size()) out += text[++i];
+            else if (c == '"') in_string = false;
+            continue;
+        }
+        if (c == '"') in_string = true;
+        bool replaced = false;
+        for (const std::string word : {"-Infinity", "Infinity", "NaN"}) {
+            if (text.compare(i, word.size(), word) == 0) {
+                out += "null";
+                i += word.size() - 1;
+                replaced = true;
+                break;
+            }
+        }
+        if (!replaced) out += c;
+    }
+    return out;
+}
+}  // namespace
+
 GoldenCase loadGolden(const std::string& id) {
-    // Python's json writes Infinity/NaN for some recorded statistics; JSON has no such numbers.
-    static const auto manifest = nlohmann::json::parse(std::regex_replace(
-        ips::io::read_text_file(dataPath("golden/manifest.json")), std::regex(R"(([:\[,]\s*)-?(Infinity|NaN))"), "$1null"));
+    static const auto manifest =
+        nlohmann::json::parse(nonFiniteToNull(ips::io::read_text_file(dataPath("golden/manifest.json"))));
     for (const auto& c : manifest.at("cases")) {
         if (c.at("id") != id) continue;
         GoldenCase g;
