@@ -10,18 +10,6 @@
 using namespace ips::io;
 using ipstest::dataPath;
 
-namespace {
-template <typename F>
-std::string errorOf(F&& f) {
-    try {
-        f();
-    } catch (const ips::ModelLoadError& e) {
-        return e.what();
-    }
-    return "";
-}
-}  // namespace
-
 class TestConfigs : public QObject {
     Q_OBJECT
 private Q_SLOTS:
@@ -86,7 +74,7 @@ private Q_SLOTS:
     }
 
     void wrongTypeNamesFileAndKey() {
-        const auto msg = errorOf([] {
+        const auto msg = ipstest::loadErrorOf([] {
             parse_unet_config(nlohmann::json::parse(R"({"in_channels": "four"})"), "unet/config.json");
         });
         QVERIFY2(msg.find("unet/config.json") != std::string::npos, msg.c_str());
@@ -95,7 +83,7 @@ private Q_SLOTS:
     }
 
     void listLengthMustMatchBlocks() {
-        const auto msg = errorOf([] {
+        const auto msg = ipstest::loadErrorOf([] {
             parse_unet_config(nlohmann::json::parse(R"({"attention_head_dim": [8, 8]})"), "unet/config.json");
         });
         QVERIFY2(msg.find("attention_head_dim") != std::string::npos, msg.c_str());
@@ -106,14 +94,14 @@ private Q_SLOTS:
         QTemporaryDir dir;
         const auto path = std::filesystem::path(dir.path().toStdString()) / "config.json";
         ipstest::writeBytes(path, "{\"in_channels\": 4,");
-        const auto msg = errorOf([&] { load_config<UNet2DConditionModelConfig>(path); });
+        const auto msg = ipstest::loadErrorOf([&] { load_config<UNet2DConditionModelConfig>(path); });
         QVERIFY2(msg.find("config.json") != std::string::npos && msg.find("invalid JSON") != std::string::npos, msg.c_str());
-        const auto missing = errorOf([&] { load_config<AutoencoderKLConfig>(path.parent_path() / "nope.json"); });
+        const auto missing = ipstest::loadErrorOf([&] { load_config<AutoencoderKLConfig>(path.parent_path() / "nope.json"); });
         QVERIFY2(missing.find("nope.json") != std::string::npos, missing.c_str());
     }
 
     void nonPositiveValuesRejected() {
-        const auto msg = errorOf([] {
+        const auto msg = ipstest::loadErrorOf([] {
             parse_vae_config(nlohmann::json::parse(R"({"block_out_channels": [0]})"), "vae/config.json");
         });
         QVERIFY2(msg.find("block_out_channels") != std::string::npos, msg.c_str());

@@ -24,15 +24,6 @@ std::set<std::string> fileKeys(const fs::path& file, const std::set<std::string>
         if (!ignore.count(info.name)) keys.insert(info.name);
     return keys;
 }
-template <typename F>
-std::string errorOf(F&& f) {
-    try {
-        f();
-    } catch (const ips::ModelLoadError& e) {
-        return e.what();
-    }
-    return "";
-}
 void expectEqualParameters(const torch::nn::Module& a, const torch::nn::Module& b) {
     const auto pa = a.named_parameters(true);
     const auto pb = b.named_parameters(true);
@@ -109,13 +100,13 @@ private Q_SLOTS:
     }
 
     void wrongKindIsRefused() {
-        auto msg = errorOf([] { ips::models::load_unet(dataPath("tiny-controlnet"), {}); });
+        auto msg = ipstest::loadErrorOf([] { ips::models::load_unet(dataPath("tiny-controlnet"), {}); });
         QVERIFY2(msg.find("controlnet") != std::string::npos && msg.find("expected a unet") != std::string::npos, msg.c_str());
-        msg = errorOf([] { ips::models::load_text_encoder(dataPath("tiny-sd15/vae"), {}); });
+        msg = ipstest::loadErrorOf([] { ips::models::load_text_encoder(dataPath("tiny-sd15/vae"), {}); });
         QVERIFY2(msg.find("holds a vae") != std::string::npos, msg.c_str());
-        msg = errorOf([] { ips::models::load_single_file(dataPath("tiny-ip-adapter/ip-adapter_sd15.safetensors"), dataPath("tiny-sd15"), {}); });
+        msg = ipstest::loadErrorOf([] { ips::models::load_single_file(dataPath("tiny-ip-adapter/ip-adapter_sd15.safetensors"), dataPath("tiny-sd15"), {}); });
         QVERIFY2(msg.find("ip-adapter") != std::string::npos, msg.c_str());
-        msg = errorOf([] { ips::models::load_vae(dataPath("tiny-sd15/tokenizer"), {}); });
+        msg = ipstest::loadErrorOf([] { ips::models::load_vae(dataPath("tiny-sd15/tokenizer"), {}); });
         QVERIFY2(msg.find("config.json") != std::string::npos, msg.c_str());
     }
 
@@ -126,7 +117,7 @@ private Q_SLOTS:
         ipstest::writeBytes(folder / "config.json",
                             R"({"block_out_channels": [32, 32, 32, 64], "cross_attention_dim": 2048, "addition_embed_type": "text_time",
                                 "norm_num_groups": 32})");
-        const auto msg = errorOf([&] { ips::models::load_unet(folder, {}); });
+        const auto msg = ipstest::loadErrorOf([&] { ips::models::load_unet(folder, {}); });
         QVERIFY2(msg.find("SDXL") != std::string::npos && msg.find("config.json") != std::string::npos, msg.c_str());
     }
 
@@ -141,7 +132,7 @@ private Q_SLOTS:
         changed["decoder.extra.weight"] = at::zeros({2});
         changed["encoder.conv_in.weight"] = at::zeros({32, 3, 1, 1});
         ips::io::save_safetensors(folder / "diffusion_pytorch_model.safetensors", changed);
-        const auto msg = errorOf([&] { ips::models::load_vae(folder, {}); });
+        const auto msg = ipstest::loadErrorOf([&] { ips::models::load_vae(folder, {}); });
         QVERIFY2(msg.find("bad-vae") != std::string::npos, msg.c_str());
         QVERIFY2(msg.find("missing: decoder.conv_out.bias") != std::string::npos, msg.c_str());
         QVERIFY2(msg.find("unexpected: decoder.extra.weight") != std::string::npos, msg.c_str());

@@ -5,6 +5,8 @@
 #include <fstream>
 #include <string>
 
+#include "ips/errors.h"
+
 namespace ipstest {
 
 inline std::filesystem::path dataPath(const std::string& relative) {
@@ -14,6 +16,17 @@ inline std::filesystem::path dataPath(const std::string& relative) {
 inline void writeBytes(const std::filesystem::path& path, const std::string& bytes) {
     std::ofstream out(path, std::ios::binary | std::ios::trunc);
     out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+}
+
+// The message of the ModelLoadError `f` throws, or "" when it throws none.
+template <typename F>
+std::string loadErrorOf(F&& f) {
+    try {
+        f();
+    } catch (const ips::ModelLoadError& e) {
+        return e.what();
+    }
+    return "";
 }
 
 inline std::string readBytes(const std::filesystem::path& path) {

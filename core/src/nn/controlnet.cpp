@@ -65,7 +65,6 @@ at::Tensor ControlNetConditioningEmbeddingImpl::forward(const at::Tensor& condit
 ControlNetModelImpl::ControlNetModelImpl(const io::ControlNetModelConfig& c) : config(c), unet_config(as_unet_config(c)) {
     const std::int64_t ch0 = c.block_out_channels[0];
     const std::int64_t temb = ch0 * 4;
-    const auto heads = heads_per_block(c.num_attention_heads, c.attention_head_dim);
     conv_in = register_module("conv_in", conv(c.in_channels, ch0, 3));
     time_embedding = register_module("time_embedding", TimestepEmbedding(ch0, temb));
     controlnet_cond_embedding = register_module(
@@ -81,18 +80,8 @@ ControlNetModelImpl::ControlNetModelImpl(const io::ControlNetModelConfig& c) : c
         for (std::int64_t l = 0; l < o.num_layers; ++l) controlnet_down_blocks->push_back(conv(o.out_channels, o.out_channels, 1));
         if (o.add_sample_resampler) controlnet_down_blocks->push_back(conv(o.out_channels, o.out_channels, 1));
     }
-    BlockOptions mid;
-    mid.in_channels = c.block_out_channels.back();
-    mid.temb_channels = temb;
-    mid.num_layers = 1;
-    mid.transformer_layers = c.transformer_layers_per_block.back();
-    mid.resnet_groups = *c.norm_num_groups;
-    mid.resnet_eps = c.norm_eps;
-    mid.num_attention_heads = heads.back();
-    mid.cross_attention_dim = c.cross_attention_dim.back();
-    mid.use_linear_projection = c.use_linear_projection;
-    mid_block = register_module("mid_block", UNetMidBlock2DCrossAttn(mid));
-    controlnet_mid_block = register_module("controlnet_mid_block", conv(mid.in_channels, mid.in_channels, 1));
+    mid_block = register_module("mid_block", UNetMidBlock2DCrossAttn(mid_block_options(unet_config, temb)));
+    controlnet_mid_block = register_module("controlnet_mid_block", conv(c.block_out_channels.back(), c.block_out_channels.back(), 1));
 }
 
 ControlNetOutput ControlNetModelImpl::forward(const at::Tensor& sample, const at::Tensor& timestep,

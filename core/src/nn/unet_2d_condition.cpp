@@ -53,6 +53,20 @@ BlockOptions down_block_options(const io::UNet2DConditionModelConfig& c, std::si
     return o;
 }
 
+BlockOptions mid_block_options(const io::UNet2DConditionModelConfig& c, std::int64_t temb_channels) {
+    BlockOptions mid;
+    mid.in_channels = c.block_out_channels.back();
+    mid.temb_channels = temb_channels;
+    mid.num_layers = 1;
+    mid.transformer_layers = c.transformer_layers_per_block.back();
+    mid.resnet_groups = *c.norm_num_groups;
+    mid.resnet_eps = c.norm_eps;
+    mid.num_attention_heads = heads_per_block(c.num_attention_heads, c.attention_head_dim).back();
+    mid.cross_attention_dim = c.cross_attention_dim.back();
+    mid.use_linear_projection = c.use_linear_projection;
+    return mid;
+}
+
 UNet2DConditionModelImpl::UNet2DConditionModelImpl(const io::UNet2DConditionModelConfig& c) : config(c) {
     const std::int64_t ch0 = c.block_out_channels[0];
     const std::int64_t temb = c.time_embedding_dim.value_or(ch0 * 4);
@@ -65,17 +79,7 @@ UNet2DConditionModelImpl::UNet2DConditionModelImpl(const io::UNet2DConditionMode
     down_blocks = register_module("down_blocks", torch::nn::ModuleList());
     for (std::size_t i = 0; i < n; ++i) down_blocks->push_back(UNetDownBlock(down_block_options(c, i, temb)));
 
-    BlockOptions mid;
-    mid.in_channels = c.block_out_channels.back();
-    mid.temb_channels = temb;
-    mid.num_layers = 1;
-    mid.transformer_layers = c.transformer_layers_per_block.back();
-    mid.resnet_groups = *c.norm_num_groups;
-    mid.resnet_eps = c.norm_eps;
-    mid.num_attention_heads = heads.back();
-    mid.cross_attention_dim = c.cross_attention_dim.back();
-    mid.use_linear_projection = c.use_linear_projection;
-    mid_block = register_module("mid_block", UNetMidBlock2DCrossAttn(mid));
+    mid_block = register_module("mid_block", UNetMidBlock2DCrossAttn(mid_block_options(c, temb)));
 
     up_blocks = register_module("up_blocks", torch::nn::ModuleList());
     std::int64_t prev_output = c.block_out_channels.back();

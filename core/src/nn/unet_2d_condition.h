@@ -45,7 +45,8 @@ void check_supported(const io::UNet2DConditionModelConfig& config, const std::st
 // Heads per block: diffusers reads attention_head_dim as the head count when num_attention_heads is unset.
 std::vector<std::int64_t> heads_per_block(const std::vector<int>& num_attention_heads, const std::vector<int>& attention_head_dim);
 
-// Shared by UNet and ControlNet: the down path's block options.
+// Shared by UNet and ControlNet: the down path's and the mid block's options.
 BlockOptions down_block_options(const io::UNet2DConditionModelConfig& config, std::size_t index, std::int64_t temb_channels);
+BlockOptions mid_block_options(const io::UNet2DConditionModelConfig& config, std::int64_t temb_channels);
 
 }  // namespace ips::nn
