@@ -61,6 +61,7 @@ void load_state_dict(torch::nn::Module& module, std::map<std::string, at::Tensor
         auto node = tensors.extract(name);
         at::Tensor value = node.mapped().to(target.device, target.dtype);
         if (!param.is_floating_point()) value = node.mapped().to(target.device, param.scalar_type());
+        if (target.channels_last && value.dim() == 4) value = value.contiguous(at::MemoryFormat::ChannelsLast);
         node.mapped().reset();
         param.set_data(value);
     }

@@ -12,6 +12,7 @@ namespace ips::nn {
 struct LoadTarget {
     at::ScalarType dtype = at::kFloat;
     at::Device device = at::kCPU;
+    bool channels_last = false;  // convolution weights in NHWC (the fast layout for bf16 on CPU)
 };
 
 // Consumes `tensors` one at a time (each is released once converted), so a checkpoint stored in another
