@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "io/json_file.h"
+#include "io/safetensors.h"
 #include "test_paths.h"
 
 using ipstest::dataPath;
@@ -97,6 +98,33 @@ private Q_SLOTS:
         const auto r = cli({"tokenize", "--tokenizer", "/nonexistent", "x"});
         QCOMPARE(r.code, 2);
         QVERIFY(r.err.contains("vocab.json"));
+    }
+
+    void embedWritesAReusableReference() {
+        QTemporaryDir dir;
+        const QString out = dir.path() + QString::fromUtf8("/référence.safetensors");
+        const QStringList args{"embed", "--image-encoder", data("tiny-sd15/image_encoder"), "--crop", "pad",
+                               data("images/wide_256x128.png"), "--output", out};
+        auto r = cli(args);
+        QCOMPARE(r.code, 0);
+        const auto file = ips::io::SafetensorsFile::open(std::filesystem::u8path(out.toStdString()));
+        QCOMPARE(file.metadata().at("crop"), std::string("pad"));
+        QCOMPARE(file.find("image_embeds")->shape, (std::vector<std::int64_t>{1, 24}));
+        QCOMPARE(file.find("hidden_states")->shape, (std::vector<std::int64_t>{1, 257, 48}));
+        // Never replaces a file without being asked.
+        r = cli(args);
+        QCOMPARE(r.code, 2);
+        QVERIFY2(r.err.contains("already exists"), r.err.constData());
+        QCOMPARE(cli(args + QStringList{"--force"}).code, 0);
+        // Bad crop mode and a non-image: exit 2 with the reason.
+        r = cli({"embed", "--image-encoder", data("tiny-sd15/image_encoder"), "--crop", "stretch", data("images/wide_256x128.png"),
+                 "--output", out + "2"});
+        QCOMPARE(r.code, 2);
+        QVERIFY(r.err.contains("center, pad or squash"));
+        r = cli({"embed", "--image-encoder", data("tiny-sd15/image_encoder"), data("tiny-sd15/model_index.json"), "--output",
+                 out + "3"});
+        QCOMPARE(r.code, 2);
+        QVERIFY2(r.err.contains("model_index.json: not a readable image"), r.err.constData());
     }
 
     void unicodePath() {

@@ -33,5 +33,6 @@ private:
 int run_inspect(const std::vector<std::string>& args);
 int run_tokenize(const std::vector<std::string>& args);
 int run_bench(const std::vector<std::string>& args);
+int run_embed(const std::vector<std::string>& args);
 
 }  // namespace ipscli

@@ -1,4 +1,4 @@
-// ipstudio-cli: inspect model files, tokenize prompts, benchmark the networks.
+// ipstudio-cli: inspect model files, tokenize prompts, encode references, benchmark the networks.
 #include <cstdio>
 #include <exception>
 #include <iostream>
@@ -25,6 +25,9 @@ const char* const kUsage =
     "                                      time the networks at SD1.5 sizes with random weights\n"
     "                                      (NAMES: unet_forward,vae_decode,vae_encode,text_encoder,\n"
     "                                      image_encoder)\n"
+    "  embed --image-encoder DIR [--crop center|pad|squash] [--force] IMAGE --output FILE\n"
+    "                                      encode a reference picture once; the embedding file\n"
+    "                                      replaces the picture in later generations\n"
     "\n"
     "Options:\n"
     "  --help      show this help\n"
@@ -55,6 +58,7 @@ int main(int argc, char** argv) {
         if (command == "inspect") return ipscli::run_inspect(rest);
         if (command == "tokenize") return ipscli::run_tokenize(rest);
         if (command == "bench") return ipscli::run_bench(rest);
+        if (command == "embed") return ipscli::run_embed(rest);
         std::cerr << "ipstudio-cli: unknown command '" << command << "'\n\n" << kUsage;
         return ipscli::kBadInput;
     } catch (const ipscli::UsageError& e) {

@@ -24,16 +24,21 @@ at::Tensor AttentionImpl::split_heads(const at::Tensor& x) const {
     return x.view({x.size(0), x.size(1), options.heads, options.dim_head}).transpose(1, 2);
 }
 
+KeyValue AttentionImpl::project_context(const at::Tensor& context) {
+    return {split_heads(to_k(context)), split_heads(to_v(context))};
+}
+
 at::Tensor AttentionImpl::forward(const at::Tensor& input, const at::Tensor& encoder_hidden_states,
-                                  const std::vector<ImagePromptAttention>* image_prompts) {
+                                  const std::vector<ImagePromptAttention>* image_prompts, const KeyValue* context_kv) {
     at::Tensor hidden = input;
     const auto sizes = input.sizes().vec();
     if (options.spatial_input) hidden = hidden.view({sizes[0], sizes[1], sizes[2] * sizes[3]}).transpose(1, 2);
     if (group_norm) hidden = group_norm(hidden.transpose(1, 2)).transpose(1, 2);
 
-    const at::Tensor& context = encoder_hidden_states.defined() ? encoder_hidden_states : hidden;
     const at::Tensor q = split_heads(to_q(hidden));
-    at::Tensor out = scaled_dot_product_attention(q, split_heads(to_k(context)), split_heads(to_v(context)), scale);
+    const KeyValue kv = context_kv ? *context_kv
+                                   : project_context(encoder_hidden_states.defined() ? encoder_hidden_states : hidden);
+    at::Tensor out = scaled_dot_product_attention(q, kv.key, kv.value, scale);
     if (image_prompts) {
         for (const auto& ip : *image_prompts)
             if (ip.scale != 0.0) out = out + ip.scale * scaled_dot_product_attention(q, ip.key, ip.value, scale);

@@ -16,6 +16,13 @@ struct ImagePromptAttention {
     double scale = 1.0;
 };
 
+// Keys and values of a constant context (the prompt), projected once per generation instead of at
+// every step: [B, heads, M, head_dim] each.
+struct KeyValue {
+    at::Tensor key;
+    at::Tensor value;
+};
+
 struct AttentionOptions {
     std::int64_t query_dim = 0;
     std::optional<std::int64_t> cross_attention_dim;  // none: self-attention
@@ -34,8 +41,13 @@ struct AttentionImpl : torch::nn::Module {
 
     // hidden_states [B, N, C] (or [B, C, H, W] when spatial_input); encoder_hidden_states [B, M, Cx] for
     // cross-attention. `image_prompts` adds decoupled image attentions (cross-attention only).
+    // `context_kv`, when given, replaces projecting encoder_hidden_states (see project_context).
     at::Tensor forward(const at::Tensor& hidden_states, const at::Tensor& encoder_hidden_states = {},
-                       const std::vector<ImagePromptAttention>* image_prompts = nullptr);
+                       const std::vector<ImagePromptAttention>* image_prompts = nullptr,
+                       const KeyValue* context_kv = nullptr);
+
+    // to_k/to_v of a context, split into heads: exactly what forward computes from it.
+    KeyValue project_context(const at::Tensor& encoder_hidden_states);
 
     // [B, N, heads*dim_head] -> [B, heads, N, dim_head]
     at::Tensor split_heads(const at::Tensor& x) const;

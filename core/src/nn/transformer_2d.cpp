@@ -42,11 +42,12 @@ BasicTransformerBlockImpl::BasicTransformerBlockImpl(std::int64_t dim, std::int6
 
 at::Tensor BasicTransformerBlockImpl::forward(const at::Tensor& hidden_states, const CrossAttentionContext& context) {
     at::Tensor h = attn1(norm1(hidden_states)) + hidden_states;
+    const std::size_t layer = context.next_layer++;
     const std::vector<ImagePromptAttention>* image_prompts = nullptr;
-    if (context.image_prompts && context.next_layer < context.image_prompts->size())
-        image_prompts = &(*context.image_prompts)[context.next_layer];
-    ++context.next_layer;
-    h = attn2(norm2(h), context.encoder_hidden_states, image_prompts) + h;
+    if (context.image_prompts && layer < context.image_prompts->size()) image_prompts = &(*context.image_prompts)[layer];
+    const KeyValue* text_kv = nullptr;
+    if (context.text_key_values && layer < context.text_key_values->size()) text_kv = &(*context.text_key_values)[layer];
+    h = attn2(norm2(h), context.encoder_hidden_states, image_prompts, text_kv) + h;
     return ff(norm3(h)) + h;
 }
 

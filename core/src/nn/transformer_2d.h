@@ -9,10 +9,13 @@
 
 namespace ips::nn {
 
-// Per-layer image-prompt attention, indexed by the cross-attention layer's position in the model.
+// What the cross-attention layers attend to. Per-layer lists are indexed by the layer's position in
+// forward order (down, mid, up); next_layer counts the layers as the forward pass reaches them.
 struct CrossAttentionContext {
     at::Tensor encoder_hidden_states;  // [B, 77, C]
-    // Called for each cross-attention layer in forward order; returns the image attentions to add.
+    // Precomputed to_k/to_v of encoder_hidden_states per layer (optional; same result, less work).
+    const std::vector<KeyValue>* text_key_values = nullptr;
+    // Image attentions to add per layer (IP-Adapter; optional).
     const std::vector<std::vector<ImagePromptAttention>>* image_prompts = nullptr;
     mutable std::size_t next_layer = 0;
 };

@@ -128,12 +128,37 @@ std::vector<Attention> UNet2DConditionModelImpl::cross_attention_layers() const 
     return layers;
 }
 
+std::vector<std::string> UNet2DConditionModelImpl::cross_attention_layer_names() const {
+    std::vector<std::string> names;
+    auto collect = [&](const torch::nn::ModuleList& attentions, const std::string& prefix) {
+        if (!attentions) return;
+        for (std::size_t a = 0; a < attentions->size(); ++a) {
+            const auto blocks = (*attentions)[a]->as<Transformer2DModel>()->transformer_blocks;
+            for (std::size_t t = 0; t < blocks->size(); ++t)
+                names.push_back(prefix + "attentions." + std::to_string(a) + ".transformer_blocks." + std::to_string(t) + ".attn2");
+        }
+    };
+    for (std::size_t i = 0; i < down_blocks->size(); ++i)
+        collect((*down_blocks)[i]->as<UNetDownBlock>()->attentions, "down_blocks." + std::to_string(i) + ".");
+    collect(mid_block->attentions, "mid_block.");
+    for (std::size_t i = 0; i < up_blocks->size(); ++i)
+        collect((*up_blocks)[i]->as<UNetUpBlock>()->attentions, "up_blocks." + std::to_string(i) + ".");
+    return names;
+}
+
+std::vector<KeyValue> UNet2DConditionModelImpl::precompute_text_key_values(const at::Tensor& encoder_hidden_states) {
+    std::vector<KeyValue> kv;
+    for (auto& layer : cross_attention_layers()) kv.push_back(layer->project_context(encoder_hidden_states));
+    return kv;
+}
+
 at::Tensor UNet2DConditionModelImpl::forward(const UNetInputs& in) {
     const auto dtype = conv_in->weight.scalar_type();
     const at::Tensor emb = time_embed(in.timestep, in.sample.size(0), dtype);
     CrossAttentionContext context;
     context.encoder_hidden_states = in.encoder_hidden_states;
     context.image_prompts = in.image_prompts;
+    context.text_key_values = in.text_key_values;
 
     at::Tensor h = conv_in(in.sample);
     std::vector<at::Tensor> skips{h};

@@ -1,5 +1,6 @@
 #pragma once
 // Mirrors diffusers UNet2DConditionModel for the SD1.x/SD2.x block types.
+#include <string>
 #include <vector>
 
 #include <torch/nn.h>
@@ -18,6 +19,8 @@ struct UNetInputs {
     at::Tensor mid_block_additional_residual;                 // ControlNet, optional
     // Image-prompt attentions per cross-attention layer (in forward order: down, mid, up); optional.
     const std::vector<std::vector<ImagePromptAttention>>* image_prompts = nullptr;
+    // encoder_hidden_states already projected by every cross-attention layer (precompute_text_key_values).
+    const std::vector<KeyValue>* text_key_values = nullptr;
 };
 
 struct UNet2DConditionModelImpl : torch::nn::Module {
@@ -26,6 +29,10 @@ struct UNet2DConditionModelImpl : torch::nn::Module {
 
     // The cross-attention (attn2) modules in forward order: the layers IP-Adapter weights attach to.
     std::vector<Attention> cross_attention_layers() const;
+    // Their diffusers names ("down_blocks.0.attentions.1.transformer_blocks.0.attn2"), same order.
+    std::vector<std::string> cross_attention_layer_names() const;
+    // The prompt's keys and values for every cross-attention layer, computed once per generation.
+    std::vector<KeyValue> precompute_text_key_values(const at::Tensor& encoder_hidden_states);
     // Time embedding shared by UNet and ControlNet.
     at::Tensor time_embed(const at::Tensor& timestep, std::int64_t batch, at::ScalarType dtype);
 

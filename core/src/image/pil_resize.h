@@ -1,0 +1,13 @@
+#pragma once
+// Bicubic resampling exactly as Pillow's Image.resize(..., BICUBIC) does it for 8-bit images: the
+// filter support widens with the reduction factor (an antialiasing low-pass, unlike OpenCV's
+// INTER_CUBIC), coefficients in 22-bit fixed point, a horizontal then a vertical pass, each rounded
+// and clipped to 8 bits. CLIPImageProcessor resizes through Pillow, so matching it bit for bit is what
+// makes our pixel_values equal the reference's.
+#include "ips/image.h"
+
+namespace ips::image {
+
+Image resize_bicubic_pil(const Image& image, int width, int height);
+
+}  // namespace ips::image

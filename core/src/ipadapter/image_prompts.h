@@ -1,0 +1,62 @@
+#pragma once
+// The image prompts of one generation: each adapter's image tokens projected once into every
+// cross-attention layer's keys and values (to_k_ip/to_v_ip), then handed to the UNet at each step
+// with that layer's scale, for the steps inside the adapter's start/end range.
+#include <optional>
+#include <vector>
+
+#include "ipadapter/image_embedding.h"
+#include "ipadapter/ip_adapter_model.h"
+#include "nn/attention_module.h"
+#include "nn/unet_2d_condition.h"
+
+namespace ips::ipadapter {
+
+// One adapter's references for a generation.
+struct AdapterConditioning {
+    IPAdapterModel adapter{nullptr};
+    std::vector<ImageEmbedding> images;  // their tokens are concatenated, in this order (as diffusers)
+    std::vector<double> image_weights;   // per image, scales its tokens' values; empty = all 1
+    // The unconditional input: a negative reference, else diffusers' choice (zero image_embeds for base,
+    // the encoder on a zero image for plus/full-face, which the caller supplies here).
+    std::optional<ImageEmbedding> negative;
+    std::vector<double> layer_scales;  // per cross-attention layer, forward order (resolve_layer_scales)
+    double start = 0.0;                // fraction of the denoising steps
+    double end = 1.0;
+};
+
+// How the UNet batch is laid out: [uncond x copies, cond x copies] with classifier-free guidance,
+// [cond x copies] without (diffusers' order).
+struct BatchLayout {
+    bool classifier_free_guidance = true;
+    std::int64_t copies = 1;  // num_images_per_prompt
+};
+
+// The tokens an adapter's projection gives: {uncond, cond}, each [1, images * tokens, C] (float32 for
+// base inputs is converted to the adapter's dtype).
+std::pair<at::Tensor, at::Tensor> image_prompt_tokens(AdapterConditioning& conditioning);
+
+class PreparedImagePrompts {
+public:
+    PreparedImagePrompts() = default;
+    // Projects every adapter's tokens into each layer's keys and values once.
+    PreparedImagePrompts(nn::UNet2DConditionModelImpl& unet, std::vector<AdapterConditioning> adapters, const BatchLayout& layout);
+
+    bool empty() const { return adapters_.empty(); }
+    // The image attentions per cross-attention layer for step `step` of `steps` (0-based), or nullptr
+    // when no adapter is active at that step. Valid until the next call.
+    const std::vector<std::vector<nn::ImagePromptAttention>>* for_step(int step, int steps);
+
+private:
+    struct Prepared {
+        std::vector<nn::ImagePromptAttention> layers;  // key/value/scale per layer
+        double start = 0.0, end = 1.0;
+    };
+    std::vector<Prepared> adapters_;
+    std::vector<std::vector<nn::ImagePromptAttention>> current_;
+};
+
+// Whether step `step` of `steps` lies in [start, end) as fractions of the run (end 1 includes the last).
+bool step_in_range(int step, int steps, double start, double end);
+
+}  // namespace ips::ipadapter
