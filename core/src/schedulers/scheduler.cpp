@@ -1,0 +1,23 @@
+#include "schedulers/scheduler.h"
+
+#include "ips/errors.h"
+#include "schedulers/factories.h"
+
+namespace ips::schedulers {
+
+std::vector<std::string> scheduler_names() { return {"ddim", "pndm", "euler", "euler_a", "dpmpp_2m", "dpmpp_2m_karras", "lms"}; }
+
+std::unique_ptr<Scheduler> make_scheduler(const std::string& name, const nlohmann::json& config) {
+    if (name == "ddim") return make_ddim(config, 0.0);
+    if (name == "pndm") return make_pndm(config);
+    if (name == "euler") return make_euler(config, false);
+    if (name == "euler_a") return make_euler(config, true);
+    if (name == "dpmpp_2m") return make_dpm_solver(config, false);
+    if (name == "dpmpp_2m_karras") return make_dpm_solver(config, true);
+    if (name == "lms") return make_lms(config);
+    std::string known;
+    for (const auto& n : scheduler_names()) known += (known.empty() ? "" : ", ") + n;
+    throw InputError("unknown scheduler '" + name + "' (expected one of " + known + ")");
+}
+
+}  // namespace ips::schedulers
