@@ -18,6 +18,19 @@ double bicubic(double x) {
     return 0.0;
 }
 
+double sinc(double x) {
+    if (x == 0.0) return 1.0;
+    x *= M_PI;
+    return std::sin(x) / x;
+}
+
+double lanczos(double x) { return -3.0 <= x && x < 3.0 ? sinc(x) * sinc(x / 3) : 0.0; }
+
+struct Filter {
+    double (*weight)(double);
+    double support;
+};
+
 // For each output pixel: the first input index, the number of taps and their fixed-point weights.
 struct Taps {
     int ksize = 0;
@@ -25,8 +38,8 @@ struct Taps {
     std::vector<std::int32_t> weights;  // out_size * ksize
 };
 
-Taps precompute(int in_size, int out_size) {
-    constexpr double kSupport = 2.0;
+Taps precompute(int in_size, int out_size, const Filter& filter) {
+    const double kSupport = filter.support;
     const double scale = static_cast<double>(in_size) / out_size;
     const double filter_scale = std::max(scale, 1.0);
     const double support = kSupport * filter_scale;
@@ -42,7 +55,7 @@ Taps precompute(int in_size, int out_size) {
         const int xmin = std::max(static_cast<int>(center - support + 0.5), 0);
         const int xmax = std::min(static_cast<int>(center + support + 0.5), in_size) - xmin;
         double total = 0.0;
-        for (int x = 0; x < xmax; ++x) total += k[x] = bicubic((x + xmin - center + 0.5) * ss);
+        for (int x = 0; x < xmax; ++x) total += k[x] = filter.weight((x + xmin - center + 0.5) * ss);
         for (int x = 0; x < xmax; ++x) {
             const double w = total != 0.0 ? k[x] / total : k[x];
             t.weights[static_cast<std::size_t>(xx) * t.ksize + x] =
@@ -104,15 +117,13 @@ Image vertical(const Image& in, int height, const Taps& t, int row_shift) {
     return out;
 }
 
-}  // namespace
-
-Image resize_bicubic_pil(const Image& in, int width, int height) {
-    if (in.empty() || width <= 0 || height <= 0) throw std::invalid_argument("resize_bicubic_pil: empty size");
+Image resize_pil(const Image& in, int width, int height, const Filter& filter) {
+    if (in.empty() || width <= 0 || height <= 0) throw std::invalid_argument("resize_pil: empty size");
     const bool need_horizontal = width != in.width;
     const bool need_vertical = height != in.height;
     if (!need_horizontal && !need_vertical) return in;
-    const Taps tx = precompute(in.width, width);
-    const Taps ty = precompute(in.height, height);
+    const Taps tx = precompute(in.width, width, filter);
+    const Taps ty = precompute(in.height, height, filter);
     if (!need_horizontal) return vertical(in, height, ty, 0);
     // Only the rows the vertical pass reads are resampled horizontally (as Pillow does).
     const int first_row = ty.first[0];
@@ -121,5 +132,10 @@ Image resize_bicubic_pil(const Image& in, int width, int height) {
     if (!need_vertical) return wide;
     return vertical(wide, height, ty, first_row);
 }
+
+}  // namespace
+
+Image resize_bicubic_pil(const Image& in, int width, int height) { return resize_pil(in, width, height, {bicubic, 2.0}); }
+Image resize_lanczos_pil(const Image& in, int width, int height) { return resize_pil(in, width, height, {lanczos, 3.0}); }
 
 }  // namespace ips::image

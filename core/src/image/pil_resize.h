@@ -10,4 +10,7 @@ namespace ips::image {
 
 Image resize_bicubic_pil(const Image& image, int width, int height);
 
+// The same with Pillow's LANCZOS filter (support 3), which diffusers' VaeImageProcessor uses.
+Image resize_lanczos_pil(const Image& image, int width, int height);
+
 }  // namespace ips::image

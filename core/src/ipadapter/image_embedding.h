@@ -52,6 +52,8 @@ private:
 class ImageEmbeddingCache {
 public:
     explicit ImageEmbeddingCache(std::size_t capacity = 64) : capacity_(capacity) {}
+    ImageEmbeddingCache(const ImageEmbeddingCache&) = delete;  // entries point into recency_
+    ImageEmbeddingCache& operator=(const ImageEmbeddingCache&) = delete;
     static std::string key(const Image& image, const std::string& encoder_id, CropMode crop);
 
     std::optional<ImageEmbedding> find(const std::string& key);
@@ -59,6 +61,10 @@ public:
     // Encodes through the cache.
     ImageEmbedding encode(ImageEncoder& encoder, const Image& image, CropMode crop);
     std::size_t size() const { return entries_.size(); }
+    void clear() {
+        entries_.clear();
+        recency_.clear();
+    }
     std::size_t misses() const { return misses_; }
 
 private:

@@ -1,0 +1,130 @@
+#pragma once
+// The generation API the CLI and the GUI drive: a request (the preset format's fields, diffusers call
+// names), a pipeline that keeps models loaded between requests, progress with previews, cancel.
+#include <atomic>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "ips/image.h"
+#include "ips/image_prompt.h"
+
+namespace ips {
+
+// A picture given by file (an image, or for IP-Adapter references an embedding file written by
+// `ipstudio-cli embed`) or in memory (pasted, painted).
+struct ImageSource {
+    std::filesystem::path path;
+    std::shared_ptr<const Image> image;
+
+    bool empty() const { return path.empty() && !image; }
+    std::string describe() const;  // the file name, or "an image in memory"
+};
+
+struct IpAdapterSettings {
+    std::filesystem::path path;           // .bin or .safetensors
+    std::filesystem::path image_encoder;  // CLIP vision folder (not needed when every image is an embedding file)
+    std::vector<ImageSource> images;      // tokens concatenated, as diffusers does with several images
+    std::vector<double> image_weights;    // per image; empty = all 1
+    std::optional<ImageSource> negative_image;
+    double scale = 1.0;
+    std::string block_scales_json;  // diffusers' per-block dict ({"down": {...}, "mid": x, "up": {...}}); replaces scale
+    std::string mode = "full";      // full, style, composition
+    double start = 0.0, end = 1.0;  // fractions of the denoising steps
+    CropMode crop = CropMode::Center;
+};
+
+struct ControlNetSettings {
+    std::filesystem::path path;  // diffusers ControlNet folder
+    ImageSource image;           // the structure map, used as it is (resized to the output size)
+    double conditioning_scale = 1.0;
+    double start = 0.0, end = 1.0;
+};
+
+struct GenerationRequest {
+    std::filesystem::path model;  // diffusers pipeline folder or single-file SD1.x checkpoint
+    std::string prompt;
+    std::string negative_prompt;
+    int width = 512;
+    int height = 512;
+    int num_inference_steps = 30;
+    double guidance_scale = 7.5;
+    std::optional<std::uint64_t> seed;  // none: a random seed (reported in the result)
+    std::string scheduler = "ddim";
+    std::optional<int> clip_skip;
+    int num_images_per_prompt = 1;
+    std::string dtype = "float32";  // or "bfloat16"
+    double eta = 0.0;               // DDIM only
+    std::vector<IpAdapterSettings> ip_adapters;
+    std::vector<ControlNetSettings> controlnets;
+    std::optional<ImageSource> init_image;  // img2img / inpainting
+    std::optional<double> strength;         // default 0.8 (img2img), 1.0 (inpainting)
+    std::optional<ImageSource> mask_image;  // white = repaint
+    std::filesystem::path latents_file;     // initial latents (safetensors, key "latents"); empty = from the seed
+};
+
+struct GenerationProgress {
+    std::string stage;  // "loading models", "encoding", "denoising", "decoding"
+    int step = 0;       // steps done (denoising)
+    int total = 0;
+    double elapsed_seconds = 0;
+    const Image* preview = nullptr;  // latent-space preview of the current estimate (denoising only)
+};
+using ProgressCallback = std::function<void(const GenerationProgress&)>;
+
+// Set from any thread; the pipeline checks it between steps and throws Cancelled.
+class CancelToken {
+public:
+    void cancel() { cancelled_.store(true); }
+    void reset() { cancelled_.store(false); }
+    bool cancelled() const { return cancelled_.load(); }
+
+private:
+    std::atomic<bool> cancelled_{false};
+};
+
+struct GenerationResult {
+    std::vector<Image> images;
+    std::uint64_t seed = 0;
+    double seconds = 0;
+    std::vector<float> latents;               // the final latents (before decoding), NCHW
+    std::vector<std::int64_t> latents_shape;  // [N, 4, H/8, W/8]
+};
+
+struct PipelineOptions {
+    std::filesystem::path config_root;  // SD1.5 configs + tokenizer for single-file checkpoints (models/sd15)
+    int threads = 0;                    // 0: all cores
+};
+
+class Pipeline {
+public:
+    explicit Pipeline(PipelineOptions options);
+    ~Pipeline();
+    Pipeline(const Pipeline&) = delete;
+    Pipeline& operator=(const Pipeline&) = delete;
+
+    // Validates, loads what is missing (models stay loaded for the next request; stages such as text and
+    // image embeddings are cached by their inputs), denoises, decodes. Throws InputError/ModelLoadError
+    // for bad requests (before any work where possible), Cancelled when `cancel` fires.
+    GenerationResult generate(const GenerationRequest& request, const ProgressCallback& progress = {},
+                              const CancelToken* cancel = nullptr);
+
+    // Drops every loaded model and cached stage.
+    void unload();
+
+private:
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+};
+
+// Checks everything that can be checked without loading models; throws InputError naming the field.
+void validate_request(const GenerationRequest& request);
+
+// Final latents as a safetensors file (key "latents"), written atomically.
+void write_latents_file(const std::filesystem::path& file, const GenerationResult& result);
+
+}  // namespace ips

@@ -1,0 +1,344 @@
+#include "pipeline/engine.h"
+
+#include <chrono>
+#include <random>
+
+#include "image/image_io.h"
+#include "io/json_file.h"
+#include "io/weights.h"
+#include "ipadapter/image_prompts.h"
+#include "ipadapter/layer_scales.h"
+#include "ips/errors.h"
+#include "pipeline/image_tensors.h"
+#include "schedulers/scheduler.h"
+
+namespace ips::pipeline {
+namespace {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+std::string hash_key(const Image& image) { return ipadapter::ImageEmbeddingCache::key(image, "", CropMode::Center); }
+
+at::Tensor ids_tensor(const TokenizedText& t) { return at::tensor(t.input_ids, at::kLong).unsqueeze(0); }
+
+bool is_embedding_file(const ImageSource& s) {
+    if (s.path.empty()) return false;
+    auto ext = s.path.extension().string();
+    for (auto& c : ext) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return ext == ".safetensors";
+}
+
+// Repeats a [1, ...] tensor `copies` times along the batch.
+at::Tensor repeat_batch(const at::Tensor& t, std::int64_t copies) {
+    if (copies == 1) return t;
+    std::vector<std::int64_t> reps(static_cast<std::size_t>(t.dim()), 1);
+    reps[0] = copies;
+    return t.repeat(reps);
+}
+
+void check_cancel(const CancelToken* cancel) {
+    if (cancel && cancel->cancelled()) throw Cancelled();
+}
+
+at::Tensor read_latents_file(const fs::path& file, const std::vector<std::int64_t>& shape) {
+    const std::string name = io::display_path(file);
+    io::Weights w;
+    try {
+        w = io::load_weights(file);
+    } catch (const Error& e) {
+        throw InputError(e.what());
+    }
+    auto it = w.tensors.find("latents");
+    if (it == w.tensors.end()) throw InputError(name + ": no tensor named 'latents'");
+    at::Tensor t = it->second.to(at::kFloat).clone();
+    if (t.sizes().vec() != shape) {
+        std::string want;
+        for (auto d : shape) want += (want.empty() ? "" : "x") + std::to_string(d);
+        throw InputError(name + ": latents must be " + want + " for this size and batch");
+    }
+    if (!at::isfinite(t).all().item<bool>()) throw InputError(name + ": latents hold NaN or infinity");
+    return t;
+}
+
+}  // namespace
+
+Image load_source(const ImageSource& source, const std::string& what) {
+    if (source.image) return *source.image;
+    if (source.path.empty()) throw InputError(what + ": no image given");
+    return image::read_image_rgb(source.path);
+}
+
+Engine::Engine(PipelineOptions options) : options_(std::move(options)), models_(options_.config_root) {}
+
+void Engine::unload() {
+    models_.clear();
+    text_cache_.clear();
+    vae_cache_.clear();
+    embeddings_.clear();
+}
+
+Engine::TextEmbeddings Engine::text_embeddings(BaseModel& base, const GenerationRequest& q) {
+    const int skip = q.clip_skip.value_or(0);
+    const std::string key = base.key + "\x1f" + q.prompt + "\x1f" + q.negative_prompt + "\x1f" + std::to_string(skip);
+    if (auto it = text_cache_.find(key); it != text_cache_.end()) return it->second;
+    TextEmbeddings e;
+    ++text_encodes_;
+    e.cond = base.text_encoder->encode_prompt(ids_tensor(base.tokenizer->tokenize(q.prompt)), skip);
+    // diffusers encodes the negative prompt without clip_skip (its last hidden state).
+    e.uncond = base.text_encoder->encode_prompt(ids_tensor(base.tokenizer->tokenize(q.negative_prompt)), 0);
+    if (text_cache_.size() > 16) text_cache_.clear();
+    text_cache_.emplace(key, e);
+    return e;
+}
+
+ipadapter::ImageEmbedding Engine::reference_embedding(const ImageSource& s, ipadapter::ImageEncoder* encoder, CropMode crop,
+                                                      const std::string& what) {
+    if (is_embedding_file(s)) return ipadapter::load_image_embedding(s.path);
+    if (!encoder) throw InputError(what + ": an image encoder folder is needed to encode " + s.describe());
+    return embeddings_.encode(*encoder, load_source(s, what), crop);
+}
+
+nn::LatentDistribution Engine::encode_image(BaseModel& base, const Image& image, const at::Tensor& pixels, const std::string& tag) {
+    const std::string key = base.key + "|" + tag + "|" + hash_key(image) + "|" + std::to_string(pixels.size(2)) + "x" +
+                            std::to_string(pixels.size(3));
+    if (auto it = vae_cache_.find(key); it != vae_cache_.end()) return it->second;
+    auto dist = base.vae->encode(pixels);
+    ++vae_encodes_;
+    if (vae_cache_.size() > 8) vae_cache_.clear();
+    vae_cache_.emplace(key, dist);
+    return dist;
+}
+
+GenerationResult Engine::generate(const GenerationRequest& q, const ProgressCallback& progress, const CancelToken* cancel,
+                                  Trace* trace) {
+    validate_request(q);
+    const auto started = Clock::now();
+    auto elapsed = [&] { return std::chrono::duration<double>(Clock::now() - started).count(); };
+    auto report = [&](const std::string& stage, int step, int total, const Image* preview) {
+        if (progress) progress({stage, step, total, elapsed(), preview});
+    };
+    c10::InferenceMode guard;
+    const at::ScalarType dtype = q.dtype == "bfloat16" ? at::kBFloat16 : at::kFloat;
+
+    // Models.
+    report("loading models", 0, 0, nullptr);
+    BaseModel& base = models_.base(q.model, dtype);
+    auto& unet = base.unet;
+    const std::int64_t unet_channels = unet->config.in_channels;
+    const bool inpainting = q.mask_image.has_value();
+    if (unet_channels == 9 && !inpainting)
+        throw InputError(io::display_path(q.model) + ": an inpainting model (9 input channels) needs an init image and a mask");
+    if (unet_channels != 4 && unet_channels != 9)
+        throw InputError(io::display_path(q.model) + ": UNets with " + std::to_string(unet_channels) + " input channels are not supported");
+    std::vector<ipadapter::IPAdapterModel> adapters;
+    std::vector<ipadapter::ImageEncoder*> encoders;
+    for (const auto& a : q.ip_adapters) {
+        adapters.push_back(models_.adapter(a.path, dtype));
+        ipadapter::ImageEncoder* encoder = nullptr;
+        if (!a.image_encoder.empty()) {
+            encoder = &models_.encoder(a.image_encoder, dtype);
+            ipadapter::check_image_encoder(*adapters.back(), encoder->config(), io::display_path(a.image_encoder));
+        }
+        encoders.push_back(encoder);
+    }
+    std::vector<nn::ControlNetModel> controlnets;
+    for (const auto& c : q.controlnets) controlnets.push_back(models_.controlnet(c.path, dtype));
+    check_cancel(cancel);
+
+    // Seed and scheduler.
+    const std::uint64_t seed = q.seed ? *q.seed : std::random_device()();
+    auto generator = at::make_generator<at::CPUGeneratorImpl>(seed);
+    auto config = base.scheduler_config;
+    auto scheduler = schedulers::make_scheduler(q.scheduler, config);
+    if (q.eta != 0.0 && q.scheduler != "ddim") throw InputError("eta applies to the ddim scheduler only");
+    if (q.scheduler == "ddim") {
+        config["eta"] = q.eta;
+        scheduler = schedulers::make_scheduler("ddim", config);
+    }
+    scheduler->set_timesteps(q.num_inference_steps);
+
+    // Conditioning.
+    report("encoding", 0, 0, nullptr);
+    const bool cfg = q.guidance_scale > 1.0;
+    const std::int64_t copies = q.num_images_per_prompt;
+    const auto text = text_embeddings(base, q);
+    at::Tensor prompt_embeds = repeat_batch(text.cond, copies);
+    if (cfg) prompt_embeds = at::cat({repeat_batch(text.uncond, copies), prompt_embeds});
+    prompt_embeds = prompt_embeds.to(dtype);
+    const auto text_kv = unet->precompute_text_key_values(prompt_embeds);
+    if (trace) trace->prompt_embeds = prompt_embeds;
+
+    std::vector<ipadapter::AdapterConditioning> conditioning;
+    const auto layer_names = unet->cross_attention_layer_names();
+    for (std::size_t i = 0; i < q.ip_adapters.size(); ++i) {
+        const auto& s = q.ip_adapters[i];
+        const std::string where = "ip_adapters[" + std::to_string(i) + "]";
+        ipadapter::AdapterConditioning c;
+        c.adapter = adapters[i];
+        for (std::size_t k = 0; k < s.images.size(); ++k)
+            c.images.push_back(reference_embedding(s.images[k], encoders[i], s.crop, where + ".images[" + std::to_string(k) + "]"));
+        c.image_weights = s.image_weights;
+        if (s.negative_image) {
+            c.negative = reference_embedding(*s.negative_image, encoders[i], s.crop, where + ".negative_image");
+        } else if (adapters[i]->uses_hidden_states()) {
+            if (!encoders[i]) throw InputError(where + ": plus/full-face adapters need image_encoder for their unconditional input");
+            const std::string key = encoders[i]->id() + "|zero-image";
+            auto hit = embeddings_.find(key);
+            c.negative = hit ? *hit : encoders[i]->encode_zero_image();
+            if (!hit) embeddings_.insert(key, *c.negative);
+        }
+        const auto scale = s.block_scales_json.empty() ? nlohmann::json(s.scale) : nlohmann::json::parse(s.block_scales_json);
+        c.layer_scales = ipadapter::resolve_layer_scales(scale, s.mode, layer_names);
+        c.start = s.start;
+        c.end = s.end;
+        if (trace) trace->ip_tokens.push_back(ipadapter::image_prompt_tokens(c));
+        conditioning.push_back(std::move(c));
+    }
+    ipadapter::PreparedImagePrompts image_prompts(*unet, std::move(conditioning), {cfg, copies});
+
+    std::vector<at::Tensor> control_images;
+    for (const auto& c : q.controlnets) {
+        at::Tensor image = control_input(load_source(c.image, "controlnet image"), q.width, q.height);
+        image = repeat_batch(image, copies);
+        if (cfg) image = at::cat({image, image});
+        control_images.push_back(image.to(dtype));
+    }
+    check_cancel(cancel);
+
+    // Timesteps and initial latents.
+    const std::int64_t h = q.height / 8, w = q.width / 8;
+    const std::vector<std::int64_t> shape{copies, 4, h, w};
+    const double sf = base.vae->config.scaling_factor;
+    std::size_t begin = 0;
+    at::Tensor latents, noise, image_latents, mask, masked_image_latents;
+    if (q.init_image) {
+        const double strength = q.strength.value_or(inpainting ? 1.0 : 0.8);
+        const int steps = q.num_inference_steps;
+        const int init_timestep = std::min(static_cast<int>(steps * strength), steps);
+        const int t_start = std::max(steps - init_timestep, 0);
+        begin = static_cast<std::size_t>(t_start * scheduler->order());
+        if (begin >= scheduler->size())
+            throw InputError("strength " + std::to_string(strength) + " with " + std::to_string(steps) +
+                             " steps leaves no denoising step; raise the strength or the steps");
+        scheduler->set_begin_index(begin);
+        const Image init = load_source(*q.init_image, "init_image");
+        const at::Tensor init_pixels = vae_input(init, q.width, q.height);
+        const bool strength_max = strength == 1.0;
+        if (!inpainting) {
+            image_latents = repeat_batch(encode_image(base, init, init_pixels, "init").sample(generator) * sf, copies);
+            noise = at::randn(shape, generator, at::kFloat);
+            latents = scheduler->add_noise(image_latents, noise, begin);
+        } else {
+            const Image mask_picture = load_source(*q.mask_image, "mask_image");
+            const bool given = !q.latents_file.empty();
+            if (unet_channels == 4 || (!given && !strength_max))
+                image_latents = repeat_batch(encode_image(base, init, init_pixels, "init").sample(generator) * sf, copies);
+            if (!given) {
+                noise = at::randn(shape, generator, at::kFloat);
+                latents = strength_max ? noise * scheduler->init_noise_sigma() : scheduler->add_noise(image_latents, noise, begin);
+            } else {
+                noise = read_latents_file(q.latents_file, shape);
+                latents = noise * scheduler->init_noise_sigma();
+            }
+            const at::Tensor mask_pixels = mask_input(mask_picture, q.width, q.height);
+            const at::Tensor masked = init_pixels * (mask_pixels < 0.5);
+            mask = repeat_batch(at::upsample_nearest2d(mask_pixels, {h, w}), copies);
+            if (unet_channels == 9) {
+                masked_image_latents = repeat_batch(encode_image(base, init, masked, "masked").sample(generator) * sf, copies);
+            } else {
+                // diffusers encodes the masked image even for 4-channel UNets; draw its sample noise so the
+                // generator stays in step with the reference (the ancestral noise comes next).
+                (void)at::randn({1, 4, h, w}, generator, at::kFloat);
+            }
+        }
+    } else if (!q.latents_file.empty()) {
+        latents = read_latents_file(q.latents_file, shape) * scheduler->init_noise_sigma();
+    } else {
+        latents = at::randn(shape, generator, at::kFloat) * scheduler->init_noise_sigma();
+    }
+    if (trace) trace->timesteps = scheduler->timesteps().slice(0, static_cast<std::int64_t>(begin));
+
+    // Denoising.
+    const int total = static_cast<int>(scheduler->size() - begin);
+    at::Tensor mask_cfg, masked_cfg;
+    if (unet_channels == 9) {
+        mask_cfg = (cfg ? at::cat({mask, mask}) : mask).to(dtype);
+        masked_cfg = (cfg ? at::cat({masked_image_latents, masked_image_latents}) : masked_image_latents).to(dtype);
+    }
+    report("denoising", 0, total, nullptr);
+    for (int k = 0; k < total; ++k) {
+        check_cancel(cancel);
+        const std::size_t index = begin + static_cast<std::size_t>(k);
+        const at::Tensor t = scheduler->timesteps()[static_cast<std::int64_t>(index)];
+        at::Tensor model_input = cfg ? at::cat({latents, latents}) : latents;
+        model_input = scheduler->scale_model_input(model_input, index).to(dtype);
+        if (dtype == at::kBFloat16) model_input = model_input.contiguous(at::MemoryFormat::ChannelsLast);
+
+        nn::UNetInputs in;
+        in.sample = unet_channels == 9 ? at::cat({model_input, mask_cfg, masked_cfg}, 1) : model_input;
+        in.timestep = t;
+        in.encoder_hidden_states = prompt_embeds;
+        in.text_key_values = &text_kv;
+        in.image_prompts = image_prompts.for_step(k, total);
+        for (std::size_t c = 0; c < controlnets.size(); ++c) {
+            const auto& s = q.controlnets[c];
+            const bool keep = !(static_cast<double>(k) / total < s.start || static_cast<double>(k + 1) / total > s.end);
+            if (!keep) continue;
+            auto out = controlnets[c]->forward(model_input, t, prompt_embeds, control_images[c], s.conditioning_scale);
+            if (in.down_block_additional_residuals.empty()) {
+                in.down_block_additional_residuals = out.down_block_res_samples;
+                in.mid_block_additional_residual = out.mid_block_res_sample;
+            } else {
+                for (std::size_t r = 0; r < out.down_block_res_samples.size(); ++r)
+                    in.down_block_additional_residuals[r] = in.down_block_additional_residuals[r] + out.down_block_res_samples[r];
+                in.mid_block_additional_residual = in.mid_block_additional_residual + out.mid_block_res_sample;
+            }
+        }
+        at::Tensor noise_pred = unet->forward(in).to(at::kFloat).contiguous();
+        if (cfg) {
+            const auto parts = noise_pred.chunk(2);
+            noise_pred = parts[0] + q.guidance_scale * (parts[1] - parts[0]);
+        }
+        const auto out = scheduler->step(noise_pred, index, latents, generator);
+        latents = out.prev_sample;
+        if (inpainting && unet_channels == 4) {
+            at::Tensor proper = image_latents;
+            if (k + 1 < total) proper = scheduler->add_noise(image_latents, noise, index + 1);
+            latents = (1 - mask) * proper + mask * latents;
+        }
+        if (trace) trace->step_latents.push_back(latents);
+        if (progress) {
+            const Image preview = latent_preview(out.pred_original_sample);
+            report("denoising", k + 1, total, &preview);
+        }
+    }
+    if (!at::isfinite(latents).all().item<bool>())
+        throw Error("the generation diverged (NaN in the latents); try float32 or fewer/other settings");
+
+    // Decoding, one image at a time (memory).
+    report("decoding", total, total, nullptr);
+    std::vector<at::Tensor> decoded;
+    for (std::int64_t i = 0; i < copies; ++i) {
+        check_cancel(cancel);
+        decoded.push_back(base.vae->decode(latents.narrow(0, i, 1) / sf));
+    }
+    const at::Tensor all = at::cat(decoded);
+    if (!at::isfinite(all).all().item<bool>()) throw Error("the decoded image contains NaN");
+    if (trace) {
+        trace->latents_final = latents;
+        trace->decoded = all;
+        trace->image = postprocess(all);
+    }
+
+    GenerationResult result;
+    result.images = to_images(all);
+    result.seed = seed;
+    result.seconds = elapsed();
+    const at::Tensor lat = latents.contiguous();
+    result.latents.assign(lat.data_ptr<float>(), lat.data_ptr<float>() + lat.numel());
+    result.latents_shape = lat.sizes().vec();
+    return result;
+}
+
+}  // namespace ips::pipeline

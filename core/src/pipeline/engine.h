@@ -1,0 +1,62 @@
+#pragma once
+// The generation itself: what ips::Pipeline runs (and the golden tests call directly, to see the
+// intermediate tensors through a Trace).
+#include <map>
+#include <optional>
+
+#include <ATen/ATen.h>
+
+#include "ipadapter/image_embedding.h"
+#include "ips/generation.h"
+#include "pipeline/model_cache.h"
+
+namespace ips::pipeline {
+
+// Intermediate values, recorded when a Trace is passed (tests).
+struct Trace {
+    at::Tensor prompt_embeds;                  // [2B or B, 77, C] as the UNet sees them
+    at::Tensor timesteps;                      // the timesteps run
+    std::vector<std::pair<at::Tensor, at::Tensor>> ip_tokens;  // per adapter: {uncond, cond}
+    std::vector<at::Tensor> step_latents;      // after each step (after the inpaint blend)
+    at::Tensor latents_final;
+    at::Tensor decoded;                        // VAE output before postprocessing
+    at::Tensor image;                          // postprocessed [N, 3, H, W] in [0, 1]
+};
+
+class Engine {
+public:
+    explicit Engine(PipelineOptions options);
+    GenerationResult generate(const GenerationRequest& request, const ProgressCallback& progress, const CancelToken* cancel,
+                              Trace* trace = nullptr);
+    void unload();
+    ModelCache& models() { return models_; }
+
+    // How often each stage actually ran (the rest came from the caches).
+    struct StageCounts {
+        int text_encodes = 0, image_encodes = 0, vae_encodes = 0;
+    };
+    StageCounts stage_counts() const {
+        return {text_encodes_, static_cast<int>(embeddings_.misses()), vae_encodes_};
+    }
+
+private:
+    struct TextEmbeddings {
+        at::Tensor cond, uncond;  // [1, 77, C] float32
+    };
+    TextEmbeddings text_embeddings(BaseModel& base, const GenerationRequest& request);
+    ipadapter::ImageEmbedding reference_embedding(const ImageSource& source, ipadapter::ImageEncoder* encoder, CropMode crop,
+                                                  const std::string& what);
+    nn::LatentDistribution encode_image(BaseModel& base, const Image& image, const at::Tensor& pixels, const std::string& tag);
+
+    PipelineOptions options_;
+    ModelCache models_;
+    ipadapter::ImageEmbeddingCache embeddings_;
+    std::map<std::string, TextEmbeddings> text_cache_;
+    std::map<std::string, nn::LatentDistribution> vae_cache_;
+    int text_encodes_ = 0, vae_encodes_ = 0;
+};
+
+// The picture of an ImageSource (read from its file, or the one held in memory).
+Image load_source(const ImageSource& source, const std::string& what);
+
+}  // namespace ips::pipeline

@@ -1,0 +1,95 @@
+#include "pipeline/model_cache.h"
+
+#include "io/json_file.h"
+#include "ips/errors.h"
+
+namespace ips::pipeline {
+namespace {
+
+namespace fs = std::filesystem;
+
+// Converts a loaded module's weights (single-file checkpoints load every network at once).
+void convert(torch::nn::Module& module, const nn::LoadTarget& target) {
+    c10::InferenceMode off(false);
+    torch::NoGradGuard no_grad;
+    for (auto& p : module.parameters()) {
+        at::Tensor t = p.to(target.dtype);
+        if (target.channels_last && t.dim() == 4) t = t.contiguous(at::MemoryFormat::ChannelsLast);
+        p.set_data(t);
+    }
+}
+
+}  // namespace
+
+std::string model_key(const fs::path& path, at::ScalarType dtype) {
+    std::error_code ec;
+    return io::display_path(fs::weakly_canonical(path, ec)) + "|" + c10::toString(dtype);
+}
+
+nn::LoadTarget target_for(at::ScalarType dtype) { return {dtype, at::kCPU, dtype == at::kBFloat16}; }
+
+BaseModel& ModelCache::base(const fs::path& model, at::ScalarType dtype) {
+    const std::string key = model_key(model, dtype);
+    if (base_ && base_->key == key) return *base_;
+    base_.reset();  // free the previous model before loading the next
+    auto b = std::make_unique<BaseModel>();
+    b->key = key;
+    const nn::LoadTarget fp32 = target_for(at::kFloat);
+    std::error_code ec;
+    if (fs::is_directory(model, ec)) {
+        if (!fs::is_regular_file(model / "model_index.json", ec))
+            throw ModelLoadError(io::display_path(model) + ": not a diffusers pipeline folder (model_index.json is missing)");
+        b->unet = models::load_unet(model / "unet", target_for(dtype));
+        b->vae = models::load_vae(model / "vae", fp32);
+        b->text_encoder = models::load_text_encoder(model / "text_encoder", fp32);
+        b->tokenizer.emplace(ClipTokenizer::from_folder(model / "tokenizer"));
+        b->scheduler_config = io::read_json_file(model / "scheduler" / "scheduler_config.json");
+    } else {
+        auto nets = models::load_single_file(model, config_root_, fp32);
+        b->unet = nets.unet;
+        b->vae = nets.vae;
+        b->text_encoder = nets.text_encoder;
+        if (dtype != at::kFloat) convert(*b->unet, target_for(dtype));
+        b->tokenizer.emplace(ClipTokenizer::from_folder(config_root_ / "tokenizer"));
+        b->scheduler_config = io::read_json_file(config_root_ / "scheduler" / "scheduler_config.json");
+    }
+    base_ = std::move(b);
+    adapters_.clear();  // adapters are built against the UNet's layers
+    return *base_;
+}
+
+ipadapter::IPAdapterModel ModelCache::adapter(const fs::path& file, at::ScalarType dtype) {
+    if (!base_) throw Error("internal: adapter requested before the base model");
+    const std::string key = model_key(file, dtype);
+    auto it = adapters_.find(key);
+    if (it != adapters_.end()) return it->second;
+    auto a = ipadapter::load_ip_adapter(file, *base_->unet, target_for(dtype));
+    adapters_.emplace(key, a);
+    return a;
+}
+
+ipadapter::ImageEncoder& ModelCache::encoder(const fs::path& folder, at::ScalarType dtype) {
+    const std::string key = model_key(folder, dtype);
+    auto it = encoders_.find(key);
+    if (it != encoders_.end()) return *it->second;
+    auto e = std::make_unique<ipadapter::ImageEncoder>(ipadapter::ImageEncoder::load(folder, target_for(dtype)));
+    return *encoders_.emplace(key, std::move(e)).first->second;
+}
+
+nn::ControlNetModel ModelCache::controlnet(const fs::path& folder, at::ScalarType dtype) {
+    const std::string key = model_key(folder, dtype);
+    auto it = controlnets_.find(key);
+    if (it != controlnets_.end()) return it->second;
+    auto c = models::load_controlnet(folder, target_for(dtype));
+    controlnets_.emplace(key, c);
+    return c;
+}
+
+void ModelCache::clear() {
+    base_.reset();
+    adapters_.clear();
+    encoders_.clear();
+    controlnets_.clear();
+}
+
+}  // namespace ips::pipeline

@@ -1,0 +1,52 @@
+#pragma once
+// The networks a generation needs, loaded once and kept until a path or the precision changes.
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "ipadapter/image_embedding.h"
+#include "ipadapter/ip_adapter_model.h"
+#include "ips/clip_tokenizer.h"
+#include "models/model_loader.h"
+
+namespace ips::pipeline {
+
+struct BaseModel {
+    std::string key;  // path + precision
+    nn::UNet2DConditionModel unet{nullptr};  // in the generation precision
+    nn::AutoencoderKL vae{nullptr};          // float32 (bfloat16 decodes overflow)
+    nn::CLIPTextModel text_encoder{nullptr}; // float32 (runs once per prompt)
+    std::optional<ClipTokenizer> tokenizer;
+    nlohmann::json scheduler_config;
+};
+
+class ModelCache {
+public:
+    explicit ModelCache(std::filesystem::path config_root) : config_root_(std::move(config_root)) {}
+
+    // A diffusers pipeline folder, or a single-file checkpoint with configs from config_root.
+    BaseModel& base(const std::filesystem::path& model, at::ScalarType dtype);
+    ipadapter::IPAdapterModel adapter(const std::filesystem::path& file, at::ScalarType dtype);
+    ipadapter::ImageEncoder& encoder(const std::filesystem::path& folder, at::ScalarType dtype);
+    nn::ControlNetModel controlnet(const std::filesystem::path& folder, at::ScalarType dtype);
+    void clear();
+
+private:
+    std::filesystem::path config_root_;
+    std::unique_ptr<BaseModel> base_;
+    std::map<std::string, ipadapter::IPAdapterModel> adapters_;
+    std::map<std::string, std::unique_ptr<ipadapter::ImageEncoder>> encoders_;
+    std::map<std::string, nn::ControlNetModel> controlnets_;
+};
+
+// "<path>|<dtype>": identifies a loaded network.
+std::string model_key(const std::filesystem::path& path, at::ScalarType dtype);
+
+// bfloat16 weights on CPU run fastest with channels-last convolutions.
+nn::LoadTarget target_for(at::ScalarType dtype);
+
+}  // namespace ips::pipeline

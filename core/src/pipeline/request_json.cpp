@@ -1,0 +1,276 @@
+#include "ips/request_json.h"
+
+#include <cmath>
+#include <map>
+#include <set>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "io/json_file.h"
+#include "ips/errors.h"
+
+namespace ips {
+namespace {
+
+using nlohmann::json;
+namespace fs = std::filesystem;
+
+class Reader {
+public:
+    Reader(const std::string& source, const fs::path& base) : source_(source), base_(base) {}
+
+    [[noreturn]] void fail(const std::string& field, const std::string& what) const {
+        throw InputError(source_ + ": " + field + " " + what);
+    }
+    void only_keys(const json& object, const std::set<std::string>& allowed, const std::string& where) const {
+        for (const auto& [key, value] : object.items())
+            if (!allowed.count(key)) fail(where + key, "is not a known field (a typo?)");
+    }
+    std::string string(const json& o, const std::string& key, const std::string& where, const std::string& fallback) const {
+        if (!o.contains(key) || o.at(key).is_null()) return fallback;
+        if (!o.at(key).is_string()) fail(where + key, "must be a string");
+        return o.at(key).get<std::string>();
+    }
+    double number(const json& o, const std::string& key, const std::string& where, double fallback) const {
+        if (!o.contains(key) || o.at(key).is_null()) return fallback;
+        if (!o.at(key).is_number()) fail(where + key, "must be a number");
+        const double v = o.at(key).get<double>();
+        if (!std::isfinite(v)) fail(where + key, "must be finite");
+        return v;
+    }
+    std::optional<double> optional_number(const json& o, const std::string& key, const std::string& where) const {
+        if (!o.contains(key) || o.at(key).is_null()) return std::nullopt;
+        return number(o, key, where, 0.0);
+    }
+    long long integer(const json& o, const std::string& key, const std::string& where, long long fallback) const {
+        if (!o.contains(key) || o.at(key).is_null()) return fallback;
+        if (!o.at(key).is_number_integer()) fail(where + key, "must be an integer");
+        return o.at(key).get<long long>();
+    }
+    fs::path path(const std::string& text) const {
+        const fs::path p = fs::u8path(text);
+        return p.is_absolute() || text.empty() ? p : base_ / p;
+    }
+    fs::path path_field(const json& o, const std::string& key, const std::string& where) const {
+        const std::string s = string(o, key, where, "");
+        return s.empty() ? fs::path() : path(s);
+    }
+    std::optional<ImageSource> image_field(const json& o, const std::string& key, const std::string& where) const {
+        const std::string s = string(o, key, where, "");
+        if (s.empty()) return std::nullopt;
+        return ImageSource{path(s), nullptr};
+    }
+
+private:
+    std::string source_;
+    fs::path base_;
+};
+
+IpAdapterSettings read_ip_adapter(const Reader& r, const json& a, const std::string& where) {
+    if (!a.is_object()) r.fail(where, "must be an object");
+    r.only_keys(a, {"path", "image_encoder", "images", "image_weights", "negative_image", "scale", "mode", "start", "end", "crop"}, where + ".");
+    IpAdapterSettings s;
+    s.path = r.path_field(a, "path", where + ".");
+    if (s.path.empty()) r.fail(where + ".path", "is required");
+    s.image_encoder = r.path_field(a, "image_encoder", where + ".");
+    if (!a.contains("images") || !a.at("images").is_array() || a.at("images").empty())
+        r.fail(where + ".images", "must be a non-empty list of image files");
+    for (const auto& i : a.at("images")) {
+        if (!i.is_string()) r.fail(where + ".images", "must hold file names");
+        s.images.push_back({r.path(i.get<std::string>()), nullptr});
+    }
+    if (a.contains("image_weights") && !a.at("image_weights").is_null()) {
+        if (!a.at("image_weights").is_array()) r.fail(where + ".image_weights", "must be a list of numbers");
+        for (const auto& w : a.at("image_weights")) {
+            if (!w.is_number()) r.fail(where + ".image_weights", "must be a list of numbers");
+            s.image_weights.push_back(w.get<double>());
+        }
+    }
+    s.negative_image = r.image_field(a, "negative_image", where + ".");
+    if (a.contains("scale") && a.at("scale").is_object()) s.block_scales_json = a.at("scale").dump();
+    else s.scale = r.number(a, "scale", where + ".", 1.0);
+    s.mode = r.string(a, "mode", where + ".", "full");
+    s.start = r.number(a, "start", where + ".", 0.0);
+    s.end = r.number(a, "end", where + ".", 1.0);
+    const std::string crop = r.string(a, "crop", where + ".", "center");
+    const auto mode = parse_crop_mode(crop);
+    if (!mode) r.fail(where + ".crop", "must be center, pad or squash (got '" + crop + "')");
+    s.crop = *mode;
+    return s;
+}
+
+ControlNetSettings read_controlnet(const Reader& r, const json& c, const std::string& where) {
+    if (!c.is_object()) r.fail(where, "must be an object");
+    r.only_keys(c, {"path", "image", "conditioning_scale", "start", "end"}, where + ".");
+    ControlNetSettings s;
+    s.path = r.path_field(c, "path", where + ".");
+    if (s.path.empty()) r.fail(where + ".path", "is required");
+    const auto image = r.image_field(c, "image", where + ".");
+    if (!image) r.fail(where + ".image", "is required (the structure map)");
+    s.image = *image;
+    s.conditioning_scale = r.number(c, "conditioning_scale", where + ".", 1.0);
+    s.start = r.number(c, "start", where + ".", 0.0);
+    s.end = r.number(c, "end", where + ".", 1.0);
+    return s;
+}
+
+std::string relative_text(const fs::path& p, const fs::path& base) {
+    if (p.empty()) return "";
+    std::error_code ec;
+    const fs::path abs_p = fs::weakly_canonical(p, ec), abs_base = fs::weakly_canonical(base, ec);
+    const fs::path rel = abs_p.lexically_relative(abs_base);
+    if (!base.empty() && !rel.empty() && rel.begin()->u8string() != u8"..") return io::display_path(rel);
+    return io::display_path(p);
+}
+
+json image_json(const std::optional<ImageSource>& s, const fs::path& base, const std::string& field) {
+    if (!s || s->empty()) return nullptr;
+    if (s->path.empty()) throw InputError(field + ": an image held in memory cannot be written to a request file; save it first");
+    return relative_text(s->path, base);
+}
+
+std::string format_number(double v) {
+    std::ostringstream s;
+    s << v;
+    return s.str();
+}
+
+}  // namespace
+
+std::string ImageSource::describe() const { return path.empty() ? "an image in memory" : io::display_path(path); }
+
+GenerationRequest parse_request_json(const std::string& text, const fs::path& base_dir, const std::string& source) {
+    json j;
+    try {
+        j = json::parse(text);
+    } catch (const json::parse_error& e) {
+        throw InputError(source + ": not valid JSON (" + e.what() + ")");
+    }
+    if (!j.is_object()) throw InputError(source + ": expected a JSON object with the generation settings");
+    const Reader r(source, base_dir);
+    r.only_keys(j, {"schema", "model", "prompt", "negative_prompt", "width", "height", "num_inference_steps", "guidance_scale",
+                    "seed", "scheduler", "clip_skip", "num_images_per_prompt", "dtype", "eta", "ip_adapters", "controlnets",
+                    "init_image", "strength", "mask_image", "latents", "name"},
+                "");
+    const long long schema = r.integer(j, "schema", "", kRequestSchema);
+    if (schema > kRequestSchema)
+        r.fail("schema", std::to_string(schema) + " is newer than this version understands (" + std::to_string(kRequestSchema) + ")");
+    if (schema < 1) r.fail("schema", "must be 1");
+    GenerationRequest q;
+    q.model = r.path_field(j, "model", "");
+    q.prompt = r.string(j, "prompt", "", "");
+    q.negative_prompt = r.string(j, "negative_prompt", "", "");
+    q.width = static_cast<int>(r.integer(j, "width", "", 512));
+    q.height = static_cast<int>(r.integer(j, "height", "", 512));
+    q.num_inference_steps = static_cast<int>(r.integer(j, "num_inference_steps", "", 30));
+    q.guidance_scale = r.number(j, "guidance_scale", "", 7.5);
+    if (j.contains("seed") && !j.at("seed").is_null()) {
+        if (!j.at("seed").is_number_unsigned()) r.fail("seed", "must be a non-negative integer or null (random)");
+        q.seed = j.at("seed").get<std::uint64_t>();
+    }
+    q.scheduler = r.string(j, "scheduler", "", "ddim");
+    if (j.contains("clip_skip") && !j.at("clip_skip").is_null()) q.clip_skip = static_cast<int>(r.integer(j, "clip_skip", "", 0));
+    q.num_images_per_prompt = static_cast<int>(r.integer(j, "num_images_per_prompt", "", 1));
+    q.dtype = r.string(j, "dtype", "", "float32");
+    q.eta = r.number(j, "eta", "", 0.0);
+    for (const char* list : {"ip_adapters", "controlnets"})
+        if (j.contains(list) && !j.at(list).is_null() && !j.at(list).is_array()) r.fail(list, "must be a list");
+    if (j.contains("ip_adapters") && j.at("ip_adapters").is_array())
+        for (std::size_t i = 0; i < j.at("ip_adapters").size(); ++i)
+            q.ip_adapters.push_back(read_ip_adapter(r, j.at("ip_adapters")[i], "ip_adapters[" + std::to_string(i) + "]"));
+    if (j.contains("controlnets") && j.at("controlnets").is_array())
+        for (std::size_t i = 0; i < j.at("controlnets").size(); ++i)
+            q.controlnets.push_back(read_controlnet(r, j.at("controlnets")[i], "controlnets[" + std::to_string(i) + "]"));
+    q.init_image = r.image_field(j, "init_image", "");
+    q.strength = r.optional_number(j, "strength", "");
+    q.mask_image = r.image_field(j, "mask_image", "");
+    q.latents_file = r.path_field(j, "latents", "");
+    return q;
+}
+
+GenerationRequest read_request_file(const fs::path& file) {
+    std::string text;
+    try {
+        text = io::read_text_file(file);
+    } catch (const Error& e) {
+        throw InputError(e.what());
+    }
+    return parse_request_json(text, file.parent_path(), io::display_path(file));
+}
+
+std::string request_to_json(const GenerationRequest& q, const fs::path& base) {
+    json j;
+    j["schema"] = kRequestSchema;
+    j["model"] = relative_text(q.model, base);
+    j["prompt"] = q.prompt;
+    j["negative_prompt"] = q.negative_prompt;
+    j["width"] = q.width;
+    j["height"] = q.height;
+    j["num_inference_steps"] = q.num_inference_steps;
+    j["guidance_scale"] = q.guidance_scale;
+    j["seed"] = q.seed ? json(*q.seed) : json(nullptr);
+    j["scheduler"] = q.scheduler;
+    j["clip_skip"] = q.clip_skip ? json(*q.clip_skip) : json(nullptr);
+    j["num_images_per_prompt"] = q.num_images_per_prompt;
+    j["dtype"] = q.dtype;
+    if (q.eta != 0.0) j["eta"] = q.eta;
+    j["ip_adapters"] = json::array();
+    for (std::size_t i = 0; i < q.ip_adapters.size(); ++i) {
+        const auto& a = q.ip_adapters[i];
+        const std::string where = "ip_adapters[" + std::to_string(i) + "]";
+        json o;
+        o["path"] = relative_text(a.path, base);
+        o["image_encoder"] = a.image_encoder.empty() ? json(nullptr) : json(relative_text(a.image_encoder, base));
+        o["images"] = json::array();
+        for (const auto& im : a.images) o["images"].push_back(image_json(im, base, where + ".images"));
+        o["image_weights"] = a.image_weights.empty() ? json(nullptr) : json(a.image_weights);
+        o["negative_image"] = image_json(a.negative_image, base, where + ".negative_image");
+        o["scale"] = a.block_scales_json.empty() ? json(a.scale) : json::parse(a.block_scales_json);
+        o["mode"] = a.mode;
+        o["start"] = a.start;
+        o["end"] = a.end;
+        o["crop"] = std::string(crop_mode_name(a.crop));
+        j["ip_adapters"].push_back(o);
+    }
+    j["controlnets"] = json::array();
+    for (std::size_t i = 0; i < q.controlnets.size(); ++i) {
+        const auto& c = q.controlnets[i];
+        json o;
+        o["path"] = relative_text(c.path, base);
+        o["image"] = image_json(c.image, base, "controlnets[" + std::to_string(i) + "].image");
+        o["conditioning_scale"] = c.conditioning_scale;
+        o["start"] = c.start;
+        o["end"] = c.end;
+        j["controlnets"].push_back(o);
+    }
+    j["init_image"] = image_json(q.init_image, base, "init_image");
+    j["strength"] = q.strength ? json(*q.strength) : json(nullptr);
+    j["mask_image"] = image_json(q.mask_image, base, "mask_image");
+    if (!q.latents_file.empty()) j["latents"] = relative_text(q.latents_file, base);
+    return j.dump(2);
+}
+
+std::string a1111_parameters(const GenerationRequest& q, std::uint64_t seed) {
+    static const std::map<std::string, std::string> samplers{{"ddim", "DDIM"},         {"pndm", "PLMS"},
+                                                             {"euler", "Euler"},       {"euler_a", "Euler a"},
+                                                             {"dpmpp_2m", "DPM++ 2M"}, {"dpmpp_2m_karras", "DPM++ 2M Karras"},
+                                                             {"lms", "LMS"}};
+    std::ostringstream s;
+    s << q.prompt << "\n";
+    if (!q.negative_prompt.empty()) s << "Negative prompt: " << q.negative_prompt << "\n";
+    const auto sampler = samplers.count(q.scheduler) ? samplers.at(q.scheduler) : q.scheduler;
+    s << "Steps: " << q.num_inference_steps << ", Sampler: " << sampler << ", CFG scale: " << format_number(q.guidance_scale)
+      << ", Seed: " << seed << ", Size: " << q.width << "x" << q.height << ", Model: " << io::display_path(q.model.filename());
+    if (q.init_image) s << ", Denoising strength: " << format_number(q.strength.value_or(q.mask_image ? 1.0 : 0.8));
+    if (q.clip_skip) s << ", Clip skip: " << *q.clip_skip + 1;  // A1111 counts the last layer as 1
+    for (const auto& a : q.ip_adapters)
+        s << ", IP-Adapter: " << io::display_path(a.path.filename()) << " (scale "
+          << (a.block_scales_json.empty() ? format_number(a.scale) : std::string("per block")) << ", " << a.mode << ")";
+    for (const auto& c : q.controlnets)
+        s << ", ControlNet: " << io::display_path(c.path.filename()) << " (weight " << format_number(c.conditioning_scale) << ")";
+    s << ", Version: IP Studio";
+    return s.str();
+}
+
+}  // namespace ips

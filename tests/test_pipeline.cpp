@@ -1,0 +1,273 @@
+// Whole generations against diffusers: every pipeline case of the golden manifest (txt2img, negative
+// prompt, IP-Adapter base/plus/full-face, two images, two adapters, ControlNet with and without IP,
+// img2img, inpainting, Euler a, DPM++ 2M Karras, Euler, PNDM with clip skip), run through the engine
+// that ips::Pipeline (CLI and GUI) uses. Also seeds, cancel, stage caching and bad requests.
+#include <QtTest>
+
+#include "golden.h"
+#include "image/image_io.h"
+#include "io/weights.h"
+#include "ips/png_file.h"
+#include "pipeline/engine.h"
+#include "test_paths.h"
+
+using ipstest::dataPath;
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string inputErrorOf(const std::function<void()>& f) {
+    try {
+        f();
+    } catch (const ips::InputError& e) {
+        return e.what();
+    }
+    return "";
+}
+
+const char* adapterFile(const std::string& kind) {
+    if (kind == "plus") return "tiny-ip-adapter/ip-adapter-plus_sd15.safetensors";
+    if (kind == "full") return "tiny-ip-adapter/ip-adapter-full-face_sd15.safetensors";
+    return "tiny-ip-adapter/ip-adapter_sd15.safetensors";
+}
+
+// The request a golden pipeline case describes.
+ips::GenerationRequest requestFor(const ipstest::GoldenCase& g, const fs::path& scratch) {
+    const auto& p = g.spec["params"];
+    ips::GenerationRequest q;
+    q.model = dataPath("tiny-sd15");
+    q.prompt = p.value("prompt", "");
+    q.negative_prompt = p["negative_prompt"].is_null() ? "" : p["negative_prompt"].get<std::string>();
+    q.width = p["width"];
+    q.height = p["height"];
+    q.num_inference_steps = p["steps"];
+    q.guidance_scale = p["guidance"];
+    q.scheduler = p["scheduler"];
+    if (!p["clip_skip"].is_null()) q.clip_skip = p["clip_skip"].get<int>();
+    q.num_images_per_prompt = p["num_images_per_prompt"];
+    q.seed = p.contains("gen_seed") ? p["gen_seed"].get<std::uint64_t>() : p["latent_seed"].get<std::uint64_t>();
+    auto input_path = [&](const std::string& name) { return dataPath(g.spec["inputs"][name]["path"].get<std::string>()); };
+    if (p.contains("ip")) {
+        for (std::size_t a = 0; a < p["ip"].size(); ++a) {
+            ips::IpAdapterSettings s;
+            s.path = dataPath(adapterFile(p["ip"][a]["adapter"]));
+            s.image_encoder = dataPath("tiny-sd15/image_encoder");
+            for (std::size_t k = 0; k < p["ip"][a]["images"].size(); ++k)
+                s.images.push_back({input_path("ip_image_" + std::to_string(a) + "_" + std::to_string(k)), nullptr});
+            s.scale = p["ip"][a]["scale"];
+            q.ip_adapters.push_back(s);
+        }
+    }
+    if (p.contains("control_image")) {
+        ips::ControlNetSettings c;
+        c.path = dataPath("tiny-controlnet");
+        c.image = {input_path("control_image"), nullptr};
+        c.conditioning_scale = p["cn_scale"];
+        q.controlnets.push_back(c);
+    }
+    if (p.contains("init_image")) q.init_image = ips::ImageSource{input_path("init_image"), nullptr};
+    if (p.contains("strength")) q.strength = p["strength"].get<double>();
+    if (p.contains("mask_image")) q.mask_image = ips::ImageSource{input_path("mask_image"), nullptr};
+    if (g.hasInput("latents")) {
+        q.latents_file = scratch / (g.spec["id"].get<std::string>() + ".latents.safetensors");
+        ips::io::save_safetensors(q.latents_file, {{"latents", g.input("latents")}});
+    }
+    return q;
+}
+
+}  // namespace
+
+class TestPipeline : public QObject {
+    Q_OBJECT
+    std::unique_ptr<ips::pipeline::Engine> engine;
+    QTemporaryDir scratch;
+
+    fs::path scratchPath() const { return scratch.path().toStdString(); }
+
+private Q_SLOTS:
+    void initTestCase() { engine = std::make_unique<ips::pipeline::Engine>(ips::PipelineOptions{}); }
+
+    void goldenCases_data() {
+        QTest::addColumn<QString>("id");
+        for (const char* id : {"pipe_a_txt2img", "pipe_a2_txt2img_negative", "pipe_b_ip_base_text", "pipe_c_ip_base_image_only",
+                               "pipe_d_ip_base_two_images", "pipe_d2_two_adapters", "pipe_e_ip_plus", "pipe_e2_ip_full_face",
+                               "pipe_f0_controlnet", "pipe_f_controlnet_ip", "pipe_g_img2img", "pipe_h_inpaint",
+                               "pipe_i_euler_a_ip", "pipe_j_dpmpp_2m_karras", "pipe_k_euler", "pipe_l_pndm_clip_skip"})
+            QTest::newRow(id) << id;
+    }
+    void goldenCases() {
+        QFETCH(QString, id);
+        const auto g = ipstest::loadGolden(id.toStdString());
+        ips::pipeline::Trace trace;
+        const auto result = engine->generate(requestFor(g, scratchPath()), {}, nullptr, &trace);
+        IPS_COMPARE_GOLDEN(g, "prompt_embeds_cfg", trace.prompt_embeds);
+        IPS_COMPARE_GOLDEN(g, "timesteps", trace.timesteps.to(g.output("timesteps").scalar_type()));
+        for (std::size_t a = 0; a < trace.ip_tokens.size(); ++a) {
+            const auto golden = g.output("ip_tokens_" + std::to_string(a));  // [2, images, tokens, C]
+            const auto ours = at::cat({trace.ip_tokens[a].first, trace.ip_tokens[a].second}).view(golden.sizes());
+            IPS_COMPARE_GOLDEN(g, "ip_tokens_" + std::to_string(a), ours);
+        }
+        IPS_COMPARE_GOLDEN(g, "step_latents", at::stack(trace.step_latents));
+        IPS_COMPARE_GOLDEN(g, "latents_final", trace.latents_final);
+        IPS_COMPARE_GOLDEN(g, "decoded_sample", trace.decoded);
+        IPS_COMPARE_GOLDEN(g, "image", trace.image);
+        if (g.spec.contains("png")) {
+            // The 8-bit picture against diffusers' PNG, within the manifest's png_atol.
+            const auto png = ips::image::read_image_rgb(dataPath("golden/" + g.spec["png"]["image0"].get<std::string>()));
+            const auto& ours = result.images.front();
+            QCOMPARE(ours.width, png.width);
+            int worst = 0;
+            for (std::size_t i = 0; i < png.pixels.size(); ++i) worst = std::max(worst, std::abs(int(ours.pixels[i]) - int(png.pixels[i])));
+            QVERIFY2(worst <= g.spec["png_atol"].get<int>(), qPrintable(QString("PNG max diff %1").arg(worst)));
+        }
+    }
+
+    void seedsAreDiffusersSeeds() {
+        // torch.Generator("cpu").manual_seed(seed) then randn: the golden latents of these cases.
+        for (const char* id : {"pipe_a_txt2img", "pipe_j_dpmpp_2m_karras", "pipe_k_euler"}) {
+            const auto g = ipstest::loadGolden(id);
+            auto gen = at::make_generator<at::CPUGeneratorImpl>(g.spec["params"]["latent_seed"].get<std::uint64_t>());
+            QVERIFY(at::equal(at::randn({1, 4, 16, 16}, gen), g.input("latents")));
+        }
+        // And the pipeline draws them itself from the seed: same image as with the explicit latents.
+        auto g = ipstest::loadGolden("pipe_a_txt2img");
+        auto q = requestFor(g, scratchPath());
+        q.latents_file.clear();
+        ips::pipeline::Trace trace;
+        engine->generate(q, {}, nullptr, &trace);
+        IPS_COMPARE_GOLDEN(g, "latents_final", trace.latents_final);
+    }
+
+    void progressPreviewsCancelAndReuse() {
+        const auto g = ipstest::loadGolden("pipe_b_ip_base_text");
+        auto q = requestFor(g, scratchPath());
+        std::vector<int> steps;
+        int previews = 0;
+        ips::CancelToken cancel;
+        bool cancel_at_two = true;
+        auto progress = [&](const ips::GenerationProgress& p) {
+            if (p.stage != "denoising" || p.step == 0) return;
+            steps.push_back(p.step);
+            if (p.preview && p.preview->width == 16 && p.preview->height == 16) ++previews;
+            if (p.step == 2 && cancel_at_two) cancel.cancel();
+        };
+        QVERIFY_THROWS_EXCEPTION(ips::Cancelled, engine->generate(q, progress, &cancel));
+        QCOMPARE(steps, (std::vector<int>{1, 2}));  // stopped within one step
+        QCOMPARE(previews, 2);
+        // The engine is usable again, and the result is the golden one.
+        cancel.reset();
+        cancel_at_two = false;
+        ips::pipeline::Trace trace;
+        engine->generate(q, progress, &cancel, &trace);
+        IPS_COMPARE_GOLDEN(g, "latents_final", trace.latents_final);
+    }
+
+    void stagesAreCached() {
+        const auto g = ipstest::loadGolden("pipe_g_img2img");
+        auto q = requestFor(g, scratchPath());
+        q.ip_adapters.push_back({});
+        q.ip_adapters.back().path = dataPath(adapterFile("base"));
+        q.ip_adapters.back().image_encoder = dataPath("tiny-sd15/image_encoder");
+        q.ip_adapters.back().images = {{dataPath("images/shapes_100x75.png"), nullptr}};
+        engine->generate(q, {}, nullptr);
+        const auto before = engine->stage_counts();
+        // New seed, scale and steps: only the denoising runs again.
+        q.seed = 7;
+        q.ip_adapters.back().scale = 0.3;
+        q.num_inference_steps = 12;
+        const auto a = engine->generate(q, {}, nullptr);
+        const auto after = engine->stage_counts();
+        QCOMPARE(after.text_encodes, before.text_encodes);
+        QCOMPARE(after.image_encodes, before.image_encodes);
+        QCOMPARE(after.vae_encodes, before.vae_encodes);
+        // A new prompt re-encodes the text only.
+        q.prompt = "a blue sphere";
+        engine->generate(q, {}, nullptr);
+        QCOMPARE(engine->stage_counts().text_encodes, after.text_encodes + 1);
+        QCOMPARE(engine->stage_counts().image_encodes, after.image_encodes);
+        // Same request twice: the same picture.
+        q.prompt = g.spec["params"]["prompt"];
+        const auto b = engine->generate(q, {}, nullptr);
+        QVERIFY(a.images.front().pixels == b.images.front().pixels);
+    }
+
+    void batchAndGuidanceOff() {
+        auto q = requestFor(ipstest::loadGolden("pipe_a_txt2img"), scratchPath());
+        q.latents_file.clear();
+        q.num_images_per_prompt = 2;
+        q.guidance_scale = 1.0;  // no unconditional pass
+        ips::pipeline::Trace trace;
+        const auto r = engine->generate(q, {}, nullptr, &trace);
+        QCOMPARE(r.images.size(), std::size_t(2));
+        QCOMPARE(trace.prompt_embeds.size(0), std::int64_t(2));
+        QVERIFY(r.images[0].pixels != r.images[1].pixels);
+        QCOMPARE(r.latents_shape, (std::vector<std::int64_t>{2, 4, 16, 16}));
+        // Sizes that are multiples of 8 but not of 64 work.
+        q.width = 72;
+        q.height = 136;
+        q.num_images_per_prompt = 1;
+        QCOMPARE(engine->generate(q, {}, nullptr).images.front().height, 136);
+    }
+
+    void badRequests() {
+        auto base = requestFor(ipstest::loadGolden("pipe_a_txt2img"), scratchPath());
+        auto expect = [&](const std::function<void(ips::GenerationRequest&)>& change, const char* text) {
+            auto q = base;
+            change(q);
+            const auto message = inputErrorOf([&] { engine->generate(q, {}, nullptr); });
+            QVERIFY2(message.find(text) != std::string::npos, (message + " / expected: " + text).c_str());
+        };
+        expect([](auto& q) { q.width = 100; }, "width must be a multiple of 8");
+        expect([](auto& q) { q.num_inference_steps = 0; }, "num_inference_steps must be between 1 and 1000");
+        expect([](auto& q) { q.model = "/nonexistent/model"; }, "model: /nonexistent/model does not exist");
+        expect([](auto& q) { q.scheduler = "heun"; }, "unknown scheduler 'heun'");
+        expect([](auto& q) { q.strength = 0.5; }, "strength needs an init_image");
+        expect([](auto& q) { q.mask_image = ips::ImageSource{dataPath("images/mask_128x128.png"), nullptr}; }, "mask_image needs an init_image");
+        expect([](auto& q) { q.dtype = "float16"; }, "dtype must be float32 or bfloat16");
+        expect(
+            [](auto& q) {
+                q.init_image = ips::ImageSource{dataPath("images/scene_128x128.png"), nullptr};
+                q.strength = 0.05;
+                q.latents_file.clear();
+            },
+            "leaves no denoising step");
+        expect(
+            [](auto& q) {
+                ips::IpAdapterSettings s;
+                s.path = dataPath(adapterFile("base"));
+                s.images = {{dataPath("images/nothere.png"), nullptr}};
+                q.ip_adapters = {s};
+            },
+            "ip_adapters[0].images[0]");
+        expect([](auto& q) { q.latents_file = dataPath("tiny-ip-adapter/ip-adapter_sd15.safetensors"); }, "no tensor named 'latents'");
+        // A non-image as init image: named.
+        expect(
+            [](auto& q) {
+                q.init_image = ips::ImageSource{dataPath("tiny-sd15/model_index.json"), nullptr};
+                q.latents_file.clear();
+            },
+            "model_index.json: not a readable image");
+    }
+
+    void pngCarriesTheParameters() {
+        QTemporaryDir dir;
+        const auto file = fs::path(dir.path().toStdString()) / fs::u8path("résultat.png");
+        ips::Image im;
+        im.width = 3;
+        im.height = 2;
+        im.pixels = {255, 0, 0, 0, 255, 0, 0, 0, 255, 10, 20, 30, 40, 50, 60, 70, 80, 90};
+        ips::write_png(file, im, {{"parameters", "un chat, 猫\nSteps: 20"}, {"ipstudio_request", "{\"schema\": 1}"}}, false);
+        const auto back = ips::image::read_image_rgb(file);
+        QVERIFY(back.pixels == im.pixels);
+        const auto text = ips::read_png_text(file);
+        QCOMPARE(QString::fromStdString(text.at("parameters")), QString::fromUtf8("un chat, 猫\nSteps: 20"));
+        QCOMPARE(QString::fromStdString(text.at("ipstudio_request")), QString("{\"schema\": 1}"));
+        // Never replaced without being asked.
+        QVERIFY(inputErrorOf([&] { ips::write_png(file, im, {}, false); }).find("already exists") != std::string::npos);
+        ips::write_png(file, im, {}, true);
+        QVERIFY(ips::read_png_text(file).empty());
+    }
+};
+
+QTEST_GUILESS_MAIN(TestPipeline)
+#include "test_pipeline.moc"
