@@ -2,6 +2,7 @@
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonObject>
+#include <QDir>
 #include <QProcess>
 #include <QtTest>
 
@@ -9,6 +10,7 @@
 
 #include "io/json_file.h"
 #include "io/safetensors.h"
+#include "ips/png_file.h"
 #include "test_paths.h"
 
 using ipstest::dataPath;
@@ -125,6 +127,77 @@ private Q_SLOTS:
                  out + "3"});
         QCOMPARE(r.code, 2);
         QVERIFY2(r.err.contains("model_index.json: not a readable image"), r.err.constData());
+    }
+
+    void generateFromARequestFile() {
+        QTemporaryDir dir;
+        const QString folder = dir.path() + QString::fromUtf8("/réglages");
+        QVERIFY(QDir().mkpath(folder));
+        // Paths relative to the request file.
+        QVERIFY(QFile::copy(data("images/shapes_100x75.png"), folder + "/ref.png"));
+        nlohmann::json request = {{"schema", 1},
+                                  {"model", dataPath("tiny-sd15").string()},
+                                  {"prompt", "a red cube"},
+                                  {"width", 64},
+                                  {"height", 64},
+                                  {"num_inference_steps", 3},
+                                  {"seed", 42},
+                                  {"scheduler", "euler_a"},
+                                  {"ip_adapters",
+                                   {{{"path", dataPath("tiny-ip-adapter/ip-adapter-plus_sd15.safetensors").string()},
+                                     {"image_encoder", dataPath("tiny-sd15/image_encoder").string()},
+                                     {"images", {"ref.png"}},
+                                     {"scale", {{"down", {{"block_2", {0.0, 1.0}}}}, {"mid", 0.5}}},
+                                     {"crop", "pad"}}}}};
+        const QString requestFile = folder + "/preset.json";
+        ipstest::writeBytes(std::filesystem::u8path(requestFile.toStdString()), request.dump(2));
+        const QString out = folder + "/out.png";
+        auto r = cli({"generate", requestFile, "--output", out, "--save-latents", folder + "/final.safetensors", "--save-request",
+                      folder + "/resolved.json"});
+        QVERIFY2(r.code == 0, r.err.constData());
+        const auto text = ips::read_png_text(std::filesystem::u8path(out.toStdString()));
+        QVERIFY(text.at("parameters").find("Steps: 3, Sampler: Euler a, CFG scale: 7.5, Seed: 42, Size: 64x64") != std::string::npos);
+        const auto embedded = nlohmann::json::parse(text.at("ipstudio_request"));
+        QCOMPARE(embedded["seed"].get<int>(), 42);
+        QCOMPARE(embedded["ip_adapters"][0]["images"][0].get<std::string>(), std::string("ref.png"));
+        // --from-png reproduces the same picture; flags override fields.
+        r = cli({"generate", "--from-png", out, "--output", folder + "/again.png"});
+        QVERIFY2(r.code == 0, r.err.constData());
+        QCOMPARE(ipstest::readBytes(std::filesystem::u8path((folder + "/again.png").toStdString())),
+                 ipstest::readBytes(std::filesystem::u8path(out.toStdString())));
+        r = cli({"generate", "--from-png", out, "--seed", "43", "--output", folder + "/other.png", "--quiet"});
+        QCOMPARE(r.code, 0);
+        QVERIFY(ipstest::readBytes(std::filesystem::u8path((folder + "/other.png").toStdString())) !=
+                ipstest::readBytes(std::filesystem::u8path(out.toStdString())));
+        // The saved request runs as it is.
+        QCOMPARE(cli({"generate", folder + "/resolved.json", "--output", folder + "/resolved.png", "--quiet"}).code, 0);
+        QCOMPARE(ipstest::readBytes(std::filesystem::u8path((folder + "/resolved.png").toStdString())),
+                 ipstest::readBytes(std::filesystem::u8path(out.toStdString())));
+        // Existing output: refused without --force.
+        r = cli({"generate", requestFile, "--output", out});
+        QCOMPARE(r.code, 2);
+        QVERIFY2(r.err.contains("already exists"), r.err.constData());
+    }
+
+    void generateRefusesBadRequests() {
+        QTemporaryDir dir;
+        const QString bad = dir.path() + "/bad.json";
+        ipstest::writeBytes(bad.toStdString(), R"({"schema": 1, "prompt": "x", "stepz": 3})");
+        auto r = cli({"generate", bad, "--output", dir.path() + "/o.png"});
+        QCOMPARE(r.code, 2);
+        QVERIFY2(r.err.contains("bad.json: stepz is not a known field"), r.err.constData());
+        ipstest::writeBytes(bad.toStdString(), R"({"schema": 2})");
+        r = cli({"generate", bad, "--output", dir.path() + "/o.png"});
+        QCOMPARE(r.code, 2);
+        QVERIFY2(r.err.contains("newer than this version"), r.err.constData());
+        ipstest::writeBytes(bad.toStdString(), "{not json");
+        r = cli({"generate", bad, "--output", dir.path() + "/o.png"});
+        QCOMPARE(r.code, 2);
+        QVERIFY2(r.err.contains("not valid JSON"), r.err.constData());
+        r = cli({"generate", "--model", data("tiny-sd15"), "--width", "100", "--output", dir.path() + "/o.png"});
+        QCOMPARE(r.code, 2);
+        QVERIFY2(r.err.contains("width must be a multiple of 8"), r.err.constData());
+        QCOMPARE(cli({"generate", "--model", data("tiny-sd15")}).code, 2);  // no --output
     }
 
     void unicodePath() {

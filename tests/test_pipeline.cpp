@@ -6,6 +6,8 @@
 
 #include "golden.h"
 #include "image/image_io.h"
+#include "io/configs.h"
+#include "io/json_file.h"
 #include "io/weights.h"
 #include "ips/png_file.h"
 #include "pipeline/engine.h"
@@ -247,6 +249,45 @@ private Q_SLOTS:
                 q.latents_file.clear();
             },
             "model_index.json: not a readable image");
+    }
+
+    void nineChannelInpaintingModel() {
+        // An inpainting UNet (9 input channels: latents, mask, masked-image latents), random weights in the
+        // tiny layout: the pipeline feeds it the mask and the masked image, and it needs both.
+        QTemporaryDir dir;
+        const fs::path model = fs::path(dir.path().toStdString()) / "tiny-inpaint";
+        fs::create_directories(model / "unet");
+        for (const char* part : {"vae", "text_encoder", "tokenizer", "scheduler"})
+            fs::copy(dataPath(std::string("tiny-sd15/") + part), model / part, fs::copy_options::recursive);
+        fs::copy_file(dataPath("tiny-sd15/model_index.json"), model / "model_index.json");
+        auto config = ips::io::read_json_file(dataPath("tiny-sd15/unet/config.json"));
+        config["in_channels"] = 9;
+        ipstest::writeBytes(model / "unet" / "config.json", config.dump());
+        {
+            c10::InferenceMode off(false);
+            ips::nn::UNet2DConditionModel unet(ips::io::parse_unet_config(config, "config.json"));
+            std::map<std::string, at::Tensor> weights;
+            for (const auto& p : unet->named_parameters()) weights[p.key()] = p.value().detach().clone();
+            ips::io::save_safetensors(model / "unet" / "diffusion_pytorch_model.safetensors", weights);
+        }
+        ips::GenerationRequest q;
+        q.model = model;
+        q.prompt = "a red cube";
+        q.width = q.height = 128;
+        q.num_inference_steps = 3;
+        q.seed = 3;
+        q.init_image = ips::ImageSource{dataPath("images/scene_128x128.png"), nullptr};
+        q.mask_image = ips::ImageSource{dataPath("images/mask_128x128.png"), nullptr};
+        const auto a = engine->generate(q, {}, nullptr);
+        QCOMPARE(a.images.front().width, 128);
+        q.mask_image = ips::ImageSource{dataPath("images/mask_circle_128x128.png"), nullptr};
+        const auto b = engine->generate(q, {}, nullptr);
+        QVERIFY(a.images.front().pixels != b.images.front().pixels);  // the mask reaches the UNet
+        q.mask_image.reset();
+        q.strength.reset();
+        const auto message = inputErrorOf([&] { engine->generate(q, {}, nullptr); });
+        QVERIFY2(message.find("an inpainting model (9 input channels) needs an init image and a mask") != std::string::npos,
+                 message.c_str());
     }
 
     void pngCarriesTheParameters() {

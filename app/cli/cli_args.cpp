@@ -1,5 +1,7 @@
 #include "cli_args.h"
 
+#include <filesystem>
+
 namespace ipscli {
 
 Args::Args(const std::vector<std::string>& argv, const std::set<std::string>& switches,
@@ -41,6 +43,19 @@ std::optional<std::string> Args::value(const std::string& flag) const {
     for (const auto& [name, value] : values_)
         if (name == flag) last = value;
     return last;
+}
+
+std::vector<std::string> Args::values(const std::string& flag) const {
+    std::vector<std::string> all;
+    for (const auto& [name, value] : values_)
+        if (name == flag) all.push_back(value);
+    return all;
+}
+
+std::filesystem::path default_configs() {
+    for (const char* candidate : {IPS_SOURCE_MODELS "/sd15", IPS_INSTALLED_MODELS "/sd15"})
+        if (std::filesystem::exists(std::filesystem::path(candidate) / "unet" / "config.json")) return candidate;
+    return IPS_SOURCE_MODELS "/sd15";
 }
 
 }  // namespace ipscli

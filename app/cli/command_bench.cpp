@@ -31,23 +31,17 @@ int to_int(const std::string& flag, const std::string& value) {
     throw UsageError{flag + " " + value + ": expected a positive integer"};
 }
 
-// models/sd15 next to the executable's source tree or the installed share folder.
-std::filesystem::path default_configs() {
-    for (const char* candidate : {IPS_SOURCE_MODELS "/sd15", IPS_INSTALLED_MODELS "/sd15"})
-        if (std::filesystem::exists(std::filesystem::path(candidate) / "unet" / "config.json")) return candidate;
-    return IPS_SOURCE_MODELS "/sd15";
-}
-
 nlohmann::json result_json(const ips::BenchResult& r) {
     return {{"name", r.name}, {"dtype", r.dtype}, {"channels_last", r.channels_last}, {"width", r.width},
             {"height", r.height}, {"batch", r.batch}, {"seconds_median", r.seconds_median}, {"seconds_min", r.seconds_min},
-            {"seconds_max", r.seconds_max}, {"peak_rss_mb", r.peak_rss_mb}, {"gflop", r.gflop}, {"gflops", r.gflops}};
+            {"seconds_max", r.seconds_max}, {"peak_rss_mb", r.peak_rss_mb}, {"gflop", r.gflop}, {"gflops", r.gflops},
+            {"steps", r.steps}, {"seconds_per_step", r.seconds_per_step}};
 }
 
 }  // namespace
 
 int run_bench(const std::vector<std::string>& argv) {
-    Args args(argv, {"--json"}, {"--only", "--dtype", "--size", "--repeat", "--batch", "--channels-last", "--configs", "--threads"});
+    Args args(argv, {"--json"}, {"--only", "--dtype", "--size", "--repeat", "--batch", "--channels-last", "--configs", "--threads", "--steps"});
     if (!args.positional().empty()) throw UsageError{"unexpected argument " + args.positional()[0]};
     ips::BenchOptions o;
     o.config_root = args.value("--configs") ? std::filesystem::u8path(*args.value("--configs")) : default_configs();
@@ -61,6 +55,7 @@ int run_bench(const std::vector<std::string>& argv) {
         o.width = to_int("--size", v->substr(0, x));
         o.height = to_int("--size", v->substr(x + 1));
     }
+    if (auto v = args.value("--steps")) o.steps = to_int("--steps", *v);
     if (auto v = args.value("--channels-last")) {
         if (*v != "on" && *v != "off") throw UsageError{"--channels-last " + *v + ": expected on or off"};
         o.channels_last = *v == "on";
@@ -73,9 +68,11 @@ int run_bench(const std::vector<std::string>& argv) {
     const auto report = ips::run_benchmarks(o, [&](const ips::BenchResult& r) {
         if (json) return;
         const std::string size = r.width ? std::to_string(r.width) + "x" + std::to_string(r.height) : "77 tok";
-        std::printf("%-14s %-9s %-6s %-9s %5d %9.3f %9.3f %9.3f %7.0f MB %9.1f\n", r.name.c_str(), r.dtype.c_str(),
+        std::printf("%-14s %-9s %-6s %-9s %5d %9.3f %9.3f %9.3f %7.0f MB %9.1f", r.name.c_str(), r.dtype.c_str(),
                     r.channels_last ? "NHWC" : "NCHW", size.c_str(), r.batch, r.seconds_median, r.seconds_min, r.seconds_max,
                     r.peak_rss_mb, r.gflops);
+        if (r.steps) std::printf("   %d steps, %.2f s/step (whole generation, IP-Adapter base)", r.steps, r.seconds_per_step);
+        std::printf("\n");
         std::fflush(stdout);
     });
     if (json) {

@@ -1,4 +1,4 @@
-// ipstudio-cli: inspect model files, tokenize prompts, encode references, benchmark the networks.
+// ipstudio-cli: generate images, inspect model files, tokenize prompts, encode references, benchmark.
 #include <cstdio>
 #include <exception>
 #include <iostream>
@@ -24,7 +24,22 @@ const char* const kUsage =
     "        [--batch N] [--channels-last on|off] [--threads N] [--configs DIR]\n"
     "                                      time the networks at SD1.5 sizes with random weights\n"
     "                                      (NAMES: unet_forward,vae_decode,vae_encode,text_encoder,\n"
-    "                                      image_encoder)\n"
+    "                                      image_encoder; generation = a whole 20-step generation\n"
+    "                                      with IP-Adapter base, only when named; --steps N)\n"
+    "  generate [REQUEST.json] --output OUT.png [--force] [--quiet] [flags]\n"
+    "                                      generate images; REQUEST.json is a preset (schema 1, diffusers\n"
+    "                                      names, paths relative to it); flags override its fields:\n"
+    "        --model PATH --prompt TEXT --negative-prompt TEXT --width N --height N --steps N\n"
+    "        --guidance X --seed N|--random-seed --scheduler NAME --clip-skip N --batch N\n"
+    "        --dtype float32|bfloat16 --init-image FILE --strength X --mask FILE\n"
+    "        --ip-adapter FILE --ip-image FILE (repeatable) --ip-image-encoder DIR --ip-scale X\n"
+    "        --ip-mode full|style|composition --ip-crop center|pad|squash\n"
+    "        --controlnet DIR --control-image FILE --control-scale X\n"
+    "        --latents FILE (initial latents, key 'latents') --save-latents FILE\n"
+    "        --save-request FILE --from-png IMAGE.png (reproduce an IP Studio PNG)\n"
+    "        --threads N --configs DIR (SD1.5 configs for single-file checkpoints)\n"
+    "                                      schedulers: ddim, pndm, euler, euler_a, dpmpp_2m,\n"
+    "                                      dpmpp_2m_karras, lms\n"
     "  embed --image-encoder DIR [--crop center|pad|squash] [--force] IMAGE --output FILE\n"
     "                                      encode a reference picture once; the embedding file\n"
     "                                      replaces the picture in later generations\n"
@@ -59,6 +74,7 @@ int main(int argc, char** argv) {
         if (command == "tokenize") return ipscli::run_tokenize(rest);
         if (command == "bench") return ipscli::run_bench(rest);
         if (command == "embed") return ipscli::run_embed(rest);
+        if (command == "generate") return ipscli::run_generate(rest);
         std::cerr << "ipstudio-cli: unknown command '" << command << "'\n\n" << kUsage;
         return ipscli::kBadInput;
     } catch (const ipscli::UsageError& e) {
@@ -67,6 +83,9 @@ int main(int argc, char** argv) {
     } catch (const ips::InputError& e) {
         std::cerr << "error: " << e.what() << "\n";
         return ipscli::kBadInput;
+    } catch (const ips::Cancelled&) {
+        std::cerr << "cancelled\n";
+        return ipscli::kInternalError;
     } catch (const ips::ModelLoadError& e) {
         std::cerr << "error: " << e.what() << "\n";
         return ipscli::kBadInput;

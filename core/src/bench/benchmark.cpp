@@ -12,6 +12,7 @@
 #include <torch/version.h>
 
 #include "bench/flops.h"
+#include "bench/generation_bench.h"
 #include "io/json_file.h"
 #include "ips/bench.h"
 #include "ips/errors.h"
@@ -129,10 +130,10 @@ void configure_runtime(int threads) {
 }
 
 BenchReport run_benchmarks(const BenchOptions& o, const std::function<void(const BenchResult&)>& on_result) {
-    const std::set<std::string> known = {"unet_forward", "vae_decode", "vae_encode", "text_encoder", "image_encoder"};
+    const std::set<std::string> known = {"unet_forward", "vae_decode", "vae_encode", "text_encoder", "image_encoder", "generation"};
     for (const auto& name : o.only)
         if (!known.count(name))
-            throw InputError("--only " + name + ": expected unet_forward, vae_decode, vae_encode, text_encoder or image_encoder");
+            throw InputError("--only " + name + ": expected unet_forward, vae_decode, vae_encode, text_encoder, image_encoder or generation");
     if (o.width % 8 != 0 || o.height % 8 != 0 || o.width < 64 || o.height < 64)
         throw InputError("--size " + std::to_string(o.width) + "x" + std::to_string(o.height) + ": width and height must be multiples of 8, at least 64");
     std::vector<at::ScalarType> dtypes;
@@ -205,6 +206,16 @@ BenchReport run_benchmarks(const BenchOptions& o, const std::function<void(const
             r.gflop = bench::clip_encoder_flops(1, tokens, vision_config.hidden_size, vision_config.intermediate_size,
                                                 vision_config.num_hidden_layers) / 1e9;
             runner.measure(r, [&] { vision->forward(pixels); });
+        }
+    }
+    // A whole generation takes minutes: only when asked for by name.
+    if (std::find(o.only.begin(), o.only.end(), "generation") != o.only.end()) {
+        for (std::size_t i = 0; i < dtypes.size(); ++i) {
+            reset_peak_rss();
+            BenchResult r = bench::run_generation_bench(o, dtypes[i], o.dtypes[i]);
+            r.peak_rss_mb = peak_rss_mb();
+            report.results.push_back(r);
+            if (on_result) on_result(r);
         }
     }
     return report;

@@ -75,6 +75,7 @@ void Engine::unload() {
     models_.clear();
     text_cache_.clear();
     vae_cache_.clear();
+    control_cache_.clear();
     embeddings_.clear();
 }
 
@@ -199,7 +200,14 @@ GenerationResult Engine::generate(const GenerationRequest& q, const ProgressCall
 
     std::vector<at::Tensor> control_images;
     for (const auto& c : q.controlnets) {
-        at::Tensor image = control_input(load_source(c.image, "controlnet image"), q.width, q.height);
+        const Image picture = load_source(c.image, "controlnet image");
+        const std::string key = hash_key(picture) + "|" + std::to_string(q.width) + "x" + std::to_string(q.height);
+        auto it = control_cache_.find(key);
+        if (it == control_cache_.end()) {
+            if (control_cache_.size() > 8) control_cache_.clear();
+            it = control_cache_.emplace(key, control_input(picture, q.width, q.height)).first;
+        }
+        at::Tensor image = it->second;
         image = repeat_batch(image, copies);
         if (cfg) image = at::cat({image, image});
         control_images.push_back(image.to(dtype));

@@ -53,6 +53,7 @@ private:
     ipadapter::ImageEmbeddingCache embeddings_;
     std::map<std::string, TextEmbeddings> text_cache_;
     std::map<std::string, nn::LatentDistribution> vae_cache_;
+    std::map<std::string, at::Tensor> control_cache_;  // preprocessed maps by content and size
     int text_encodes_ = 0, vae_encodes_ = 0;
 };
 

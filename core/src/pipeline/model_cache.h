@@ -24,6 +24,8 @@ struct BaseModel {
     nlohmann::json scheduler_config;
 };
 
+std::string model_key(const std::filesystem::path& path, at::ScalarType dtype);
+
 class ModelCache {
 public:
     explicit ModelCache(std::filesystem::path config_root) : config_root_(std::move(config_root)) {}
@@ -34,6 +36,12 @@ public:
     ipadapter::ImageEncoder& encoder(const std::filesystem::path& folder, at::ScalarType dtype);
     nn::ControlNetModel controlnet(const std::filesystem::path& folder, at::ScalarType dtype);
     void clear();
+
+    // Networks built elsewhere (the benchmark's random-weight SD1.5), served as if loaded from `path`.
+    void install_base(std::unique_ptr<BaseModel> base) { base_ = std::move(base); }
+    void install_encoder(const std::filesystem::path& path, at::ScalarType dtype, std::unique_ptr<ipadapter::ImageEncoder> e) {
+        encoders_[model_key(path, dtype)] = std::move(e);
+    }
 
 private:
     std::filesystem::path config_root_;

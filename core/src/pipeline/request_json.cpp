@@ -2,11 +2,13 @@
 
 #include <cmath>
 #include <map>
+#include <ostream>
 #include <set>
 #include <sstream>
 
 #include <nlohmann/json.hpp>
 
+#include "io/atomic_file.h"
 #include "io/json_file.h"
 #include "ips/errors.h"
 
@@ -124,7 +126,7 @@ std::string relative_text(const fs::path& p, const fs::path& base) {
     return io::display_path(p);
 }
 
-json image_json(const std::optional<ImageSource>& s, const fs::path& base, const std::string& field) {
+nlohmann::ordered_json image_json(const std::optional<ImageSource>& s, const fs::path& base, const std::string& field) {
     if (!s || s->empty()) return nullptr;
     if (s->path.empty()) throw InputError(field + ": an image held in memory cannot be written to a request file; save it first");
     return relative_text(s->path, base);
@@ -200,7 +202,7 @@ GenerationRequest read_request_file(const fs::path& file) {
 }
 
 std::string request_to_json(const GenerationRequest& q, const fs::path& base) {
-    json j;
+    nlohmann::ordered_json j;
     j["schema"] = kRequestSchema;
     j["model"] = relative_text(q.model, base);
     j["prompt"] = q.prompt;
@@ -215,28 +217,28 @@ std::string request_to_json(const GenerationRequest& q, const fs::path& base) {
     j["num_images_per_prompt"] = q.num_images_per_prompt;
     j["dtype"] = q.dtype;
     if (q.eta != 0.0) j["eta"] = q.eta;
-    j["ip_adapters"] = json::array();
+    j["ip_adapters"] = nlohmann::ordered_json::array();
     for (std::size_t i = 0; i < q.ip_adapters.size(); ++i) {
         const auto& a = q.ip_adapters[i];
         const std::string where = "ip_adapters[" + std::to_string(i) + "]";
-        json o;
+        nlohmann::ordered_json o;
         o["path"] = relative_text(a.path, base);
         o["image_encoder"] = a.image_encoder.empty() ? json(nullptr) : json(relative_text(a.image_encoder, base));
-        o["images"] = json::array();
+        o["images"] = nlohmann::ordered_json::array();
         for (const auto& im : a.images) o["images"].push_back(image_json(im, base, where + ".images"));
         o["image_weights"] = a.image_weights.empty() ? json(nullptr) : json(a.image_weights);
         o["negative_image"] = image_json(a.negative_image, base, where + ".negative_image");
-        o["scale"] = a.block_scales_json.empty() ? json(a.scale) : json::parse(a.block_scales_json);
+        o["scale"] = a.block_scales_json.empty() ? nlohmann::ordered_json(a.scale) : nlohmann::ordered_json::parse(a.block_scales_json);
         o["mode"] = a.mode;
         o["start"] = a.start;
         o["end"] = a.end;
         o["crop"] = std::string(crop_mode_name(a.crop));
         j["ip_adapters"].push_back(o);
     }
-    j["controlnets"] = json::array();
+    j["controlnets"] = nlohmann::ordered_json::array();
     for (std::size_t i = 0; i < q.controlnets.size(); ++i) {
         const auto& c = q.controlnets[i];
-        json o;
+        nlohmann::ordered_json o;
         o["path"] = relative_text(c.path, base);
         o["image"] = image_json(c.image, base, "controlnets[" + std::to_string(i) + "].image");
         o["conditioning_scale"] = c.conditioning_scale;
@@ -249,6 +251,15 @@ std::string request_to_json(const GenerationRequest& q, const fs::path& base) {
     j["mask_image"] = image_json(q.mask_image, base, "mask_image");
     if (!q.latents_file.empty()) j["latents"] = relative_text(q.latents_file, base);
     return j.dump(2);
+}
+
+void write_request_file(const fs::path& file, const GenerationRequest& q) {
+    const std::string text = request_to_json(q, fs::absolute(file).parent_path()) + "\n";
+    try {
+        io::write_file_atomically(file, [&](std::ostream& out) { out << text; });
+    } catch (const std::exception& e) {
+        throw InputError(io::display_path(file) + ": cannot write (" + e.what() + ")");
+    }
 }
 
 std::string a1111_parameters(const GenerationRequest& q, std::uint64_t seed) {

@@ -1,0 +1,190 @@
+// ipstudio-cli generate [REQUEST.json] [flags] --output out.png
+#include <unistd.h>
+
+#include <cmath>
+#include <cstdio>
+#include <iostream>
+
+#include "cli_args.h"
+#include "ips/errors.h"
+#include "ips/generation.h"
+#include "ips/png_file.h"
+#include "ips/request_json.h"
+
+namespace ipscli {
+namespace {
+
+namespace fs = std::filesystem;
+
+fs::path path_arg(const std::string& s) { return fs::u8path(s); }
+
+std::string utf8(const fs::path& p) {
+    const auto u = p.u8string();
+    return std::string(u.begin(), u.end());
+}
+
+double number_arg(const std::string& flag, const std::string& value) {
+    try {
+        std::size_t used = 0;
+        const double v = std::stod(value, &used);
+        if (used == value.size() && std::isfinite(v)) return v;
+    } catch (...) {
+    }
+    throw UsageError{flag + " " + value + ": expected a number"};
+}
+
+long long integer_arg(const std::string& flag, const std::string& value) {
+    try {
+        std::size_t used = 0;
+        const long long v = std::stoll(value, &used);
+        if (used == value.size()) return v;
+    } catch (...) {
+    }
+    throw UsageError{flag + " " + value + ": expected an integer"};
+}
+
+// The file of image `i` of `n`: out.png, out-2.png, ...
+fs::path output_for(const fs::path& output, std::size_t i) {
+    if (i == 0) return output;
+    return output.parent_path() / fs::u8path(utf8(output.stem()) + "-" + std::to_string(i + 1) + utf8(output.extension()));
+}
+
+std::string duration_text(double seconds) {
+    const int s = static_cast<int>(std::lround(seconds));
+    char buf[32];
+    if (s >= 60) std::snprintf(buf, sizeof buf, "%dm%02ds", s / 60, s % 60);
+    else std::snprintf(buf, sizeof buf, "%ds", s);
+    return buf;
+}
+
+void apply_flags(const Args& a, ips::GenerationRequest& q) {
+    if (auto v = a.value("--model")) q.model = path_arg(*v);
+    if (auto v = a.value("--prompt")) q.prompt = *v;
+    if (auto v = a.value("--negative-prompt")) q.negative_prompt = *v;
+    if (auto v = a.value("--width")) q.width = static_cast<int>(integer_arg("--width", *v));
+    if (auto v = a.value("--height")) q.height = static_cast<int>(integer_arg("--height", *v));
+    if (auto v = a.value("--steps")) q.num_inference_steps = static_cast<int>(integer_arg("--steps", *v));
+    if (auto v = a.value("--guidance")) q.guidance_scale = number_arg("--guidance", *v);
+    if (auto v = a.value("--seed")) {
+        const long long seed = integer_arg("--seed", *v);
+        if (seed < 0) throw UsageError{"--seed must be a non-negative integer"};
+        q.seed = static_cast<std::uint64_t>(seed);
+    }
+    if (a.has("--random-seed")) q.seed.reset();
+    if (auto v = a.value("--scheduler")) q.scheduler = *v;
+    if (auto v = a.value("--clip-skip")) q.clip_skip = static_cast<int>(integer_arg("--clip-skip", *v));
+    if (auto v = a.value("--batch")) q.num_images_per_prompt = static_cast<int>(integer_arg("--batch", *v));
+    if (auto v = a.value("--dtype")) q.dtype = *v;
+    if (auto v = a.value("--init-image")) q.init_image = ips::ImageSource{path_arg(*v), nullptr};
+    if (auto v = a.value("--strength")) q.strength = number_arg("--strength", *v);
+    if (auto v = a.value("--mask")) q.mask_image = ips::ImageSource{path_arg(*v), nullptr};
+    if (auto v = a.value("--latents")) q.latents_file = path_arg(*v);
+
+    // IP-Adapter flags act on the first adapter (created when the request has none).
+    const bool any_ip = a.value("--ip-adapter") || !a.values("--ip-image").empty() || a.value("--ip-scale") ||
+                        a.value("--ip-image-encoder") || a.value("--ip-mode") || a.value("--ip-crop");
+    if (any_ip) {
+        if (q.ip_adapters.empty()) q.ip_adapters.emplace_back();
+        auto& s = q.ip_adapters.front();
+        if (auto v = a.value("--ip-adapter")) s.path = path_arg(*v);
+        if (auto v = a.value("--ip-image-encoder")) s.image_encoder = path_arg(*v);
+        const auto images = a.values("--ip-image");
+        if (!images.empty()) {
+            s.images.clear();
+            for (const auto& i : images) s.images.push_back({path_arg(i), nullptr});
+        }
+        if (auto v = a.value("--ip-scale")) s.scale = number_arg("--ip-scale", *v), s.block_scales_json.clear();
+        if (auto v = a.value("--ip-mode")) s.mode = *v;
+        if (auto v = a.value("--ip-crop")) {
+            const auto crop = ips::parse_crop_mode(*v);
+            if (!crop) throw UsageError{"--ip-crop must be center, pad or squash"};
+            s.crop = *crop;
+        }
+    }
+    if (a.value("--controlnet") || a.value("--control-image") || a.value("--control-scale")) {
+        if (q.controlnets.empty()) q.controlnets.emplace_back();
+        auto& c = q.controlnets.front();
+        if (auto v = a.value("--controlnet")) c.path = path_arg(*v);
+        if (auto v = a.value("--control-image")) c.image = {path_arg(*v), nullptr};
+        if (auto v = a.value("--control-scale")) c.conditioning_scale = number_arg("--control-scale", *v);
+    }
+}
+
+}  // namespace
+
+int run_generate(const std::vector<std::string>& argv) {
+    const Args a(argv, {"--force", "--quiet", "--random-seed"},
+                 {"--output", "--from-png", "--save-request", "--save-latents", "--model", "--prompt", "--negative-prompt",
+                  "--width", "--height", "--steps", "--guidance", "--seed", "--scheduler", "--clip-skip", "--batch", "--dtype",
+                  "--init-image", "--strength", "--mask", "--latents", "--ip-adapter", "--ip-image", "--ip-image-encoder",
+                  "--ip-scale", "--ip-mode", "--ip-crop", "--controlnet", "--control-image", "--control-scale", "--threads",
+                  "--configs"});
+    if (a.positional().size() > 1) throw UsageError{"expected at most one REQUEST.json"};
+    const auto output = a.value("--output");
+    if (!output) throw UsageError{"--output FILE.png is required"};
+
+    ips::GenerationRequest q;
+    if (!a.positional().empty()) {
+        q = ips::read_request_file(path_arg(a.positional().front()));
+    } else if (auto png = a.value("--from-png")) {
+        const auto text = ips::read_png_text(path_arg(*png));
+        auto it = text.find("ipstudio_request");
+        if (it == text.end()) throw ips::InputError(*png + ": has no IP Studio request (was it made by IP Studio?)");
+        q = ips::parse_request_json(it->second, path_arg(*png).parent_path(), *png);
+    }
+    apply_flags(a, q);
+    ips::validate_request(q);
+
+    const fs::path out = path_arg(*output);
+    const bool force = a.has("--force");
+    std::error_code ec;
+    for (int i = 0; i < q.num_images_per_prompt; ++i)
+        if (!force && fs::exists(output_for(out, static_cast<std::size_t>(i)), ec))
+            throw ips::InputError(utf8(output_for(out, static_cast<std::size_t>(i))) + ": already exists (use --force to replace it)");
+    if (auto file = a.value("--save-request")) {
+        const fs::path request_file = path_arg(*file);
+        if (!force && fs::exists(request_file, ec)) throw ips::InputError(*file + ": already exists (use --force to replace it)");
+    }
+
+    ips::PipelineOptions options;
+    options.config_root = a.value("--configs") ? path_arg(*a.value("--configs")) : default_configs();
+    if (auto t = a.value("--threads")) options.threads = static_cast<int>(integer_arg("--threads", *t));
+    ips::Pipeline pipeline(options);
+
+    const bool bar = !a.has("--quiet") && isatty(STDERR_FILENO);
+    auto progress = [&](const ips::GenerationProgress& p) {
+        if (a.has("--quiet")) return;
+        if (p.stage != "denoising" || p.total == 0) {
+            std::cerr << (bar ? "\r\033[K" : "") << p.stage << "..." << (bar ? "" : "\n") << std::flush;
+            return;
+        }
+        if (!bar && p.step != p.total) return;
+        const int width = 30, filled = p.total ? width * p.step / p.total : 0;
+        const double eta = p.step ? p.elapsed_seconds / p.step * (p.total - p.step) : 0;
+        std::cerr << (bar ? "\r\033[K[" : "[") << std::string(filled, '#') << std::string(width - filled, '.') << "] " << p.step << "/"
+                  << p.total << " steps, " << duration_text(p.elapsed_seconds) << " elapsed, ETA " << duration_text(eta)
+                  << (bar ? "" : "\n") << std::flush;
+    };
+    const auto result = pipeline.generate(q, progress);
+    if (bar) std::cerr << "\n";
+
+    ips::GenerationRequest resolved = q;
+    resolved.seed = result.seed;
+    resolved.latents_file.clear();  // the PNG reproduces from the seed
+    const std::string request_json = ips::request_to_json(resolved, fs::absolute(out).parent_path());
+    for (std::size_t i = 0; i < result.images.size(); ++i) {
+        const fs::path file = output_for(out, i);
+        ips::write_png(file, result.images[i],
+                       {{"parameters", ips::a1111_parameters(resolved, result.seed)}, {"ipstudio_request", request_json}}, force);
+        std::cout << utf8(file) << "\n";
+    }
+    if (auto file = a.value("--save-request")) {
+        ips::write_request_file(path_arg(*file), resolved);
+    }
+    if (auto file = a.value("--save-latents")) ips::write_latents_file(path_arg(*file), result);
+    if (!a.has("--quiet"))
+        std::cerr << "seed " << result.seed << ", " << duration_text(result.seconds) << " (" << result.seconds << " s)\n";
+    return kOk;
+}
+
+}  // namespace ipscli

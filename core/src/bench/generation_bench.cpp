@@ -1,0 +1,121 @@
+// The "generation" benchmark: a whole 20-step txt2img with IP-Adapter base at SD1.5 sizes on random
+// weights, through the same engine as real generations (the random networks are installed in its model
+// cache; the adapter is a random file loaded the normal way).
+#include "bench/generation_bench.h"
+
+#include <chrono>
+
+#include "io/configs.h"
+#include "io/json_file.h"
+#include "io/weights.h"
+#include "ips/png_file.h"
+#include "pipeline/engine.h"
+
+namespace ips::bench {
+namespace {
+
+namespace fs = std::filesystem;
+
+void randomise(torch::nn::Module& m, at::ScalarType dtype, bool channels_last) {
+    torch::NoGradGuard guard;
+    for (auto& p : m.parameters()) {
+        at::Tensor t = (at::randn(p.sizes()) * 0.02).to(dtype);
+        if (channels_last && t.dim() == 4) t = t.contiguous(at::MemoryFormat::ChannelsLast);
+        p.set_data(t);
+    }
+    m.eval();
+}
+
+// An IP-Adapter base file with random weights for the SD1.5 UNet's 16 cross-attention layers.
+fs::path write_random_adapter(const fs::path& folder, nn::UNet2DConditionModelImpl& unet, std::int64_t embeds_dim) {
+    const std::int64_t cross = unet.config.cross_attention_dim[0];
+    std::map<std::string, at::Tensor> t{{"image_proj.proj.weight", at::randn({4 * cross, embeds_dim}) * 0.02},
+                                        {"image_proj.proj.bias", at::zeros({4 * cross})},
+                                        {"image_proj.norm.weight", at::ones({cross})},
+                                        {"image_proj.norm.bias", at::zeros({cross})}};
+    auto layers = unet.cross_attention_layers();
+    const auto order = ipadapter::adapter_layer_order(unet.cross_attention_layer_names());
+    for (std::size_t k = 0; k < order.size(); ++k) {
+        const auto inner = layers[order[k]]->to_k->weight.size(0);
+        for (const char* kv : {"to_k_ip", "to_v_ip"})
+            t["ip_adapter." + std::to_string(2 * k + 1) + "." + kv + ".weight"] = at::randn({inner, cross}) * 0.02;
+    }
+    const fs::path file = folder / "random-ip-adapter_sd15.safetensors";
+    io::save_safetensors(file, t);
+    return file;
+}
+
+}  // namespace
+
+BenchResult run_generation_bench(const BenchOptions& o, at::ScalarType dtype, const std::string& dtype_name) {
+    const fs::path root = o.config_root;
+    const fs::path scratch = fs::temp_directory_path() / ("ipstudio-bench-" + std::to_string(::getpid()));
+    fs::create_directories(scratch);
+    struct Cleanup {
+        fs::path p;
+        ~Cleanup() {
+            std::error_code ec;
+            fs::remove_all(p, ec);
+        }
+    } cleanup{scratch};
+
+    pipeline::Engine engine(PipelineOptions{root, 0});
+    const bool channels_last = dtype == at::kBFloat16;
+    {
+        c10::InferenceMode off(false);
+        auto base = std::make_unique<pipeline::BaseModel>();
+        base->key = pipeline::model_key(root, dtype);
+        base->unet = nn::UNet2DConditionModel(io::load_config<io::UNet2DConditionModelConfig>(root / "unet" / "config.json"));
+        randomise(*base->unet, dtype, channels_last);
+        base->vae = nn::AutoencoderKL(io::load_config<io::AutoencoderKLConfig>(root / "vae" / "config.json"));
+        randomise(*base->vae, at::kFloat, false);
+        base->text_encoder = nn::CLIPTextModel(io::load_config<io::CLIPTextConfig>(root / "text_encoder" / "config.json"));
+        randomise(*base->text_encoder, at::kFloat, false);
+        base->tokenizer.emplace(ClipTokenizer::from_folder(root / "tokenizer"));
+        base->scheduler_config = io::read_json_file(root / "scheduler" / "scheduler_config.json");
+        auto vision_config = io::load_config<io::CLIPVisionConfig>(root / "image_encoder" / "config.json");
+        nn::CLIPVisionModelWithProjection vision(vision_config);
+        randomise(*vision, dtype, false);
+        engine.models().install_encoder(
+            root / "image_encoder", dtype,
+            std::make_unique<ipadapter::ImageEncoder>(vision, image::ClipImageProcessorConfig{}, "random-vit"));
+        write_random_adapter(scratch, *base->unet, vision_config.projection_dim);
+        engine.models().install_base(std::move(base));
+    }
+    Image reference;
+    reference.width = reference.height = 256;
+    reference.pixels.resize(256 * 256 * 3);
+    for (std::size_t i = 0; i < reference.pixels.size(); ++i) reference.pixels[i] = static_cast<std::uint8_t>((i * 37) % 251);
+
+    GenerationRequest q;
+    q.model = root;
+    q.prompt = "a photo of a cat";
+    q.width = o.width;
+    q.height = o.height;
+    q.num_inference_steps = o.steps;
+    q.seed = 1;
+    q.scheduler = "ddim";
+    q.dtype = dtype_name;
+    IpAdapterSettings ip;
+    ip.path = scratch / "random-ip-adapter_sd15.safetensors";
+    ip.image_encoder = root / "image_encoder";
+    ip.images = {{{}, std::make_shared<Image>(reference)}};
+    ip.scale = 0.6;
+    q.ip_adapters = {ip};
+
+    double denoise_start = 0, denoise_end = 0;
+    const auto start = std::chrono::steady_clock::now();
+    engine.generate(q, [&](const GenerationProgress& p) {
+        if (p.stage == "denoising" && p.step == 0) denoise_start = p.elapsed_seconds;
+        if (p.stage == "denoising" && p.step == p.total) denoise_end = p.elapsed_seconds;
+    }, nullptr);
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+
+    BenchResult r{"generation", dtype_name, channels_last, o.width, o.height, 2};
+    r.seconds_median = r.seconds_min = r.seconds_max = seconds;
+    r.steps = o.steps;
+    r.seconds_per_step = (denoise_end - denoise_start) / o.steps;
+    return r;
+}
+
+}  // namespace ips::bench
