@@ -198,6 +198,10 @@ private Q_SLOTS:
         QCOMPARE(r.code, 2);
         QVERIFY2(r.err.contains("width must be a multiple of 8"), r.err.constData());
         QCOMPARE(cli({"generate", "--model", data("tiny-sd15")}).code, 2);  // no --output
+        ipstest::writeBytes(bad.toStdString(), R"({"schema": 1, "width": 4294967808})");
+        r = cli({"generate", bad, "--output", dir.path() + "/o.png"});
+        QCOMPARE(r.code, 2);
+        QVERIFY2(r.err.contains("width is too large"), r.err.constData());
     }
 
     void unicodePath() {

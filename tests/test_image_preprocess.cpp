@@ -10,17 +10,9 @@
 #include "test_paths.h"
 
 using ipstest::dataPath;
+using ipstest::inputErrorOf;
 
 namespace {
-
-std::string inputErrorOf(const std::function<void()>& f) {
-    try {
-        f();
-    } catch (const ips::InputError& e) {
-        return e.what();
-    }
-    return "";
-}
 
 ips::Image solid(int w, int h, std::uint8_t r, std::uint8_t g, std::uint8_t b) {
     ips::Image im;

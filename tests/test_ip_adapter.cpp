@@ -13,18 +13,10 @@
 #include "test_paths.h"
 
 using ipstest::dataPath;
+using ipstest::inputErrorOf;
 using namespace ips::ipadapter;
 
 namespace {
-
-std::string inputErrorOf(const std::function<void()>& f) {
-    try {
-        f();
-    } catch (const ips::InputError& e) {
-        return e.what();
-    }
-    return "";
-}
 
 ImageEmbedding embeds(const at::Tensor& image_embeds) { return {image_embeds, {}}; }
 ImageEmbedding hidden(const at::Tensor& hidden_states) { return {{}, hidden_states}; }

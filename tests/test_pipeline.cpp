@@ -14,18 +14,10 @@
 #include "test_paths.h"
 
 using ipstest::dataPath;
+using ipstest::inputErrorOf;
 namespace fs = std::filesystem;
 
 namespace {
-
-std::string inputErrorOf(const std::function<void()>& f) {
-    try {
-        f();
-    } catch (const ips::InputError& e) {
-        return e.what();
-    }
-    return "";
-}
 
 const char* adapterFile(const std::string& kind) {
     if (kind == "plus") return "tiny-ip-adapter/ip-adapter-plus_sd15.safetensors";
@@ -288,6 +280,21 @@ private Q_SLOTS:
         const auto message = inputErrorOf([&] { engine->generate(q, {}, nullptr); });
         QVERIFY2(message.find("an inpainting model (9 input channels) needs an init image and a mask") != std::string::npos,
                  message.c_str());
+    }
+
+    void img2imgWithEverySchedulerAndEta() {
+        // Late starts (set_begin_index) and add_noise at the begin index, for each scheduler family.
+        auto q = requestFor(ipstest::loadGolden("pipe_g_img2img"), scratchPath());
+        for (const char* name : {"ddim", "pndm", "euler", "euler_a", "dpmpp_2m", "dpmpp_2m_karras", "lms"}) {
+            q.scheduler = name;
+            const auto r = engine->generate(q, {}, nullptr);
+            QCOMPARE(r.images.size(), std::size_t(1));
+        }
+        q.scheduler = "ddim";
+        q.eta = 0.0;
+        const auto plain = engine->generate(q, {}, nullptr);
+        q.eta = 1.0;
+        QVERIFY(engine->generate(q, {}, nullptr).images.front().pixels != plain.images.front().pixels);
     }
 
     void pngCarriesTheParameters() {

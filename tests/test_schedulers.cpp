@@ -72,6 +72,60 @@ private Q_SLOTS:
         QVERIFY_THROWS_EXCEPTION(ips::InputError, ips::schedulers::make_scheduler("euler", bad));
     }
 
+    void trailingSpacingHasNStepsForAnyN() {
+        // numpy.arange(1000, 0, -1000/n): n values; accumulating the step by subtraction would add a stray -1.
+        auto config = ips::io::read_json_file(dataPath("tiny-sd15/scheduler/scheduler_config.json"));
+        config["timestep_spacing"] = "trailing";
+        for (const char* name : {"ddim", "euler", "dpmpp_2m", "lms", "pndm"})
+            for (int n : {1, 3, 6, 7, 9, 11, 13, 15, 28, 29, 31, 35}) {
+                auto s = ips::schedulers::make_scheduler(name, config);
+                s->set_timesteps(n);
+                const std::int64_t expected = std::string(name) == "pndm" && n > 1 ? n + 1 : n;
+                QCOMPARE(s->timesteps().size(0), expected);
+                QVERIFY(s->timesteps().min().item<double>() >= 0);
+            }
+    }
+
+    void lmsStartingLate() {
+        // img2img starts LMS in the middle of its schedule: fewer derivatives than the order exist.
+        const auto config = ips::io::read_json_file(dataPath("tiny-sd15/scheduler/scheduler_config.json"));
+        auto s = ips::schedulers::make_scheduler("lms", config);
+        s->set_timesteps(10);
+        s->set_begin_index(4);
+        at::Tensor x = at::randn({1, 4, 8, 8});
+        for (std::size_t k = 4; k < s->size(); ++k) x = s->step(at::randn({1, 4, 8, 8}) * 0.1, k, x, c10::nullopt).prev_sample;
+        QVERIFY(at::isfinite(x).all().item<bool>());
+    }
+
+    void ddimEtaAddsNoise() {
+        const auto config = ips::io::read_json_file(dataPath("tiny-sd15/scheduler/scheduler_config.json"));
+        auto run = [&](double eta) {
+            auto s = ips::schedulers::make_scheduler("ddim", config, eta);
+            s->set_timesteps(5);
+            auto gen = at::make_generator<at::CPUGeneratorImpl>(3);
+            at::Tensor x = at::ones({1, 4, 4, 4});
+            for (std::size_t k = 0; k < s->size(); ++k) x = s->step(at::full({1, 4, 4, 4}, 0.1), k, x, gen).prev_sample;
+            return x;
+        };
+        QVERIFY(!at::equal(run(0.0), run(0.5)));
+        QVERIFY(at::equal(run(0.5), run(0.5)));
+        QVERIFY_THROWS_EXCEPTION(ips::InputError, ips::schedulers::make_scheduler("euler", config, 0.5));
+    }
+
+    void pythonJsonWithInfinity() {
+        // diffusers writes "lambda_min_clipped": -Infinity into DPM-Solver configs.
+        QTemporaryDir dir;
+        const auto file = std::filesystem::path(dir.path().toStdString()) / "scheduler_config.json";
+        ipstest::writeBytes(file, R"({"_class_name": "DPMSolverMultistepScheduler", "lambda_min_clipped": -Infinity, "note": "NaN stays", "x": NaN})");
+        const auto j = ips::io::read_python_json_file(file);
+        QVERIFY(j["lambda_min_clipped"].is_null());
+        QVERIFY(j["x"].is_null());
+        QCOMPARE(j["note"].get<std::string>(), std::string("NaN stays"));
+        auto s = ips::schedulers::make_scheduler("dpmpp_2m", j);
+        s->set_timesteps(4);
+        QCOMPARE(s->timesteps().size(0), std::int64_t(4));
+    }
+
     void spacingsAndOffsets() {
         // leading + steps_offset 1 with 10 steps: 901, 801, ..., 1 (diffusers' DDIM for SD1.5).
         const auto config = ips::io::read_json_file(dataPath("tiny-sd15/scheduler/scheduler_config.json"));

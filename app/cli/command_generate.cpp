@@ -37,10 +37,10 @@ long long integer_arg(const std::string& flag, const std::string& value) {
     try {
         std::size_t used = 0;
         const long long v = std::stoll(value, &used);
-        if (used == value.size()) return v;
+        if (used == value.size() && v >= -2147483647LL && v <= 2147483647LL) return v;
     } catch (...) {
     }
-    throw UsageError{flag + " " + value + ": expected an integer"};
+    throw UsageError{flag + " " + value + ": expected an integer (at most 2147483647)"};
 }
 
 // The file of image `i` of `n`: out.png, out-2.png, ...
@@ -66,9 +66,15 @@ void apply_flags(const Args& a, ips::GenerationRequest& q) {
     if (auto v = a.value("--steps")) q.num_inference_steps = static_cast<int>(integer_arg("--steps", *v));
     if (auto v = a.value("--guidance")) q.guidance_scale = number_arg("--guidance", *v);
     if (auto v = a.value("--seed")) {
-        const long long seed = integer_arg("--seed", *v);
-        if (seed < 0) throw UsageError{"--seed must be a non-negative integer"};
-        q.seed = static_cast<std::uint64_t>(seed);
+        std::size_t used = 0;
+        unsigned long long seed = 0;
+        try {
+            seed = std::stoull(*v, &used);
+        } catch (...) {
+            used = 0;
+        }
+        if (used == 0 || used != v->size() || v->front() == '-') throw UsageError{"--seed " + *v + ": expected a non-negative integer"};
+        q.seed = seed;
     }
     if (a.has("--random-seed")) q.seed.reset();
     if (auto v = a.value("--scheduler")) q.scheduler = *v;
@@ -141,10 +147,9 @@ int run_generate(const std::vector<std::string>& argv) {
     for (int i = 0; i < q.num_images_per_prompt; ++i)
         if (!force && fs::exists(output_for(out, static_cast<std::size_t>(i)), ec))
             throw ips::InputError(utf8(output_for(out, static_cast<std::size_t>(i))) + ": already exists (use --force to replace it)");
-    if (auto file = a.value("--save-request")) {
-        const fs::path request_file = path_arg(*file);
-        if (!force && fs::exists(request_file, ec)) throw ips::InputError(*file + ": already exists (use --force to replace it)");
-    }
+    for (const char* flag : {"--save-request", "--save-latents"})
+        if (auto file = a.value(flag))
+            if (!force && fs::exists(path_arg(*file), ec)) throw ips::InputError(*file + ": already exists (use --force to replace it)");
 
     ips::PipelineOptions options;
     options.config_root = a.value("--configs") ? path_arg(*a.value("--configs")) : default_configs();

@@ -29,6 +29,17 @@ std::string loadErrorOf(F&& f) {
     return "";
 }
 
+// The message of the InputError `f` throws, or "" when it throws none.
+template <typename F>
+std::string inputErrorOf(F&& f) {
+    try {
+        f();
+    } catch (const ips::InputError& e) {
+        return e.what();
+    }
+    return "";
+}
+
 inline std::string readBytes(const std::filesystem::path& path) {
     std::ifstream in(path, std::ios::binary);
     return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());

@@ -33,4 +33,37 @@ nlohmann::json read_json_file(const std::filesystem::path& path) {
     }
 }
 
+nlohmann::json read_python_json_file(const std::filesystem::path& path) {
+    const std::string text = read_text_file(path);
+    std::string out;
+    out.reserve(text.size());
+    bool in_string = false;
+    for (std::size_t i = 0; i < text.size(); ++i) {
+        const char c = text[i];
+        if (in_string) {
+            out.push_back(c);
+            if (c == '\\' && i + 1 < text.size()) out.push_back(text[++i]);
+            else if (c == '"') in_string = false;
+            continue;
+        }
+        if (c == '"') in_string = true;
+        bool replaced = false;
+        for (const char* token : {"-Infinity", "Infinity", "NaN"}) {
+            const std::size_t n = std::char_traits<char>::length(token);
+            if (text.compare(i, n, token) == 0) {
+                out += "null";
+                i += n - 1;
+                replaced = true;
+                break;
+            }
+        }
+        if (!replaced) out.push_back(c);
+    }
+    try {
+        return nlohmann::json::parse(out);
+    } catch (const nlohmann::json::parse_error& e) {
+        throw ModelLoadError(display_path(path) + ": not valid JSON (" + e.what() + ")");
+    }
+}
+
 }  // namespace ips::io

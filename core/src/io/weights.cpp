@@ -142,4 +142,12 @@ std::vector<TensorInfo> read_tensor_infos(const std::filesystem::path& path) {
     return infos;
 }
 
+Weights load_user_tensors(const std::filesystem::path& path) {
+    try {
+        return load_weights(path);
+    } catch (const ModelLoadError& e) {
+        throw InputError(e.what());
+    }
+}
+
 }  // namespace ips::io

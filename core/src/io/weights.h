@@ -29,6 +29,9 @@ WeightsFormat sniff_weights_format(const std::filesystem::path& path);
 
 Weights load_weights(const std::filesystem::path& path);
 
+// load_weights for files the user hands in as data (latents, image embeddings): failures are InputErrors.
+Weights load_user_tensors(const std::filesystem::path& path);
+
 // A tensor viewing the mapped bytes without copying (copied only when misaligned for its dtype).
 at::Tensor tensor_from_entry(const SafetensorsFile& file, const TensorEntry& entry);
 

@@ -105,12 +105,7 @@ void save_image_embedding(const fs::path& file, const ImageEmbedding& e, const s
 
 ImageEmbedding load_image_embedding(const fs::path& file, std::map<std::string, std::string>* metadata) {
     const std::string name = io::display_path(file);
-    io::Weights w;
-    try {
-        w = io::load_weights(file);
-    } catch (const Error& e) {
-        throw InputError(e.what());
-    }
+    io::Weights w = io::load_user_tensors(file);
     auto meta = w.metadata.find("format");
     if (meta == w.metadata.end() || meta->second != kFormat)
         throw InputError(name + ": not an image embedding file (expected safetensors written by IP Studio, metadata format=" +

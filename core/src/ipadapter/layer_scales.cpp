@@ -70,7 +70,7 @@ std::vector<double> resolve_dict(const json& dict, const std::vector<std::string
         std::vector<std::pair<int, json>> named;
         if (value.is_object()) {
             for (const auto& [block_key, block_value] : value.items()) {
-                if (block_key.rfind("block_", 0) != 0 || block_key.size() == 6 ||
+                if (block_key.rfind("block_", 0) != 0 || block_key.size() == 6 || block_key.size() > 9 ||
                     block_key.find_first_not_of("0123456789", 6) != std::string::npos)
                     throw InputError("IP-Adapter scale: '" + key + "." + block_key + "' is not block_N");
                 const int b = std::stoi(block_key.substr(6));

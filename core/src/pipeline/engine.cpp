@@ -43,12 +43,7 @@ void check_cancel(const CancelToken* cancel) {
 
 at::Tensor read_latents_file(const fs::path& file, const std::vector<std::int64_t>& shape) {
     const std::string name = io::display_path(file);
-    io::Weights w;
-    try {
-        w = io::load_weights(file);
-    } catch (const Error& e) {
-        throw InputError(e.what());
-    }
+    io::Weights w = io::load_user_tensors(file);
     auto it = w.tensors.find("latents");
     if (it == w.tensors.end()) throw InputError(name + ": no tensor named 'latents'");
     at::Tensor t = it->second.to(at::kFloat).clone();
@@ -64,7 +59,18 @@ at::Tensor read_latents_file(const fs::path& file, const std::vector<std::int64_
 }  // namespace
 
 Image load_source(const ImageSource& source, const std::string& what) {
-    if (source.image) return *source.image;
+    if (source.image) {
+        const Image& in = *source.image;
+        if (in.channels == 3) return in;
+        if (in.channels != 1 && in.channels != 4) throw InputError(what + ": images in memory must be gray, RGB or RGBA");
+        Image rgb;  // as PIL's convert("RGB"): gray replicated, alpha dropped
+        rgb.width = in.width;
+        rgb.height = in.height;
+        rgb.pixels.resize(static_cast<std::size_t>(in.width) * in.height * 3);
+        for (std::size_t i = 0, n = rgb.pixels.size() / 3; i < n; ++i)
+            for (int c = 0; c < 3; ++c) rgb.pixels[i * 3 + c] = in.pixels[i * in.channels + (in.channels == 1 ? 0 : c)];
+        return rgb;
+    }
     if (source.path.empty()) throw InputError(what + ": no image given");
     return image::read_image_rgb(source.path);
 }
@@ -144,19 +150,21 @@ GenerationResult Engine::generate(const GenerationRequest& q, const ProgressCall
         encoders.push_back(encoder);
     }
     std::vector<nn::ControlNetModel> controlnets;
-    for (const auto& c : q.controlnets) controlnets.push_back(models_.controlnet(c.path, dtype));
+    for (const auto& c : q.controlnets) {
+        controlnets.push_back(models_.controlnet(c.path, dtype));
+        const auto& cn = controlnets.back()->unet_config;
+        if (cn.cross_attention_dim != unet->config.cross_attention_dim || cn.block_out_channels != unet->config.block_out_channels ||
+            cn.in_channels != 4)
+            throw ModelLoadError(io::display_path(c.path) + ": this ControlNet is made for another base model (cross_attention_dim " +
+                                 std::to_string(cn.cross_attention_dim.front()) + "; the base model has " +
+                                 std::to_string(unet->config.cross_attention_dim.front()) + ")");
+    }
     check_cancel(cancel);
 
     // Seed and scheduler.
     const std::uint64_t seed = q.seed ? *q.seed : std::random_device()();
     auto generator = at::make_generator<at::CPUGeneratorImpl>(seed);
-    auto config = base.scheduler_config;
-    auto scheduler = schedulers::make_scheduler(q.scheduler, config);
-    if (q.eta != 0.0 && q.scheduler != "ddim") throw InputError("eta applies to the ddim scheduler only");
-    if (q.scheduler == "ddim") {
-        config["eta"] = q.eta;
-        scheduler = schedulers::make_scheduler("ddim", config);
-    }
+    auto scheduler = schedulers::make_scheduler(q.scheduler, base.scheduler_config, q.eta);
     scheduler->set_timesteps(q.num_inference_steps);
 
     // Conditioning.
@@ -253,7 +261,8 @@ GenerationResult Engine::generate(const GenerationRequest& q, const ProgressCall
             const at::Tensor masked = init_pixels * (mask_pixels < 0.5);
             mask = repeat_batch(at::upsample_nearest2d(mask_pixels, {h, w}), copies);
             if (unet_channels == 9) {
-                masked_image_latents = repeat_batch(encode_image(base, init, masked, "masked").sample(generator) * sf, copies);
+                const std::string tag = "masked|" + hash_key(mask_picture);
+                masked_image_latents = repeat_batch(encode_image(base, init, masked, tag).sample(generator) * sf, copies);
             } else {
                 // diffusers encodes the masked image even for 4-channel UNets; draw its sample noise so the
                 // generator stays in step with the reference (the ancestral noise comes next).

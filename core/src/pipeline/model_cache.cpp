@@ -31,7 +31,10 @@ nn::LoadTarget target_for(at::ScalarType dtype) { return {dtype, at::kCPU, dtype
 BaseModel& ModelCache::base(const fs::path& model, at::ScalarType dtype) {
     const std::string key = model_key(model, dtype);
     if (base_ && base_->key == key) return *base_;
-    base_.reset();  // free the previous model before loading the next
+    // Free the previous model (and what was loaded for it) before loading the next.
+    base_.reset();
+    encoders_.clear();
+    controlnets_.clear();
     auto b = std::make_unique<BaseModel>();
     b->key = key;
     const nn::LoadTarget fp32 = target_for(at::kFloat);
@@ -43,7 +46,7 @@ BaseModel& ModelCache::base(const fs::path& model, at::ScalarType dtype) {
         b->vae = models::load_vae(model / "vae", fp32);
         b->text_encoder = models::load_text_encoder(model / "text_encoder", fp32);
         b->tokenizer.emplace(ClipTokenizer::from_folder(model / "tokenizer"));
-        b->scheduler_config = io::read_json_file(model / "scheduler" / "scheduler_config.json");
+        b->scheduler_config = io::read_python_json_file(model / "scheduler" / "scheduler_config.json");
     } else {
         auto nets = models::load_single_file(model, config_root_, fp32);
         b->unet = nets.unet;
@@ -51,7 +54,7 @@ BaseModel& ModelCache::base(const fs::path& model, at::ScalarType dtype) {
         b->text_encoder = nets.text_encoder;
         if (dtype != at::kFloat) convert(*b->unet, target_for(dtype));
         b->tokenizer.emplace(ClipTokenizer::from_folder(config_root_ / "tokenizer"));
-        b->scheduler_config = io::read_json_file(config_root_ / "scheduler" / "scheduler_config.json");
+        b->scheduler_config = io::read_python_json_file(config_root_ / "scheduler" / "scheduler_config.json");
     }
     base_ = std::move(b);
     adapters_.clear();  // adapters are built against the UNet's layers

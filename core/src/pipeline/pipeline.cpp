@@ -1,6 +1,7 @@
 // ips::Pipeline: the public face of the engine.
 #include <ATen/Parallel.h>
 #include <cmath>
+#include <mutex>
 #include <thread>
 
 #include "io/json_file.h"
@@ -108,6 +109,7 @@ void write_latents_file(const fs::path& file, const GenerationResult& result) {
 
 struct Pipeline::Impl {
     explicit Impl(PipelineOptions o) : engine(std::move(o)) {}
+    std::mutex mutex;  // one generation at a time; unload waits for it
     pipeline::Engine engine;
 };
 
@@ -119,9 +121,13 @@ Pipeline::Pipeline(PipelineOptions options) {
 Pipeline::~Pipeline() = default;
 
 GenerationResult Pipeline::generate(const GenerationRequest& request, const ProgressCallback& progress, const CancelToken* cancel) {
+    std::lock_guard<std::mutex> lock(impl_->mutex);
     return impl_->engine.generate(request, progress, cancel);
 }
 
-void Pipeline::unload() { impl_->engine.unload(); }
+void Pipeline::unload() {
+    std::lock_guard<std::mutex> lock(impl_->mutex);
+    impl_->engine.unload();
+}
 
 }  // namespace ips

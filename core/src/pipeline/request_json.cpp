@@ -48,7 +48,10 @@ public:
     long long integer(const json& o, const std::string& key, const std::string& where, long long fallback) const {
         if (!o.contains(key) || o.at(key).is_null()) return fallback;
         if (!o.at(key).is_number_integer()) fail(where + key, "must be an integer");
-        return o.at(key).get<long long>();
+        if (o.at(key).is_number_unsigned() && o.at(key).get<unsigned long long>() > 2147483647ULL) fail(where + key, "is too large");
+        const long long v = o.at(key).get<long long>();
+        if (v < -2147483647LL || v > 2147483647LL) fail(where + key, "is out of range");
+        return v;
     }
     fs::path path(const std::string& text) const {
         const fs::path p = fs::u8path(text);

@@ -46,7 +46,6 @@ public:
         clip_sample_ = j.value("clip_sample", true);
         clip_sample_range_ = j.value("clip_sample_range", 1.0);
         if (j.value("thresholding", false)) throw InputError("scheduler config: DDIM thresholding is not supported");
-        eta_ = j.value("eta", 0.0);
     }
     void set_timesteps(int n) override {
         num_inference_steps_ = n;
@@ -85,7 +84,7 @@ public:
         std::reverse(t.begin(), t.end());  // ascending, as diffusers builds plms_timesteps
         // [t0 .. t_{n-2}, t_{n-2}, t_{n-1}] reversed: the second-to-last timestep runs twice.
         std::vector<double> plms(t.begin(), t.end() - 1);
-        plms.push_back(t[t.size() - 2]);
+        if (t.size() >= 2) plms.push_back(t[t.size() - 2]);  // one step: just [t0]
         plms.push_back(t.back());
         std::reverse(plms.begin(), plms.end());
         timesteps_ = at::tensor(plms, at::kDouble).to(at::kLong);
@@ -143,7 +142,7 @@ private:
 
 std::unique_ptr<Scheduler> make_ddim(const nlohmann::json& config, double eta) {
     auto s = std::make_unique<DDIMScheduler>(config);
-    s->eta_ = eta;
+    s->eta_ = eta;  // a step() argument in diffusers, not a config key
     return s;
 }
 std::unique_ptr<Scheduler> make_pndm(const nlohmann::json& config) { return std::make_unique<PNDMScheduler>(config); }

@@ -35,8 +35,7 @@ public:
             const int ratio = last / (n + 1);
             for (int i = n; i >= 1; --i) t.push_back(static_cast<double>(i) * ratio + config_.steps_offset);
         } else {
-            const double ratio = static_cast<double>(config_.num_train_timesteps) / n;
-            for (double v = last; v > 0; v -= ratio) t.push_back(std::nearbyint(v) - 1);
+            t = trailing_timesteps(last, config_.num_train_timesteps, n);
         }
         const auto train = train_sigmas(alphas_cumprod_);
         std::vector<double> s;

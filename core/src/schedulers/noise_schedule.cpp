@@ -77,10 +77,18 @@ std::vector<double> spaced_timesteps(const NoiseScheduleConfig& c, int n, bool r
         const int ratio = N / n;
         for (int i = 0; i < n; ++i) t.push_back(static_cast<double>(i) * ratio + c.steps_offset);
     } else {
-        const double ratio = static_cast<double>(N) / n;
-        for (double v = N; v > 0; v -= ratio) t.push_back(std::nearbyint(v) - 1);
+        t = trailing_timesteps(N, N, n);
     }
     if (c.timestep_spacing != "trailing") std::reverse(t.begin(), t.end());
+    return t;
+}
+
+std::vector<double> trailing_timesteps(int start, int num_train_timesteps, int n) {
+    // numpy.arange(start, 0, -N / n): length ceil((0 - start) / step), values start + i * step.
+    const double step = -static_cast<double>(num_train_timesteps) / n;
+    const auto length = static_cast<std::int64_t>(std::ceil((0.0 - start) / step));
+    std::vector<double> t;
+    for (std::int64_t i = 0; i < length; ++i) t.push_back(std::nearbyint(start + static_cast<double>(i) * step) - 1);
     return t;
 }
 

@@ -33,6 +33,9 @@ at::Tensor alphas_cumprod(const NoiseScheduleConfig& config);
 // "trailing": round(arange(N, 0, -N / n)) - 1.
 std::vector<double> spaced_timesteps(const NoiseScheduleConfig& config, int n, bool round_linspace);
 
+// "trailing": round(numpy.arange(start, 0, -N / n)) - 1, with numpy's length and values.
+std::vector<double> trailing_timesteps(int start, int num_train_timesteps, int n);
+
 // np.interp(x, arange(len(fp)), fp) in float64.
 std::vector<double> interp_on_index(const std::vector<double>& x, const std::vector<double>& fp);
 

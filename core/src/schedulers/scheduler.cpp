@@ -5,10 +5,21 @@
 
 namespace ips::schedulers {
 
+std::unique_ptr<Scheduler> make_scheduler_unchecked(const std::string& name, const nlohmann::json& config, double eta);
+
 std::vector<std::string> scheduler_names() { return {"ddim", "pndm", "euler", "euler_a", "dpmpp_2m", "dpmpp_2m_karras", "lms"}; }
 
-std::unique_ptr<Scheduler> make_scheduler(const std::string& name, const nlohmann::json& config) {
-    if (name == "ddim") return make_ddim(config, 0.0);
+std::unique_ptr<Scheduler> make_scheduler(const std::string& name, const nlohmann::json& config, double eta) {
+    try {
+        return make_scheduler_unchecked(name, config, eta);
+    } catch (const nlohmann::json::exception& e) {
+        throw InputError(std::string("scheduler config: a value has the wrong type (") + e.what() + ")");
+    }
+}
+
+std::unique_ptr<Scheduler> make_scheduler_unchecked(const std::string& name, const nlohmann::json& config, double eta) {
+    if (eta != 0.0 && name != "ddim") throw InputError("eta applies to the ddim scheduler only");
+    if (name == "ddim") return make_ddim(config, eta);
     if (name == "pndm") return make_pndm(config);
     if (name == "euler") return make_euler(config, false);
     if (name == "euler_a") return make_euler(config, true);

@@ -51,7 +51,8 @@ std::vector<std::string> scheduler_names();
 
 // `name`: ddim, pndm, euler, euler_a, dpmpp_2m, dpmpp_2m_karras, lms. `config` is the model's
 // scheduler_config.json; keys a scheduler class does not know are ignored (diffusers' from_config).
-// Throws InputError for unknown names and unsupported settings.
-std::unique_ptr<Scheduler> make_scheduler(const std::string& name, const nlohmann::json& config);
+// `eta` is DDIM's noise amount (diffusers passes it to step()). Throws InputError for unknown names,
+// unsupported settings and values of the wrong type.
+std::unique_ptr<Scheduler> make_scheduler(const std::string& name, const nlohmann::json& config, double eta = 0.0);
 
 }  // namespace ips::schedulers

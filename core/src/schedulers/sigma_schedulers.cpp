@@ -11,10 +11,11 @@ namespace {
 
 class SigmaScheduler : public Scheduler {
 public:
-    SigmaScheduler(const nlohmann::json& j, bool float32_timesteps)
+    SigmaScheduler(const nlohmann::json& j, bool float32_timesteps, bool karras_option)
         : config_(read_noise_schedule(j, "linspace")), float32_timesteps_(float32_timesteps) {
         alphas_cumprod_ = schedulers::alphas_cumprod(config_);
-        use_karras_ = j.value("use_karras_sigmas", false);
+        // EulerAncestralDiscreteScheduler has no use_karras_sigmas: from_config ignores the key there.
+        use_karras_ = karras_option && j.value("use_karras_sigmas", false);
         if (j.contains("interpolation_type") && j.at("interpolation_type") != "linear")
             throw InputError("scheduler config: interpolation_type " + j.at("interpolation_type").dump() + " is not supported");
         final_sigma_min_ = j.value("final_sigmas_type", std::string("zero")) == "sigma_min";
@@ -73,7 +74,7 @@ protected:
 
 class EulerScheduler : public SigmaScheduler {
 public:
-    explicit EulerScheduler(const nlohmann::json& j) : SigmaScheduler(j, true) {}
+    explicit EulerScheduler(const nlohmann::json& j) : SigmaScheduler(j, true, true) {}
     StepOutput step(const at::Tensor& model_output, std::size_t index, const at::Tensor& sample_in,
                     c10::optional<at::Generator>) override {
         // s_churn = 0: sigma_hat = sigma, no noise is added (diffusers still draws and discards one).
@@ -89,7 +90,7 @@ public:
 
 class EulerAncestralScheduler : public SigmaScheduler {
 public:
-    explicit EulerAncestralScheduler(const nlohmann::json& j) : SigmaScheduler(j, true) {}
+    explicit EulerAncestralScheduler(const nlohmann::json& j) : SigmaScheduler(j, true, false) {}
     StepOutput step(const at::Tensor& model_output, std::size_t index, const at::Tensor& sample_in,
                     c10::optional<at::Generator> generator) override {
         const at::Tensor sample = sample_in.to(at::kFloat);
@@ -110,7 +111,7 @@ public:
 // Linear multistep: integrates the Lagrange polynomial through the last (up to 4) derivatives.
 class LMSScheduler : public SigmaScheduler {
 public:
-    explicit LMSScheduler(const nlohmann::json& j) : SigmaScheduler(j, false) {}
+    explicit LMSScheduler(const nlohmann::json& j) : SigmaScheduler(j, false, true) {}
     StepOutput step(const at::Tensor& model_output, std::size_t index, const at::Tensor& sample,
                     c10::optional<at::Generator>) override {
         constexpr int kOrder = 4;
@@ -121,7 +122,10 @@ public:
         if (derivatives_.size() > kOrder) derivatives_.pop_front();
         const int order = std::min<int>(static_cast<int>(index) + 1, kOrder);
         at::Tensor prev = sample;
-        for (int k = 0; k < order; ++k)
+        // As diffusers' zip(coefficients, reversed(derivatives)): after a late start (img2img) fewer
+        // derivatives than the order exist yet.
+        const int available = std::min<int>(order, static_cast<int>(derivatives_.size()));
+        for (int k = 0; k < available; ++k)
             prev = prev + coefficient(order, i, k) * derivatives_[derivatives_.size() - 1 - k];
         return {prev, x0};
     }
