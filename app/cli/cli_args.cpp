@@ -1,5 +1,7 @@
 #include "cli_args.h"
 
+#include "config_root.h"
+
 #include <filesystem>
 
 namespace ipscli {
@@ -52,10 +54,6 @@ std::vector<std::string> Args::values(const std::string& flag) const {
     return all;
 }
 
-std::filesystem::path default_configs() {
-    for (const char* candidate : {IPS_SOURCE_MODELS "/sd15", IPS_INSTALLED_MODELS "/sd15"})
-        if (std::filesystem::exists(std::filesystem::path(candidate) / "unet" / "config.json")) return candidate;
-    return IPS_SOURCE_MODELS "/sd15";
-}
+std::filesystem::path default_configs() { return ipsapp::default_config_root(); }
 
 }  // namespace ipscli

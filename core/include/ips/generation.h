@@ -36,6 +36,7 @@ struct IpAdapterSettings {
     std::string mode = "full";      // full, style, composition
     double start = 0.0, end = 1.0;  // fractions of the denoising steps
     CropMode crop = CropMode::Center;
+    std::vector<CropMode> image_crops;  // per image; empty = `crop` for all
 };
 
 struct ControlNetSettings {

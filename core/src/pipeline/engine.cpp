@@ -186,7 +186,7 @@ GenerationResult Engine::generate(const GenerationRequest& q, const ProgressCall
         ipadapter::AdapterConditioning c;
         c.adapter = adapters[i];
         for (std::size_t k = 0; k < s.images.size(); ++k)
-            c.images.push_back(reference_embedding(s.images[k], encoders[i], s.crop, where + ".images[" + std::to_string(k) + "]"));
+            c.images.push_back(reference_embedding(s.images[k], encoders[i], s.image_crops.empty() ? s.crop : s.image_crops[k], where + ".images[" + std::to_string(k) + "]"));
         c.image_weights = s.image_weights;
         if (s.negative_image) {
             c.negative = reference_embedding(*s.negative_image, encoders[i], s.crop, where + ".negative_image");

@@ -72,6 +72,7 @@ void validate_request(const GenerationRequest& q) {
     for (std::size_t i = 0; i < q.ip_adapters.size(); ++i) {
         const auto& a = q.ip_adapters[i];
         const std::string where = "ip_adapters[" + std::to_string(i) + "]";
+        if (a.path.empty()) throw InputError(where + ".path: no IP-Adapter file chosen");
         require_file(a.path, where + ".path", false);
         if (!a.image_encoder.empty()) require_file(a.image_encoder, where + ".image_encoder", true);
         if (a.images.empty()) throw InputError(where + ".images: at least one reference image is needed");
@@ -82,6 +83,9 @@ void validate_request(const GenerationRequest& q) {
                              std::to_string(a.images.size()) + " images");
         for (double w : a.image_weights)
             if (!std::isfinite(w)) throw InputError(where + ".image_weights must be finite");
+        if (!a.image_crops.empty() && a.image_crops.size() != a.images.size())
+            throw InputError(where + ".image_crops: " + std::to_string(a.image_crops.size()) + " crop modes for " +
+                             std::to_string(a.images.size()) + " images");
         if (!std::isfinite(a.scale)) throw InputError(where + ".scale must be finite");
         if (!a.block_scales_json.empty()) {
             const auto j = nlohmann::json::parse(a.block_scales_json, nullptr, false);

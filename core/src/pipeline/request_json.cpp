@@ -1,4 +1,5 @@
 #include "ips/request_json.h"
+#include "ips/samplers.h"
 
 #include <cmath>
 #include <map>
@@ -74,14 +75,13 @@ private:
 
 IpAdapterSettings read_ip_adapter(const Reader& r, const json& a, const std::string& where) {
     if (!a.is_object()) r.fail(where, "must be an object");
-    r.only_keys(a, {"path", "image_encoder", "images", "image_weights", "negative_image", "scale", "mode", "start", "end", "crop"}, where + ".");
+    r.only_keys(a, {"path", "image_encoder", "images", "image_weights", "negative_image", "scale", "mode", "start", "end", "crop", "image_crops"}, where + ".");
     IpAdapterSettings s;
+    // A preset may leave the adapter file and the images to the user; generating checks they are set.
     s.path = r.path_field(a, "path", where + ".");
-    if (s.path.empty()) r.fail(where + ".path", "is required");
     s.image_encoder = r.path_field(a, "image_encoder", where + ".");
-    if (!a.contains("images") || !a.at("images").is_array() || a.at("images").empty())
-        r.fail(where + ".images", "must be a non-empty list of image files");
-    for (const auto& i : a.at("images")) {
+    if (a.contains("images") && !a.at("images").is_array()) r.fail(where + ".images", "must be a list of image files");
+    for (const auto& i : a.value("images", json::array())) {
         if (!i.is_string()) r.fail(where + ".images", "must hold file names");
         s.images.push_back({r.path(i.get<std::string>()), nullptr});
     }
@@ -102,6 +102,14 @@ IpAdapterSettings read_ip_adapter(const Reader& r, const json& a, const std::str
     const auto mode = parse_crop_mode(crop);
     if (!mode) r.fail(where + ".crop", "must be center, pad or squash (got '" + crop + "')");
     s.crop = *mode;
+    if (a.contains("image_crops") && !a.at("image_crops").is_null()) {
+        if (!a.at("image_crops").is_array()) r.fail(where + ".image_crops", "must be a list of center, pad or squash");
+        for (const auto& c : a.at("image_crops")) {
+            const auto m = c.is_string() ? parse_crop_mode(c.get<std::string>()) : std::nullopt;
+            if (!m) r.fail(where + ".image_crops", "must be a list of center, pad or squash");
+            s.image_crops.push_back(*m);
+        }
+    }
     return s;
 }
 
@@ -225,7 +233,7 @@ std::string request_to_json(const GenerationRequest& q, const fs::path& base) {
         const auto& a = q.ip_adapters[i];
         const std::string where = "ip_adapters[" + std::to_string(i) + "]";
         nlohmann::ordered_json o;
-        o["path"] = relative_text(a.path, base);
+        o["path"] = a.path.empty() ? json(nullptr) : json(relative_text(a.path, base));
         o["image_encoder"] = a.image_encoder.empty() ? json(nullptr) : json(relative_text(a.image_encoder, base));
         o["images"] = nlohmann::ordered_json::array();
         for (const auto& im : a.images) o["images"].push_back(image_json(im, base, where + ".images"));
@@ -236,6 +244,10 @@ std::string request_to_json(const GenerationRequest& q, const fs::path& base) {
         o["start"] = a.start;
         o["end"] = a.end;
         o["crop"] = std::string(crop_mode_name(a.crop));
+        if (!a.image_crops.empty()) {
+            o["image_crops"] = nlohmann::ordered_json::array();
+            for (CropMode c : a.image_crops) o["image_crops"].push_back(std::string(crop_mode_name(c)));
+        }
         j["ip_adapters"].push_back(o);
     }
     j["controlnets"] = nlohmann::ordered_json::array();
@@ -266,14 +278,12 @@ void write_request_file(const fs::path& file, const GenerationRequest& q) {
 }
 
 std::string a1111_parameters(const GenerationRequest& q, std::uint64_t seed) {
-    static const std::map<std::string, std::string> samplers{{"ddim", "DDIM"},         {"pndm", "PLMS"},
-                                                             {"euler", "Euler"},       {"euler_a", "Euler a"},
-                                                             {"dpmpp_2m", "DPM++ 2M"}, {"dpmpp_2m_karras", "DPM++ 2M Karras"},
-                                                             {"lms", "LMS"}};
     std::ostringstream s;
     s << q.prompt << "\n";
     if (!q.negative_prompt.empty()) s << "Negative prompt: " << q.negative_prompt << "\n";
-    const auto sampler = samplers.count(q.scheduler) ? samplers.at(q.scheduler) : q.scheduler;
+    std::string sampler = q.scheduler;
+    for (const auto& choice : sampler_choices())
+        if (choice.id == q.scheduler) sampler = choice.label;
     s << "Steps: " << q.num_inference_steps << ", Sampler: " << sampler << ", CFG scale: " << format_number(q.guidance_scale)
       << ", Seed: " << seed << ", Size: " << q.width << "x" << q.height << ", Model: " << io::display_path(q.model.filename());
     if (q.init_image) s << ", Denoising strength: " << format_number(q.strength.value_or(q.mask_image ? 1.0 : 0.8));

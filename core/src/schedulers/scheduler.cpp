@@ -1,13 +1,18 @@
 #include "schedulers/scheduler.h"
 
 #include "ips/errors.h"
+#include "ips/samplers.h"
 #include "schedulers/factories.h"
 
 namespace ips::schedulers {
 
 std::unique_ptr<Scheduler> make_scheduler_unchecked(const std::string& name, const nlohmann::json& config, double eta);
 
-std::vector<std::string> scheduler_names() { return {"ddim", "pndm", "euler", "euler_a", "dpmpp_2m", "dpmpp_2m_karras", "lms"}; }
+std::vector<std::string> scheduler_names() {
+    std::vector<std::string> names;
+    for (const auto& choice : sampler_choices()) names.push_back(choice.id);
+    return names;
+}
 
 std::unique_ptr<Scheduler> make_scheduler(const std::string& name, const nlohmann::json& config, double eta) {
     try {

@@ -1,0 +1,466 @@
+// The window's panels driven as a user drives them: drops, sliders, brush strokes, presets, history.
+#include <QApplication>
+#include <QCheckBox>
+#include <QComboBox>
+#include <QDoubleSpinBox>
+#include <QLineEdit>
+#include <QListWidget>
+#include <QMimeData>
+#include <QPlainTextEdit>
+#include <QSlider>
+#include <QSpinBox>
+#include <QTabWidget>
+#include <QtTest>
+
+#include "canvas_view.h"
+#include "control_panel.h"
+#include "generation_worker.h"
+#include "history_panel.h"
+#include "init_image_panel.h"
+#include "ips/image_tools.h"
+#include "ips/png_file.h"
+#include "ips/request_json.h"
+#include "main_window.h"
+#include "models_dialog.h"
+#include "png_bytes.h"
+#include "preset_store.h"
+#include "qt_convert.h"
+#include "reference_panel.h"
+#include "settings_panel.h"
+#include "sketch_pad.h"
+#include "ui_test_env.h"
+
+using ipstest::dataFile;
+
+namespace {
+
+// Sends the drag-enter and drop a file manager would send.
+void dropOn(QWidget* target, const QMimeData& mime) {
+    const QPoint at = target->rect().center();
+    QDragEnterEvent enter(at, Qt::CopyAction, &mime, Qt::LeftButton, Qt::NoModifier);
+    QApplication::sendEvent(target, &enter);
+    QVERIFY(enter.isAccepted());
+    QDropEvent drop(QPointF(at), Qt::CopyAction, &mime, Qt::LeftButton, Qt::NoModifier);
+    QApplication::sendEvent(target, &drop);
+}
+
+QMimeData* filesMime(const QStringList& files) {
+    auto* mime = new QMimeData;
+    QList<QUrl> urls;
+    for (const QString& f : files) urls << QUrl::fromLocalFile(f);
+    mime->setUrls(urls);
+    return mime;
+}
+
+int countNonZero(const QImage& gray) {
+    int n = 0;
+    for (int y = 0; y < gray.height(); ++y)
+        for (int x = 0; x < gray.width(); ++x) n += gray.constScanLine(y)[x] != 0;
+    return n;
+}
+
+}  // namespace
+
+class TestUiWidgets : public QObject {
+    Q_OBJECT
+    QTemporaryDir dir;
+    std::unique_ptr<ipsui::MainWindow> window;
+    QStringList messages;
+
+    QString scratch(const QString& name) const { return dir.filePath(name); }
+
+private Q_SLOTS:
+    void initTestCase() {
+        QVERIFY(dir.isValid());
+        ipstest::isolateSettings(dir);
+        window = std::make_unique<ipsui::MainWindow>(ipstest::testContext(dir));
+        window->setModelConfig(ipstest::tinyModels());
+        window->show();
+        connect(window->references(), &ipsui::ReferencePanel::problem, this, [this](const QString& m) { messages << m; });
+    }
+
+    void init() {
+        messages.clear();
+        window->references()->clearReferences();
+        window->initImage()->clearInitImage();
+        window->controls()->clearUnits();
+    }
+
+    void droppedFilesBecomeReferences() {
+        // Two pictures, a text file, a corrupt PNG, a 20000x20000 PNG and a unicode name in one drop.
+        QFile text(scratch(QStringLiteral("notes.txt")));
+        QVERIFY(text.open(QIODevice::WriteOnly));
+        text.write("not a picture");
+        text.close();
+        QFile huge(scratch(QStringLiteral("huge.png")));
+        QVERIFY(huge.open(QIODevice::WriteOnly));
+        huge.write(ipstest::pngHeader(20000, 20000));
+        huge.close();
+        QFile corrupt(scratch(QStringLiteral("corrupt.png")));
+        QVERIFY(corrupt.open(QIODevice::WriteOnly));
+        QFile original(dataFile("images/scene_128x128.png"));
+        QVERIFY(original.open(QIODevice::ReadOnly));
+        corrupt.write(original.readAll().left(200));  // header intact, pixel data cut off
+        corrupt.close();
+        const QString unicodeName = scratch(QStringLiteral("r\u00e9f\u00e9rence \u732b.png"));
+        QVERIFY(QFile::copy(dataFile("images/portrait_48x80.png"), unicodeName));
+
+        std::unique_ptr<QMimeData> mime(filesMime({dataFile("images/scene_128x128.png"), scratch(QStringLiteral("notes.txt")),
+                                                   dataFile("images/wide_256x128.png"), scratch(QStringLiteral("huge.png")),
+                                                   scratch(QStringLiteral("corrupt.png")), unicodeName}));
+        dropOn(window->references(), *mime);
+        QCOMPARE(window->references()->referenceCount(), 3);
+        QCOMPARE(messages.size(), 3);
+        QVERIFY2(messages[0].contains(QStringLiteral("notes.txt")), qPrintable(messages[0]));
+        QVERIFY2(messages[1].contains(QStringLiteral("huge.png")) && messages[1].contains(QStringLiteral("20000x20000")), qPrintable(messages[1]));
+        QVERIFY2(messages[2].contains(QStringLiteral("corrupt.png")), qPrintable(messages[2]));
+        QCOMPARE(window->references()->row(2)->image().path, unicodeName);
+        QCOMPARE(window->messageText().isEmpty(), false);  // the window shows the last problem
+
+        // A picture without a file (dragged from a browser) is held in memory.
+        QMimeData pasted;
+        pasted.setImageData(QImage(dataFile("images/gradient_64x64.png")));
+        dropOn(window->references(), pasted);
+        QCOMPARE(window->references()->referenceCount(), 4);
+        QVERIFY(window->references()->row(3)->source().image != nullptr);
+        QVERIFY(window->references()->row(3)->source().path.empty());
+        // A web address cannot be used.
+        QMimeData remote;
+        remote.setUrls({QUrl(QStringLiteral("https://example.com/cat.png"))});
+        dropOn(window->references(), remote);
+        QCOMPARE(window->references()->referenceCount(), 4);
+        QVERIFY(messages.last().contains(QStringLiteral("only local files")));
+    }
+
+    void cropPreviewShowsWhatTheEncoderSees() {
+        window->references()->addLoaded({ipsui::loadImageFile(dataFile("images/wide_256x128.png"))});
+        ipsui::ReferenceRow* row = window->references()->row(0);
+        const ips::Image source = ipsui::toIpsImage(QImage(dataFile("images/wide_256x128.png")));
+        QCOMPARE(ipsui::toIpsImage(row->encoderPreview()).pixels, ips::reference_encoder_view(source, ips::CropMode::Center).pixels);
+        row->setCrop(ips::CropMode::Pad);
+        const QImage padded = row->encoderPreview();
+        QCOMPARE(padded.size(), QSize(224, 224));
+        // Letterboxed: the top rows are the CLIP mean colour (0.481, 0.458, 0.408) x 255.
+        const QColor top = padded.pixelColor(112, 2);
+        QVERIFY2(std::abs(top.red() - 123) <= 1 && std::abs(top.green() - 117) <= 1 && std::abs(top.blue() - 104) <= 1,
+                 qPrintable(top.name()));
+    }
+
+    void controlsProduceTheRequest() {
+        window->references()->addLoaded({ipsui::loadImageFile(dataFile("images/scene_128x128.png")),
+                                         ipsui::loadImageFile(dataFile("images/shapes_100x75.png"))});
+        // The slider moves the numeric box and back.
+        window->references()->scaleSlider()->setValue(65);
+        QCOMPARE(window->references()->scaleBox()->value(), 0.65);
+        window->references()->scaleBox()->setValue(1.2);
+        QCOMPARE(window->references()->scaleSlider()->value(), 120);
+        window->references()->modeBox()->setCurrentIndex(window->references()->modeBox()->findData(QStringLiteral("style")));
+        window->references()->row(1)->setWeight(0.5);
+        window->references()->row(1)->setCrop(ips::CropMode::Squash);
+        window->promptEdit()->setPlainText(QStringLiteral("a red fox, watercolor"));
+        window->negativeEdit()->setPlainText(QStringLiteral("blurry"));
+        auto* s = window->settings();
+        s->widthBox()->setValue(128);
+        s->heightBox()->setValue(192);
+        s->stepsBox()->setValue(12);
+        s->guidanceBox()->setValue(5.5);
+        s->samplerBox()->setCurrentIndex(s->samplerBox()->findData(QStringLiteral("euler_a")));
+        s->randomSeedBox()->setChecked(false);
+        s->seedEdit()->setText(QStringLiteral("18446744073709551615"));  // the largest 64-bit seed
+        s->precisionBox()->setCurrentIndex(s->precisionBox()->findData(QStringLiteral("bfloat16")));
+
+        QString error;
+        const auto r = window->buildRequest(&error);
+        QVERIFY2(r, qPrintable(error));
+        QCOMPARE(QString::fromStdString(r->prompt), QStringLiteral("a red fox, watercolor"));
+        QCOMPARE(QString::fromStdString(r->negative_prompt), QStringLiteral("blurry"));
+        QCOMPARE(r->width, 128);
+        QCOMPARE(r->height, 192);
+        QCOMPARE(r->num_inference_steps, 12);
+        QCOMPARE(r->guidance_scale, 5.5);
+        QCOMPARE(QString::fromStdString(r->scheduler), QStringLiteral("euler_a"));
+        QCOMPARE(r->seed.value(), std::uint64_t(18446744073709551615ULL));
+        QCOMPARE(QString::fromStdString(r->dtype), QStringLiteral("bfloat16"));
+        QCOMPARE(ipsui::fromFsPath(r->model), dataFile("tiny-sd15"));
+        QCOMPARE(r->ip_adapters.size(), std::size_t(1));
+        const auto& a = r->ip_adapters[0];
+        QCOMPARE(ipsui::fromFsPath(a.path), dataFile("tiny-ip-adapter/ip-adapter_sd15.safetensors"));
+        QCOMPARE(ipsui::fromFsPath(a.image_encoder), dataFile("tiny-sd15/image_encoder"));
+        QCOMPARE(a.scale, 1.2);
+        QCOMPARE(QString::fromStdString(a.mode), QStringLiteral("style"));
+        QCOMPARE(a.images.size(), std::size_t(2));
+        QCOMPARE(ipsui::fromFsPath(a.images[1].path), dataFile("images/shapes_100x75.png"));
+        QCOMPARE(a.image_weights, (std::vector<double>{1.0, 0.5}));
+        QCOMPARE(a.image_crops, (std::vector<ips::CropMode>{ips::CropMode::Center, ips::CropMode::Squash}));
+        QVERIFY(!r->init_image && !r->mask_image && r->controlnets.empty());
+
+        // Random seed: the request leaves it to the engine.
+        s->randomSeedBox()->setChecked(true);
+        QVERIFY(!window->buildRequest(&error)->seed);
+        // No base model: a clear message instead of a request.
+        window->setModelConfig({});
+        QVERIFY(!window->buildRequest(&error));
+        QVERIFY(error.contains(QStringLiteral("Settings")));
+        window->setModelConfig(ipstest::tinyModels());
+    }
+
+    void maskStrokesPaintWhereTheMouseGoes() {
+        ipsui::InitImagePanel* init = window->initImage();
+        window->canvasTabs()->setCurrentWidget(init);
+        QVERIFY(init->setInitImage(ipsui::loadImageFile(dataFile("images/scene_128x128.png"))));
+        QApplication::processEvents();
+        ipsui::CanvasView* canvas = init->canvas();
+        init->setBrushDiameter(10);
+        QVERIFY(init->mask().isBlank());
+
+        // A horizontal stroke across the picture's middle at y = 64.
+        const QPoint from = canvas->toWidget({20, 64}).toPoint(), to = canvas->toWidget({100, 64}).toPoint();
+        QTest::mousePress(canvas, Qt::LeftButton, Qt::NoModifier, from);
+        for (int i = 1; i <= 8; ++i) QTest::mouseMove(canvas, from + (to - from) * i / 8);
+        QTest::mouseRelease(canvas, Qt::LeftButton, Qt::NoModifier, to);
+        const QImage& mask = init->mask().image();
+        QCOMPARE(mask.size(), QSize(128, 128));
+        QCOMPARE(int(mask.pixelColor(60, 64).value()), 255);  // on the stroke
+        QCOMPARE(int(mask.pixelColor(60, 10).value()), 0);    // far above it
+        QCOMPARE(int(mask.pixelColor(110, 64).value()), 0);   // past its end
+        const int painted = countNonZero(mask);
+        QVERIFY2(painted > 80 * 8 && painted < 92 * 12, qPrintable(QString::number(painted)));
+
+        // The request carries the painted mask at the init image's size.
+        QString error;
+        auto r = window->buildRequest(&error);
+        QVERIFY2(r, qPrintable(error));
+        QVERIFY(r->init_image && r->mask_image && r->mask_image->image);
+        QCOMPARE(r->mask_image->image->width, 128);
+        QCOMPARE(r->mask_image->image->pixels[64 * 128 + 60], std::uint8_t(255));
+
+        // Eraser with Shift takes part of it away; undo brings it back; redo erases again.
+        QTest::mousePress(canvas, Qt::LeftButton, Qt::ShiftModifier, canvas->toWidget({60, 64}).toPoint());
+        QTest::mouseRelease(canvas, Qt::LeftButton, Qt::ShiftModifier, canvas->toWidget({60, 64}).toPoint());
+        QCOMPARE(int(init->mask().image().pixelColor(60, 64).value()), 0);
+        init->undo();
+        QCOMPARE(countNonZero(init->mask().image()), painted);
+        init->redo();
+        QCOMPARE(int(init->mask().image().pixelColor(60, 64).value()), 0);
+        init->undo();
+        init->undo();
+        QVERIFY(init->mask().isBlank());
+        // Invert then clear, both undoable.
+        init->mask().invert();
+        QCOMPARE(countNonZero(init->mask().image()), 128 * 128);
+        init->mask().clear();
+        QVERIFY(init->mask().isBlank());
+        init->undo();
+        QCOMPARE(countNonZero(init->mask().image()), 128 * 128);
+
+        // A mask of another size is refused and changes nothing.
+        QStringList initProblems;
+        auto c = connect(init, &ipsui::InitImagePanel::problem, this, [&](const QString& m) { initProblems << m; });
+        QVERIFY(!init->loadMask(ipsui::loadImageFile(dataFile("images/shapes_100x75.png"))));
+        disconnect(c);
+        QCOMPARE(initProblems.size(), 1);
+        QVERIFY2(initProblems[0].contains(QStringLiteral("shapes_100x75.png is 100\u00d775")), qPrintable(initProblems[0]));
+        QCOMPARE(countNonZero(init->mask().image()), 128 * 128);
+        // A mask file of the right size replaces it.
+        QVERIFY(init->loadMask(ipsui::loadImageFile(dataFile("images/mask_128x128.png"))));
+        QCOMPARE(init->mask().image().convertToFormat(QImage::Format_Grayscale8),
+                 QImage(dataFile("images/mask_128x128.png")).convertToFormat(QImage::Format_Grayscale8));
+    }
+
+    void cannyMapFollowsItsThresholds() {
+        ipsui::ControlUnit* unit = window->controls()->addUnit();
+        unit->setSource(ipsui::ControlUnit::Source::Canny);
+        QVERIFY(unit->setPicture(ipsui::loadImageFile(dataFile("images/scene_128x128.png"))));
+        const ips::Image source = ipsui::toIpsImage(QImage(dataFile("images/scene_128x128.png")));
+        unit->setCannyThresholds(50, 100);
+        QCOMPARE(ipsui::toIpsImage(unit->map()).pixels, ips::canny_edge_map(source, 50, 100).pixels);
+        const QImage loose = unit->map();
+        unit->setCannyThresholds(200, 250);
+        QCOMPARE(ipsui::toIpsImage(unit->map()).pixels, ips::canny_edge_map(source, 200, 250).pixels);
+        QVERIFY(countNonZero(unit->map().convertToFormat(QImage::Format_Grayscale8)) <
+                countNonZero(loose.convertToFormat(QImage::Format_Grayscale8)));
+        QString error;
+        auto r = window->buildRequest(&error);
+        QVERIFY2(r, qPrintable(error));
+        QCOMPARE(r->controlnets.size(), std::size_t(1));
+        QCOMPARE(r->controlnets[0].image.image->pixels, ips::canny_edge_map(source, 200, 250).pixels);
+        QCOMPARE(ipsui::fromFsPath(r->controlnets[0].path), dataFile("tiny-controlnet"));
+    }
+
+    void sketchBecomesAScribbleMap() {
+        ipsui::ControlUnit* unit = window->controls()->addUnit();
+        unit->setSource(ipsui::ControlUnit::Source::Sketch);
+        QString error;
+        QVERIFY(!window->buildRequest(&error));  // an enabled unit without a map
+        QVERIFY2(error.contains(QStringLiteral("no map")), qPrintable(error));
+        ipsui::SketchPad* pad = unit->sketchPad();
+        pad->resize(256, 256);
+        const QRectF area = pad->drawingRect();
+        const QPoint a = (area.topLeft() + QPointF(area.width() * 0.2, area.height() * 0.5)).toPoint();
+        const QPoint b = (area.topLeft() + QPointF(area.width() * 0.8, area.height() * 0.5)).toPoint();
+        QTest::mousePress(pad, Qt::LeftButton, Qt::NoModifier, a);
+        QTest::mouseMove(pad, b);
+        QTest::mouseRelease(pad, Qt::LeftButton, Qt::NoModifier, b);
+        QVERIFY(!unit->map().isNull());
+        QCOMPARE(int(unit->map().pixelColor(256, 256).value()), 255);  // white line across the middle
+        QCOMPARE(int(unit->map().pixelColor(256, 60).value()), 0);
+        auto r = window->buildRequest(&error);
+        QVERIFY2(r, qPrintable(error));
+        QCOMPARE(r->controlnets.front().image.image->channels, 1);
+    }
+
+    void presetsRoundTrip() {
+        window->references()->setScale(0.35);
+        window->references()->modeBox()->setCurrentIndex(2);  // composition
+        window->promptEdit()->setPlainText(QStringLiteral("a lighthouse \u00e0 la tomb\u00e9e de la nuit"));
+        window->settings()->stepsBox()->setValue(17);
+        window->settings()->samplerBox()->setCurrentIndex(window->settings()->samplerBox()->findData(QStringLiteral("lms")));
+        QVERIFY(window->savePreset(QStringLiteral("my \u00e9vening"), false));
+        // Saving again under the same name is refused unless confirmed.
+        QVERIFY(!window->savePreset(QStringLiteral("my \u00e9vening"), false));
+        QVERIFY(window->messageText().contains(QStringLiteral("already exists")));
+
+        window->references()->setScale(1.0);
+        window->references()->modeBox()->setCurrentIndex(0);
+        window->promptEdit()->setPlainText(QStringLiteral("something else"));
+        window->settings()->stepsBox()->setValue(30);
+        QVERIFY(window->loadPreset(QStringLiteral("my \u00e9vening")));
+        QCOMPARE(window->references()->scale(), 0.35);
+        QCOMPARE(window->references()->modeBox()->currentData().toString(), QStringLiteral("composition"));
+        QCOMPARE(window->promptEdit()->toPlainText(), QStringLiteral("a lighthouse \u00e0 la tomb\u00e9e de la nuit"));
+        QCOMPARE(window->settings()->stepsBox()->value(), 17);
+        QCOMPARE(window->settings()->samplerBox()->currentData().toString(), QStringLiteral("lms"));
+
+        // Rename and delete; built-ins are listed and protected.
+        ipsui::PresetStore& store = window->presets();
+        store.rename(QStringLiteral("my \u00e9vening"), QStringLiteral("night"));
+        QVERIFY(store.exists(QStringLiteral("night")) && !store.exists(QStringLiteral("my \u00e9vening")));
+        QVERIFY(store.isBuiltIn(QStringLiteral("style transfer")));
+        QVERIFY(!ipstest::inputErrorOf([&] { store.remove(QStringLiteral("style transfer")); }).empty());
+        QVERIFY(!ipstest::inputErrorOf([&] { store.save(QStringLiteral("a/b"), {}, false); }).empty());
+        store.remove(QStringLiteral("night"));
+        QVERIFY(!store.exists(QStringLiteral("night")));
+
+        // Every built-in loads; "style transfer" sets the style mode and keeps the prompt.
+        for (const ipsui::PresetInfo& p : store.list())
+            if (p.builtIn) QVERIFY2(window->loadPreset(p.name), qPrintable(window->messageText()));
+        QVERIFY(window->loadPreset(QStringLiteral("style transfer")));
+        QCOMPARE(window->references()->modeBox()->currentData().toString(), QStringLiteral("style"));
+        QCOMPARE(window->promptEdit()->toPlainText(), QStringLiteral("a lighthouse \u00e0 la tomb\u00e9e de la nuit"));
+    }
+
+    void malformedPresetChangesNothing() {
+        QDir().mkpath(store().userFolder());
+        QFile bad(QDir(store().userFolder()).filePath(QStringLiteral("broken.json")));
+        QVERIFY(bad.open(QIODevice::WriteOnly));
+        bad.write(R"({"schema": 1, "num_inference_steps": "many", "prompt": "x"})");
+        bad.close();
+        window->settings()->stepsBox()->setValue(23);
+        window->promptEdit()->setPlainText(QStringLiteral("kept"));
+        QVERIFY(!window->loadPreset(QStringLiteral("broken")));
+        QVERIFY2(window->messageText().contains(QStringLiteral("broken.json")) &&
+                     window->messageText().contains(QStringLiteral("num_inference_steps")),
+                 qPrintable(window->messageText()));
+        QCOMPARE(window->settings()->stepsBox()->value(), 23);
+        QCOMPARE(window->promptEdit()->toPlainText(), QStringLiteral("kept"));
+    }
+
+    void historyRestoresItsRequest() {
+        ipsui::GenerationOutcome outcome;
+        outcome.job = 1;
+        outcome.seed = 4242;
+        outcome.request.model = ipstest::dataPath("tiny-sd15");
+        outcome.request.prompt = "restored prompt";
+        outcome.request.num_inference_steps = 9;
+        outcome.request.guidance_scale = 3.0;
+        outcome.request.seed = 4242;
+        outcome.request.scheduler = "euler";
+        ips::IpAdapterSettings ip;
+        ip.path = ipstest::dataPath("tiny-ip-adapter/ip-adapter-plus_sd15.safetensors");
+        ip.images = {{ipstest::dataPath("images/portrait_48x80.png"), nullptr}};
+        ip.scale = 0.8;
+        outcome.request.ip_adapters = {ip};
+        outcome.request.init_image = ips::ImageSource{ipstest::dataPath("images/scene_128x128.png"), nullptr};
+        outcome.request.strength = 0.45;
+        outcome.images = {QImage(dataFile("images/scene_128x128.png"))};
+        ipsui::HistoryPanel* history = window->history();
+        const int before = history->count();
+        history->add(outcome);
+        QCOMPARE(history->count(), before + 1);
+        QVERIFY(QFileInfo::exists(history->entry(before).cachedPng));
+
+        window->promptEdit()->setPlainText(QStringLiteral("changed"));
+        window->settings()->stepsBox()->setValue(40);
+        // Double-clicking the newest item (shown first) restores it.
+        QListWidget* list = history->list();
+        list->scrollToTop();
+        const QPoint newest = list->visualItemRect(list->item(0)).center();
+        QTest::mouseClick(list->viewport(), Qt::LeftButton, Qt::NoModifier, newest);
+        QTest::mouseDClick(list->viewport(), Qt::LeftButton, Qt::NoModifier, newest);
+        QCOMPARE(window->promptEdit()->toPlainText(), QStringLiteral("restored prompt"));
+        QCOMPARE(window->settings()->stepsBox()->value(), 9);
+        QCOMPARE(window->settings()->seed().value(), quint64(4242));
+        QCOMPARE(window->references()->referenceCount(), 1);
+        QCOMPARE(window->references()->adapterFile(), dataFile("tiny-ip-adapter/ip-adapter-plus_sd15.safetensors"));
+        QCOMPARE(window->references()->scale(), 0.8);
+        QVERIFY(window->initImage()->hasInitImage());
+        QString error;
+        const auto r = window->buildRequest(&error);
+        QVERIFY2(r, qPrintable(error));
+        QCOMPARE(r->strength.value(), 0.45);
+        QCOMPARE(ipsui::fromFsPath(r->init_image->path), dataFile("images/scene_128x128.png"));
+
+        // Saving never replaces a file silently; the cached copy carries the A1111 parameters.
+        const QString out = scratch(QStringLiteral("saved.png"));
+        QCOMPARE(history->save(before, out, false), QString());
+        QVERIFY(history->save(before, out, false).contains(QStringLiteral("exists")));
+        const auto text = ips::read_png_text(ipsui::toFsPath(out));
+        QVERIFY(text.at("parameters").find("Seed: 4242") != std::string::npos);
+        QVERIFY(text.count("ipstudio_request"));
+        // The item drags out as a file URL and a picture.
+        std::unique_ptr<QMimeData> drag(list->model()->mimeData({list->model()->index(0, 0)}));
+        QVERIFY(drag && drag->hasUrls() && drag->hasImage());
+        QCOMPARE(drag->urls().front().toLocalFile(), history->entry(before).cachedPng);
+        // ... and dropping it back adds a reference.
+        const int refs = window->references()->referenceCount();
+        dropOn(window->references(), *drag);
+        QCOMPARE(window->references()->referenceCount(), refs + 1);
+    }
+
+    void modelsAreCheckedWhenChosen() {
+        ipsui::ModelsDialog dialog({});
+        QVERIFY(!dialog.choose(ipsui::ModelRole::IpAdapter, dataFile("tiny-controlnet")));
+        QVERIFY2(dialog.lastError().contains(QStringLiteral("tiny-controlnet")) && dialog.lastError().contains(QStringLiteral("expected an IP-Adapter")),
+                 qPrintable(dialog.lastError()));
+        QVERIFY(!dialog.choose(ipsui::ModelRole::BaseModel, dataFile("images/scene_128x128.png")));
+        QVERIFY(!dialog.lastError().isEmpty());
+        QVERIFY(dialog.config().baseModel.isEmpty() && dialog.config().ipAdapters.isEmpty());
+        QVERIFY2(dialog.choose(ipsui::ModelRole::BaseModel, dataFile("tiny-sd15-single.safetensors")), qPrintable(dialog.lastError()));
+        QVERIFY2(dialog.choose(ipsui::ModelRole::IpAdapter, dataFile("tiny-ip-adapter/ip-adapter-plus_sd15.bin")), qPrintable(dialog.lastError()));
+        QVERIFY2(dialog.choose(ipsui::ModelRole::ImageEncoder, dataFile("tiny-ip-adapter/image_encoder")), qPrintable(dialog.lastError()));
+        QVERIFY2(dialog.choose(ipsui::ModelRole::ControlNet, dataFile("tiny-controlnet")), qPrintable(dialog.lastError()));
+        QCOMPARE(dialog.config().baseModel, dataFile("tiny-sd15-single.safetensors"));
+        QCOMPARE(dialog.config().ipAdapters.size(), 1);
+        QVERIFY(dialog.config().missingAdvice().isEmpty());
+        // Nothing configured: the window still opens and says what is missing.
+        ipsui::MainWindow fresh(ipstest::testContext(dir));
+        fresh.setModelConfig({});
+        QVERIFY(fresh.messageText().contains(QStringLiteral("Settings \u25b8 Models")));
+    }
+
+    void settingsPersistAcrossSessions() {
+        window->settings()->stepsBox()->setValue(21);
+        window->references()->setScale(0.9);
+        window->close();  // saves the session
+        ipsui::MainWindow next(ipstest::testContext(dir));
+        QCOMPARE(next.settings()->stepsBox()->value(), 21);
+        QCOMPARE(next.references()->scale(), 0.9);
+        window->show();
+    }
+
+private:
+    ipsui::PresetStore& store() { return window->presets(); }
+};
+
+QTEST_MAIN(TestUiWidgets)
+#include "test_ui_widgets.moc"

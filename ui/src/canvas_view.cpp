@@ -1,0 +1,220 @@
+#include "canvas_view.h"
+
+#include <QKeyEvent>
+#include <QMimeData>
+#include <QMouseEvent>
+#include <QPainter>
+#include <QWheelEvent>
+#include <cmath>
+
+namespace ipsui {
+
+CanvasView::CanvasView(QWidget* parent) : QWidget(parent) {
+    setMinimumSize(256, 256);
+    setMouseTracking(true);
+    setFocusPolicy(Qt::StrongFocus);
+    setAcceptDrops(true);
+    setAutoFillBackground(true);
+    QPalette pal = palette();
+    pal.setColor(QPalette::Window, QColor(38, 38, 42));
+    setPalette(pal);
+}
+
+void CanvasView::setImage(const QImage& image) {
+    const bool sameSize = image.size() == image_.size();
+    image_ = image;
+    if (!sameSize) zoomToFit();
+    update();
+}
+
+void CanvasView::setPlaceholder(const QString& text) {
+    placeholder_ = text;
+    update();
+}
+
+void CanvasView::setMask(MaskLayer* mask) {
+    mask_ = mask;
+    rebuildOverlay();
+    setCursor(mask_ ? Qt::CrossCursor : Qt::ArrowCursor);
+    update();
+}
+
+void CanvasView::setBrushDiameter(int pixels) {
+    brush_ = std::clamp(pixels, 1, 512);
+    update();
+}
+
+void CanvasView::setMaskVisible(bool visible) {
+    maskVisible_ = visible;
+    update();
+}
+
+void CanvasView::rebuildOverlay() {
+    if (!mask_ || mask_->isNull()) {
+        overlay_ = QImage();
+        return;
+    }
+    // Red where the mask is white, alpha 45% of the mask value.
+    const QImage& m = mask_->image();
+    overlay_ = QImage(m.size(), QImage::Format_ARGB32_Premultiplied);
+    for (int y = 0; y < m.height(); ++y) {
+        const uchar* src = m.constScanLine(y);
+        auto* dst = reinterpret_cast<QRgb*>(overlay_.scanLine(y));
+        for (int x = 0; x < m.width(); ++x) {
+            const int a = src[x] * 115 / 255;
+            dst[x] = qRgba(a * 255 / 255, a * 40 / 255, a * 40 / 255, a);
+        }
+    }
+}
+
+double CanvasView::scaleFactor() const {
+    if (image_.isNull()) return 1.0;
+    const double fit = std::min(width() / double(image_.width()), height() / double(image_.height()));
+    return std::min(fit, 8.0) * zoom_;
+}
+
+QRectF CanvasView::imageRect() const {
+    const double s = scaleFactor();
+    const QSizeF size(image_.width() * s, image_.height() * s);
+    const QPointF topLeft(width() / 2.0 - size.width() / 2 + pan_.x(), height() / 2.0 - size.height() / 2 + pan_.y());
+    return {topLeft, size};
+}
+
+QPointF CanvasView::toImage(QPointF widgetPos) const {
+    const QRectF r = imageRect();
+    const double s = scaleFactor();
+    return (widgetPos - r.topLeft()) / s;
+}
+
+QPointF CanvasView::toWidget(QPointF imagePos) const { return imageRect().topLeft() + imagePos * scaleFactor(); }
+
+void CanvasView::zoomToFit() {
+    zoom_ = 1.0;
+    pan_ = {};
+    update();
+}
+
+void CanvasView::zoomBy(double factor) {
+    zoom_ = std::clamp(zoom_ * factor, 0.1, 32.0);
+    update();
+}
+
+void CanvasView::paintEvent(QPaintEvent*) {
+    QPainter p(this);
+    if (image_.isNull()) {
+        p.setPen(QColor(170, 170, 175));
+        p.drawText(rect().adjusted(24, 24, -24, -24), Qt::AlignCenter | Qt::TextWordWrap, placeholder_);
+        return;
+    }
+    const QRectF r = imageRect();
+    p.setRenderHint(QPainter::SmoothPixmapTransform, scaleFactor() < 2.0);
+    p.drawImage(r, image_);
+    if (mask_ && maskVisible_ && !overlay_.isNull()) p.drawImage(r, overlay_);
+    if (mask_ && hover_.x() >= 0) {
+        const double radius = brush_ * scaleFactor() / 2;
+        p.setRenderHint(QPainter::Antialiasing);
+        p.setPen(QPen(Qt::black, 1.5));
+        p.drawEllipse(hover_, radius, radius);
+        p.setPen(QPen(eraser_ ? Qt::cyan : Qt::white, 1));
+        p.drawEllipse(hover_, radius - 1, radius - 1);
+    }
+}
+
+void CanvasView::resizeEvent(QResizeEvent*) { update(); }
+
+void CanvasView::wheelEvent(QWheelEvent* event) {
+    if (image_.isNull()) return;
+    // Zoom around the cursor: keep the picture point under it fixed.
+    const QPointF cursor = event->position();
+    const QPointF before = toImage(cursor);
+    zoomBy(std::pow(1.0015, event->angleDelta().y()));
+    pan_ += cursor - toWidget(before);
+    update();
+    event->accept();
+}
+
+void CanvasView::mousePressEvent(QMouseEvent* event) {
+    lastMouse_ = event->position();
+    const bool panButton = event->button() == Qt::MiddleButton || event->button() == Qt::RightButton ||
+                           (event->button() == Qt::LeftButton && spaceHeld_);
+    if (panButton) {
+        panning_ = true;
+        setCursor(Qt::ClosedHandCursor);
+        return;
+    }
+    if (event->button() == Qt::LeftButton && mask_ && !mask_->isNull() && !image_.isNull()) {
+        painting_ = true;
+        const bool erase = eraser_ || (event->modifiers() & Qt::ShiftModifier);
+        mask_->beginStroke(toImage(event->position()), brush_, erase);
+        rebuildOverlay();
+        update();
+    }
+}
+
+void CanvasView::mouseMoveEvent(QMouseEvent* event) {
+    hover_ = event->position();
+    if (panning_) {
+        pan_ += event->position() - lastMouse_;
+    } else if (painting_) {
+        mask_->extendStroke(toImage(event->position()));
+        rebuildOverlay();
+    }
+    lastMouse_ = event->position();
+    update();
+}
+
+void CanvasView::mouseReleaseEvent(QMouseEvent*) {
+    if (panning_) {
+        panning_ = false;
+        setCursor(mask_ ? Qt::CrossCursor : Qt::ArrowCursor);
+    }
+    if (painting_) {
+        painting_ = false;
+        mask_->endStroke();
+        Q_EMIT maskEdited();
+    }
+}
+
+void CanvasView::keyPressEvent(QKeyEvent* event) {
+    if (event->key() == Qt::Key_Space && !event->isAutoRepeat()) {
+        spaceHeld_ = true;
+        setCursor(Qt::OpenHandCursor);
+        return;
+    }
+    QWidget::keyPressEvent(event);
+}
+
+void CanvasView::keyReleaseEvent(QKeyEvent* event) {
+    if (event->key() == Qt::Key_Space && !event->isAutoRepeat()) {
+        spaceHeld_ = false;
+        setCursor(mask_ ? Qt::CrossCursor : Qt::ArrowCursor);
+        return;
+    }
+    QWidget::keyReleaseEvent(event);
+}
+
+void CanvasView::leaveEvent(QEvent*) {
+    hover_ = {-1, -1};
+    update();
+}
+
+void CanvasView::dragEnterEvent(QDragEnterEvent* event) {
+    if (event->mimeData()->hasUrls() || event->mimeData()->hasImage()) event->acceptProposedAction();
+}
+
+void CanvasView::dropEvent(QDropEvent* event) {
+    const QMimeData* mime = event->mimeData();
+    for (const QUrl& url : mime->urls()) {
+        if (url.isLocalFile()) {
+            Q_EMIT imageDropped(url.toLocalFile(), {});
+            event->acceptProposedAction();
+            return;
+        }
+    }
+    if (mime->hasImage()) {
+        Q_EMIT imageDropped({}, qvariant_cast<QImage>(mime->imageData()));
+        event->acceptProposedAction();
+    }
+}
+
+}  // namespace ipsui

@@ -1,0 +1,77 @@
+#pragma once
+// Shows a picture with zoom (wheel, fit) and pan (middle or right drag, or Space + drag), and when
+// a mask layer is attached, paints it with a round brush (left drag; Shift or the eraser erases) and
+// shows it as a translucent red overlay. Accepts pictures dropped on it.
+#include <QImage>
+#include <QPointF>
+#include <QWidget>
+
+#include "mask_layer.h"
+
+namespace ipsui {
+
+class CanvasView : public QWidget {
+    Q_OBJECT
+public:
+    explicit CanvasView(QWidget* parent = nullptr);
+
+    void setImage(const QImage& image);  // keeps the zoom when the size is unchanged (previews)
+    const QImage& image() const { return image_; }
+    void setPlaceholder(const QString& text);
+
+    // The mask painted over the picture; nullptr: viewing only.
+    void setMask(MaskLayer* mask);
+    void setBrushDiameter(int pixels);
+    int brushDiameter() const { return brush_; }
+    void setEraser(bool erase) { eraser_ = erase; }
+    bool eraser() const { return eraser_; }
+    void setMaskVisible(bool visible);
+
+    void zoomToFit();
+    void zoomBy(double factor);
+    double zoom() const { return zoom_; }
+
+    // Widget position <-> picture pixel (for tests and the brush).
+    QPointF toImage(QPointF widgetPos) const;
+    QPointF toWidget(QPointF imagePos) const;
+
+Q_SIGNALS:
+    void maskEdited();
+    void imageDropped(QString path, QImage image);  // a file path, or a picture without one
+
+protected:
+    void paintEvent(QPaintEvent*) override;
+    void resizeEvent(QResizeEvent*) override;
+    void wheelEvent(QWheelEvent*) override;
+    void mousePressEvent(QMouseEvent*) override;
+    void mouseMoveEvent(QMouseEvent*) override;
+    void mouseReleaseEvent(QMouseEvent*) override;
+    void keyPressEvent(QKeyEvent*) override;
+    void keyReleaseEvent(QKeyEvent*) override;
+    void leaveEvent(QEvent*) override;
+    void dragEnterEvent(QDragEnterEvent*) override;
+    void dropEvent(QDropEvent*) override;
+
+private:
+    QRectF imageRect() const;
+    double scaleFactor() const;
+
+    QImage image_;
+    QImage overlay_;  // the mask as translucent red, rebuilt when the mask changes
+    QString placeholder_;
+    MaskLayer* mask_ = nullptr;
+    bool maskVisible_ = true;
+    int brush_ = 32;
+    bool eraser_ = false;
+    double zoom_ = 1.0;  // 1 = fit to the widget
+    QPointF pan_;
+    bool fit_ = true;
+    bool painting_ = false;
+    bool panning_ = false;
+    bool spaceHeld_ = false;
+    QPointF lastMouse_;
+    QPointF hover_{-1, -1};
+    void rebuildOverlay();
+};
+
+}  // namespace ipsui

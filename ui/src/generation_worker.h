@@ -1,0 +1,61 @@
+#pragma once
+// The object that owns the engine. It lives on the worker thread (see WorkerHost): models load and run
+// only there. Requests arrive as values; results, progress and errors leave as signals carrying values.
+// Nothing throws out of it.
+#include <QImage>
+#include <QList>
+#include <QObject>
+#include <QString>
+#include <atomic>
+#include <memory>
+
+#include "ips/generation.h"
+
+namespace ipsui {
+
+struct GenerationOutcome {
+    quint64 job = 0;
+    ips::GenerationRequest request;  // as run, with the seed that was used
+    QList<QImage> images;
+    quint64 seed = 0;
+    double seconds = 0;
+};
+
+class GenerationWorker : public QObject {
+    Q_OBJECT
+public:
+    explicit GenerationWorker(ips::PipelineOptions options, QObject* parent = nullptr);
+    ~GenerationWorker() override;
+
+    // Thread-safe: stops every job up to `upToJob`, the running one at its next step, queued ones
+    // before they start.
+    void cancel(quint64 upToJob);
+    // Thread-safe: the receiver of `preview` calls this when it has shown the picture; until then newer
+    // previews are dropped (only the latest matters), so the UI's queue never backs up.
+    void previewShown() { previewInFlight_.store(false); }
+
+    // Runs on the worker thread (invoke queued). `threads` 0 = all cores; a change rebuilds the engine.
+    void generate(quint64 job, ips::GenerationRequest request, int threads);
+    void unload();
+
+Q_SIGNALS:
+    void stageChanged(quint64 job, QString stage);
+    void progress(quint64 job, int step, int total, double elapsedSeconds);
+    void preview(quint64 job, QImage image);
+    void finished(ipsui::GenerationOutcome outcome);
+    void failed(quint64 job, QString message);
+    void cancelled(quint64 job);
+
+private:
+    ips::Pipeline& pipeline(int threads);
+
+    ips::PipelineOptions options_;
+    std::unique_ptr<ips::Pipeline> pipeline_;
+    ips::CancelToken cancel_;
+    std::atomic<quint64> cancelledUpTo_{0};
+    std::atomic<bool> previewInFlight_{false};
+};
+
+}  // namespace ipsui
+
+Q_DECLARE_METATYPE(ipsui::GenerationOutcome)

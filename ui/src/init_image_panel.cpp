@@ -1,0 +1,215 @@
+#include "init_image_panel.h"
+
+#include <QCheckBox>
+#include <QDoubleSpinBox>
+#include <QFileDialog>
+#include <QFileInfo>
+#include <QHBoxLayout>
+#include <QLabel>
+#include <QPushButton>
+#include <QSlider>
+#include <QToolButton>
+
+#include "canvas_view.h"
+#include "qt_convert.h"
+#include "recent_folders.h"
+
+namespace ipsui {
+
+namespace {
+QToolButton* toolButton(const QString& text, const QString& tip) {
+    auto* b = new QToolButton;
+    b->setText(text);
+    b->setToolTip(tip);
+    return b;
+}
+}  // namespace
+
+InitImagePanel::InitImagePanel(QWidget* parent) : QWidget(parent) {
+    auto* layout = new QVBoxLayout(this);
+    layout->setContentsMargins(0, 0, 0, 0);
+
+    auto* top = new QHBoxLayout;
+    auto* open = new QPushButton(tr("Open init image\u2026"));
+    auto* clear = new QPushButton(tr("Remove"));
+    strength_ = new QDoubleSpinBox;
+    strength_->setRange(0.01, 1.0);
+    strength_->setSingleStep(0.05);
+    strength_->setValue(0.8);
+    strength_->setToolTip(tr("Denoising strength: how much of the init picture is repainted (1 = all)"));
+    info_ = new QLabel;
+    top->addWidget(open);
+    top->addWidget(clear);
+    top->addSpacing(12);
+    top->addWidget(new QLabel(tr("Strength")));
+    top->addWidget(strength_);
+    top->addStretch();
+    top->addWidget(info_);
+    layout->addLayout(top);
+
+    auto* tools = new QHBoxLayout;
+    tools->addWidget(new QLabel(tr("Mask brush")));
+    brush_ = new QSlider(Qt::Horizontal);
+    brush_->setRange(2, 256);
+    brush_->setValue(32);
+    brush_->setMaximumWidth(140);
+    brush_->setToolTip(tr("Brush size in picture pixels ([ and ] change it)"));
+    eraser_ = toolButton(tr("Eraser"), tr("Erase the mask (or hold Shift while painting)"));
+    eraser_->setCheckable(true);
+    auto* clearMask = toolButton(tr("Clear"), tr("Clear the mask"));
+    auto* invert = toolButton(tr("Invert"), tr("Repaint everything but the painted area"));
+    undo_ = toolButton(tr("Undo"), tr("Undo the last stroke (Ctrl+Z)"));
+    redo_ = toolButton(tr("Redo"), tr("Redo (Ctrl+Shift+Z)"));
+    auto* loadMask = toolButton(tr("Load\u2026"), tr("Load a mask picture (white = repaint) of the init image's size"));
+    showMask_ = new QCheckBox(tr("Show"));
+    showMask_->setChecked(true);
+    for (QWidget* w : std::initializer_list<QWidget*>{brush_, eraser_, clearMask, invert, undo_, redo_, loadMask, showMask_})
+        tools->addWidget(w);
+    tools->addStretch();
+    layout->addLayout(tools);
+
+    canvas_ = new CanvasView;
+    canvas_->setPlaceholder(tr("No init image: generation starts from noise (text to image).\n\nOpen or drop a picture here "
+                               "for image to image; then paint over it to inpaint only the painted part."));
+    canvas_->setMask(&mask_);
+    layout->addWidget(canvas_, 1);
+
+    connect(open, &QPushButton::clicked, this, &InitImagePanel::chooseInitImage);
+    connect(clear, &QPushButton::clicked, this, &InitImagePanel::clearInitImage);
+    connect(brush_, &QSlider::valueChanged, canvas_, &CanvasView::setBrushDiameter);
+    connect(eraser_, &QToolButton::toggled, canvas_, &CanvasView::setEraser);
+    connect(clearMask, &QToolButton::clicked, this, [this] {
+        mask_.clear();
+        maskChanged();
+    });
+    connect(invert, &QToolButton::clicked, this, [this] {
+        mask_.invert();
+        maskChanged();
+    });
+    connect(undo_, &QToolButton::clicked, this, &InitImagePanel::undo);
+    connect(redo_, &QToolButton::clicked, this, &InitImagePanel::redo);
+    connect(loadMask, &QToolButton::clicked, this, &InitImagePanel::chooseMask);
+    connect(showMask_, &QCheckBox::toggled, canvas_, &CanvasView::setMaskVisible);
+    connect(canvas_, &CanvasView::maskEdited, this, &InitImagePanel::maskChanged);
+    connect(canvas_, &CanvasView::imageDropped, this, [this](const QString& path, const QImage& image) {
+        setInitImage(path.isEmpty() ? LoadedImage{{}, image, image.isNull() ? tr("the dropped picture could not be read") : QString(), false}
+                                    : loadImageFile(path));
+    });
+    maskChanged();
+}
+
+bool InitImagePanel::setInitImage(const LoadedImage& image) {
+    if (!image.ok() || image.image.isNull()) {
+        Q_EMIT problem(image.ok() ? tr("no picture to use as init image") : image.error);
+        return false;
+    }
+    init_ = image;
+    initMemory_ = image.path.isEmpty() ? std::make_shared<const ips::Image>(toIpsImage(image.image)) : nullptr;
+    mask_.reset(image.image.size());
+    canvas_->setImage(image.image);
+    canvas_->setMask(&mask_);
+    info_->setText(QStringLiteral("%1 \u00b7 %2\u00d7%3")
+                       .arg(image.path.isEmpty() ? tr("pasted") : QFileInfo(image.path).fileName())
+                       .arg(image.image.width())
+                       .arg(image.image.height()));
+    maskChanged();
+    return true;
+}
+
+void InitImagePanel::clearInitImage() {
+    init_ = {};
+    initMemory_.reset();
+    mask_ = MaskLayer();
+    canvas_->setImage({});
+    canvas_->setMask(&mask_);
+    info_->clear();
+    maskChanged();
+}
+
+bool InitImagePanel::loadMask(const LoadedImage& mask) {
+    if (!mask.ok()) {
+        Q_EMIT problem(mask.error);
+        return false;
+    }
+    const QString name = mask.path.isEmpty() ? tr("the mask") : QFileInfo(mask.path).fileName();
+    if (!hasInitImage()) {
+        Q_EMIT problem(tr("%1: open an init image first; a mask marks what to repaint in it").arg(name));
+        return false;
+    }
+    if (mask.image.size() != init_.image.size()) {
+        Q_EMIT problem(tr("%1 is %2\u00d7%3 but the init image is %4\u00d7%5; a mask must have the init image's size")
+                           .arg(name)
+                           .arg(mask.image.width())
+                           .arg(mask.image.height())
+                           .arg(init_.image.width())
+                           .arg(init_.image.height()));
+        return false;
+    }
+    mask_.assign(mask.image);
+    canvas_->setMask(&mask_);
+    maskChanged();
+    return true;
+}
+
+void InitImagePanel::chooseInitImage() {
+    const QString file = QFileDialog::getOpenFileName(this, tr("Init image"), RecentFolders::get(QStringLiteral("init")),
+                                                      tr("Images (*.png *.jpg *.jpeg *.webp *.bmp)"));
+    if (file.isEmpty()) return;
+    RecentFolders::remember(QStringLiteral("init"), file);
+    setInitImage(loadImageFile(file));
+}
+
+void InitImagePanel::chooseMask() {
+    const QString file = QFileDialog::getOpenFileName(this, tr("Mask"), RecentFolders::get(QStringLiteral("init")),
+                                                      tr("Images (*.png *.jpg *.jpeg *.webp *.bmp)"));
+    if (!file.isEmpty()) loadMask(loadImageFile(file));
+}
+
+void InitImagePanel::maskChanged() {
+    undo_->setEnabled(mask_.canUndo());
+    redo_->setEnabled(mask_.canRedo());
+    canvas_->setMask(&mask_);  // rebuilds the overlay
+}
+
+void InitImagePanel::undo() {
+    mask_.undo();
+    maskChanged();
+}
+
+void InitImagePanel::redo() {
+    mask_.redo();
+    maskChanged();
+}
+
+double InitImagePanel::strength() const { return strength_->value(); }
+void InitImagePanel::setStrength(double strength) { strength_->setValue(strength); }
+
+void InitImagePanel::setBrushDiameter(int pixels) { brush_->setValue(pixels); }
+int InitImagePanel::brushDiameter() const { return brush_->value(); }
+
+void InitImagePanel::writeTo(ips::GenerationRequest& r) const {
+    r.init_image.reset();
+    r.mask_image.reset();
+    r.strength.reset();
+    if (!hasInitImage()) return;
+    r.init_image = init_.path.isEmpty() ? ips::ImageSource{{}, initMemory_} : ips::ImageSource{toFsPath(init_.path), nullptr};
+    r.strength = strength_->value();
+    if (!mask_.isNull() && !mask_.isBlank())
+        r.mask_image = ips::ImageSource{{}, std::make_shared<const ips::Image>(toIpsImage(mask_.image(), true))};
+}
+
+void InitImagePanel::readFrom(const ips::GenerationRequest& r) {
+    if (!r.init_image) {
+        clearInitImage();
+        return;
+    }
+    const ips::ImageSource& s = *r.init_image;
+    if (!setInitImage(s.image ? LoadedImage{{}, toQImage(*s.image), {}, false} : loadImageFile(fromFsPath(s.path)))) return;
+    if (r.strength) strength_->setValue(*r.strength);
+    if (r.mask_image) {
+        const ips::ImageSource& m = *r.mask_image;
+        loadMask(m.image ? LoadedImage{{}, toQImage(*m.image), {}, false} : loadImageFile(fromFsPath(m.path)));
+    }
+}
+
+}  // namespace ipsui

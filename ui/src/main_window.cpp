@@ -1,0 +1,570 @@
+#include "main_window.h"
+
+#include <QAction>
+#include <QApplication>
+#include <QClipboard>
+#include <QCloseEvent>
+#include <QComboBox>
+#include <QDir>
+#include <QGroupBox>
+#include <QHBoxLayout>
+#include <QInputDialog>
+#include <QKeySequence>
+#include <QLabel>
+#include <QMenuBar>
+#include <QMessageBox>
+#include <QPlainTextEdit>
+#include <QProgressBar>
+#include <QPushButton>
+#include <QScrollArea>
+#include <QSettings>
+#include <QShortcut>
+#include <QSplitter>
+#include <QStatusBar>
+#include <QTabWidget>
+#include <QToolButton>
+
+#include "canvas_view.h"
+#include "control_panel.h"
+#include "history_panel.h"
+#include "init_image_panel.h"
+#include "ips/errors.h"
+#include "ips/request_json.h"
+#include "models_dialog.h"
+#include "preset_store.h"
+#include "qt_convert.h"
+#include "reference_panel.h"
+#include "settings_panel.h"
+#include "sketch_pad.h"
+#include "worker_host.h"
+
+namespace ipsui {
+
+namespace {
+
+QGroupBox* group(const QString& title, QWidget* content) {
+    auto* box = new QGroupBox(title);
+    auto* layout = new QVBoxLayout(box);
+    layout->addWidget(content);
+    return box;
+}
+
+QString durationText(double seconds) {
+    const int s = static_cast<int>(seconds + 0.5);
+    return s >= 60 ? QStringLiteral("%1:%2").arg(s / 60).arg(s % 60, 2, 10, QLatin1Char('0')) : QStringLiteral("%1 s").arg(s);
+}
+
+}  // namespace
+
+MainWindow::MainWindow(AppContext context, QWidget* parent)
+    : QMainWindow(parent),
+      context_(std::move(context)),
+      presets_(new PresetStore(QDir(context_.dataFolder).filePath(QStringLiteral("presets")))),
+      host_(new WorkerHost(context_.pipeline, this)) {
+    setWindowTitle(QStringLiteral("IP Studio"));
+    resize(1440, 900);
+
+    auto* central = new QWidget;
+    auto* layout = new QVBoxLayout(central);
+    layout->setContentsMargins(6, 6, 6, 6);
+    messageBar_ = new QWidget;
+    messageBar_->setObjectName(QStringLiteral("messageBar"));
+    auto* messageLayout = new QHBoxLayout(messageBar_);
+    messageLayout->setContentsMargins(8, 4, 4, 4);
+    message_ = new QLabel;
+    message_->setWordWrap(true);
+    message_->setTextInteractionFlags(Qt::TextSelectableByMouse);
+    auto* dismiss = new QToolButton;
+    dismiss->setText(QStringLiteral("\u2715"));
+    dismiss->setAutoRaise(true);
+    messageLayout->addWidget(message_, 1);
+    messageLayout->addWidget(dismiss);
+    messageBar_->hide();
+    layout->addWidget(messageBar_);
+    connect(dismiss, &QToolButton::clicked, messageBar_, &QWidget::hide);
+
+    splitter_ = new QSplitter(Qt::Horizontal);
+    splitter_->addWidget(buildLeftColumn());
+    splitter_->addWidget(buildCenterColumn());
+    splitter_->addWidget(buildRightColumn());
+    splitter_->setStretchFactor(0, 0);
+    splitter_->setStretchFactor(1, 1);
+    splitter_->setStretchFactor(2, 0);
+    splitter_->setSizes({400, 700, 340});
+    layout->addWidget(splitter_, 1);
+    setCentralWidget(central);
+
+    stage_ = new QLabel(tr("Ready"));
+    statusBar()->addWidget(stage_, 1);
+
+    buildMenus();
+    connectWorker();
+    restoreSession();
+    refreshPresetList();
+}
+
+MainWindow::~MainWindow() { delete presets_; }
+
+QWidget* MainWindow::buildLeftColumn() {
+    auto* column = new QWidget;
+    auto* layout = new QVBoxLayout(column);
+    layout->setContentsMargins(0, 0, 4, 0);
+    references_ = new ReferencePanel;
+    controls_ = new ControlPanel;
+    layout->addWidget(group(tr("Image prompt"), references_));
+    layout->addWidget(group(tr("ControlNet"), controls_));
+    layout->addStretch();
+    auto* scroll = new QScrollArea;
+    scroll->setWidget(column);
+    scroll->setWidgetResizable(true);
+    scroll->setMinimumWidth(380);
+    scroll->setFrameShape(QFrame::NoFrame);
+    connect(references_, &ReferencePanel::problem, this, [this](const QString& m) { showMessage(m); });
+    connect(controls_, &ControlPanel::problem, this, [this](const QString& m) { showMessage(m); });
+    return scroll;
+}
+
+QWidget* MainWindow::buildCenterColumn() {
+    auto* column = new QWidget;
+    auto* layout = new QVBoxLayout(column);
+    layout->setContentsMargins(4, 0, 4, 0);
+    canvasTabs_ = new QTabWidget;
+    result_ = new CanvasView;
+    result_->setPlaceholder(tr("Drop reference pictures on the left, type a prompt below and press Generate "
+                               "(Ctrl+Enter).\nThe picture forms here step by step."));
+    init_ = new InitImagePanel;
+    canvasTabs_->addTab(result_, tr("Result"));
+    canvasTabs_->addTab(init_, tr("Init image && mask"));
+    layout->addWidget(canvasTabs_, 1);
+
+    prompt_ = new QPlainTextEdit;
+    prompt_->setPlaceholderText(tr("Prompt: what to paint (optional with an image prompt)"));
+    prompt_->setMaximumHeight(80);
+    prompt_->setTabChangesFocus(true);
+    negative_ = new QPlainTextEdit;
+    negative_->setPlaceholderText(tr("Negative prompt: what to avoid"));
+    negative_->setMaximumHeight(52);
+    negative_->setTabChangesFocus(true);
+    layout->addWidget(prompt_);
+    layout->addWidget(negative_);
+
+    auto* run = new QHBoxLayout;
+    generate_ = new QPushButton(tr("Generate"));
+    generate_->setToolTip(tr("Ctrl+Enter"));
+    generate_->setDefault(true);
+    generate_->setMinimumHeight(34);
+    generate_->setStyleSheet(QStringLiteral("QPushButton { font-weight: bold; padding: 0 24px; }"));
+    cancel_ = new QPushButton(tr("Cancel"));
+    cancel_->setToolTip(tr("Esc"));
+    cancel_->setEnabled(false);
+    progress_ = new QProgressBar;
+    progress_->setTextVisible(true);
+    progress_->setFormat(tr("idle"));
+    progress_->setValue(0);
+    run->addWidget(generate_);
+    run->addWidget(cancel_);
+    run->addWidget(progress_, 1);
+    layout->addLayout(run);
+
+    connect(generate_, &QPushButton::clicked, this, &MainWindow::generate);
+    connect(cancel_, &QPushButton::clicked, this, &MainWindow::cancel);
+    connect(init_, &InitImagePanel::problem, this, [this](const QString& m) { showMessage(m); });
+    connect(result_, &CanvasView::imageDropped, this, [this](const QString& path, const QImage& image) {
+        // A picture dropped on the result view becomes the init image.
+        if (init_->setInitImage(path.isEmpty() ? LoadedImage{{}, image, {}, false} : loadImageFile(path)))
+            canvasTabs_->setCurrentWidget(init_);
+    });
+    return column;
+}
+
+QWidget* MainWindow::buildRightColumn() {
+    auto* column = new QWidget;
+    auto* layout = new QVBoxLayout(column);
+    layout->setContentsMargins(4, 0, 0, 0);
+
+    auto* presetBox = new QWidget;
+    auto* presetLayout = new QVBoxLayout(presetBox);
+    presetLayout->setContentsMargins(0, 0, 0, 0);
+    presetBox_ = new QComboBox;
+    presetLayout->addWidget(presetBox_);
+    auto* presetButtons = new QHBoxLayout;
+    auto* load = new QPushButton(tr("Load"));
+    auto* save = new QPushButton(tr("Save\u2026"));
+    auto* rename = new QPushButton(tr("Rename\u2026"));
+    auto* remove = new QPushButton(tr("Delete"));
+    for (auto* b : {load, save, rename, remove}) presetButtons->addWidget(b);
+    presetLayout->addLayout(presetButtons);
+    layout->addWidget(group(tr("Presets"), presetBox));
+
+    settings_ = new SettingsPanel;
+    layout->addWidget(group(tr("Settings"), settings_));
+    history_ = new HistoryPanel(context_.cacheFolder);
+    layout->addWidget(group(tr("History"), history_), 1);
+
+    connect(load, &QPushButton::clicked, this, [this] { loadPreset(presetBox_->currentData().toString()); });
+    connect(save, &QPushButton::clicked, this, [this] {
+        bool ok = false;
+        const QString name = QInputDialog::getText(this, tr("Save preset"), tr("Name"), QLineEdit::Normal,
+                                                   presets_->isBuiltIn(presetBox_->currentData().toString()) ? QString()
+                                                                                                         : presetBox_->currentData().toString(),
+                                                   &ok);
+        if (!ok) return;
+        bool overwrite = false;
+        if (presets_->exists(name) && !presets_->isBuiltIn(name))
+            overwrite = QMessageBox::question(this, tr("Replace preset"), tr("Replace the preset '%1'?").arg(name)) == QMessageBox::Yes;
+        if (presets_->exists(name) && !overwrite && !presets_->isBuiltIn(name)) return;
+        savePreset(name, overwrite);
+    });
+    connect(rename, &QPushButton::clicked, this, [this] {
+        const QString from = presetBox_->currentData().toString();
+        bool ok = false;
+        const QString to = QInputDialog::getText(this, tr("Rename preset"), tr("New name"), QLineEdit::Normal, from, &ok);
+        if (!ok || to == from) return;
+        try {
+            presets_->rename(from, to);
+            refreshPresetList(to);
+        } catch (const ips::Error& e) {
+            showMessage(QString::fromStdString(e.what()));
+        }
+    });
+    connect(remove, &QPushButton::clicked, this, [this] {
+        const QString name = presetBox_->currentData().toString();
+        if (name.isEmpty() || QMessageBox::question(this, tr("Delete preset"), tr("Delete the preset '%1'?").arg(name)) != QMessageBox::Yes)
+            return;
+        try {
+            presets_->remove(name);
+            refreshPresetList();
+        } catch (const ips::Error& e) {
+            showMessage(QString::fromStdString(e.what()));
+        }
+    });
+    connect(history_, &HistoryPanel::restoreRequested, this, [this](int i) {
+        applyRequest(history_->entry(i).request);
+        showMessage(tr("Restored the settings of result #%1 (seed %2)").arg(i + 1).arg(history_->entry(i).seed), false);
+    });
+    connect(history_, &HistoryPanel::shown, this, &MainWindow::showHistoryEntry);
+    connect(history_, &HistoryPanel::problem, this, [this](const QString& m) { showMessage(m); });
+    connect(history_, &HistoryPanel::saved, this, [this](const QString& f) { stage_->setText(tr("Saved %1").arg(f)); });
+    connect(history_, &HistoryPanel::useAsReference, this, [this](const QString& file, const QImage& image) {
+        references_->addLoaded({file.isEmpty() ? LoadedImage{{}, image, {}, false} : loadImageFile(file)});
+    });
+    connect(history_, &HistoryPanel::useAsInit, this, [this](const QString& file, const QImage& image) {
+        if (init_->setInitImage(file.isEmpty() ? LoadedImage{{}, image, {}, false} : loadImageFile(file)))
+            canvasTabs_->setCurrentWidget(init_);
+    });
+    connect(settings_, &SettingsPanel::outputSizeChanged, this, [this](QSize size) {
+        for (int i = 0; i < controls_->unitCount(); ++i)
+            if (controls_->unit(i)->sketchPad()->layer().isBlank()) controls_->unit(i)->sketchPad()->layer().reset(size);
+    });
+    return column;
+}
+
+void MainWindow::buildMenus() {
+    auto add = [this](QMenu* menu, const QString& text, const QKeySequence& keys, auto slot) {
+        QAction* a = menu->addAction(text);
+        a->setShortcut(keys);
+        a->setShortcutContext(Qt::WindowShortcut);
+        connect(a, &QAction::triggered, this, slot);
+        return a;
+    };
+    QMenu* file = menuBar()->addMenu(tr("&File"));
+    add(file, tr("Add &reference pictures\u2026"), QKeySequence(tr("Ctrl+Shift+O")), [this] { references_->chooseFiles(); });
+    add(file, tr("&Save result\u2026"), QKeySequence::Save, [this] { history_->saveCurrent(); });
+    file->addSeparator();
+    add(file, tr("&Quit"), QKeySequence::Quit, [this] { close(); });
+
+    QMenu* edit = menuBar()->addMenu(tr("&Edit"));
+    add(edit, tr("&Paste reference picture"), QKeySequence::Paste, [this] {
+        // In a text box Ctrl+V pastes text as usual.
+        if (qobject_cast<QPlainTextEdit*>(QApplication::focusWidget())) {
+            qobject_cast<QPlainTextEdit*>(QApplication::focusWidget())->paste();
+            return;
+        }
+        references_->addFromMime(QApplication::clipboard()->mimeData());
+    });
+    add(edit, tr("&Undo mask stroke"), QKeySequence::Undo, [this] {
+        if (qobject_cast<QPlainTextEdit*>(QApplication::focusWidget())) qobject_cast<QPlainTextEdit*>(QApplication::focusWidget())->undo();
+        else init_->undo();
+    });
+    add(edit, tr("&Redo mask stroke"), QKeySequence(tr("Ctrl+Shift+Z")), [this] {
+        if (qobject_cast<QPlainTextEdit*>(QApplication::focusWidget())) qobject_cast<QPlainTextEdit*>(QApplication::focusWidget())->redo();
+        else init_->redo();
+    });
+    add(edit, tr("Smaller brush"), QKeySequence(Qt::Key_BracketLeft), [this] { init_->setBrushDiameter(init_->brushDiameter() * 4 / 5); });
+    add(edit, tr("Larger brush"), QKeySequence(Qt::Key_BracketRight),
+        [this] { init_->setBrushDiameter(init_->brushDiameter() * 5 / 4 + 1); });
+
+    QMenu* run = menuBar()->addMenu(tr("&Generate"));
+    add(run, tr("&Generate"), QKeySequence(tr("Ctrl+Return")), [this] { generate(); });
+    QAction* enter = new QAction(this);  // the keypad's Enter too
+    enter->setShortcut(QKeySequence(tr("Ctrl+Enter")));
+    connect(enter, &QAction::triggered, this, &MainWindow::generate);
+    addAction(enter);
+    add(run, tr("&Cancel"), QKeySequence(Qt::Key_Escape), [this] { cancel(); });
+    add(run, tr("&Reuse last seed"), QKeySequence(tr("Ctrl+R")), [this] { settings_->reuseLastSeed(); });
+    run->addSeparator();
+    add(run, tr("&Unload models"), QKeySequence(), [this] {
+        host_->unloadModels();
+        stage_->setText(tr("Models unloaded"));
+    });
+
+    QMenu* view = menuBar()->addMenu(tr("&View"));
+    auto canvas = [this] { return canvasTabs_->currentWidget() == init_ ? init_->canvas() : result_; };
+    add(view, tr("Zoom &in"), QKeySequence::ZoomIn, [canvas] { canvas()->zoomBy(1.25); });
+    add(view, tr("Zoom &out"), QKeySequence::ZoomOut, [canvas] { canvas()->zoomBy(0.8); });
+    add(view, tr("&Fit"), QKeySequence(tr("Ctrl+0")), [canvas] { canvas()->zoomToFit(); });
+    add(view, tr("&Result"), QKeySequence(tr("Ctrl+1")), [this] { canvasTabs_->setCurrentWidget(result_); });
+    add(view, tr("&Init image and mask"), QKeySequence(tr("Ctrl+2")), [this] { canvasTabs_->setCurrentWidget(init_); });
+
+    QMenu* settingsMenu = menuBar()->addMenu(tr("&Settings"));
+    add(settingsMenu, tr("&Models\u2026"), QKeySequence(tr("Ctrl+,")), [this] { openModelsDialog(); });
+}
+
+void MainWindow::connectWorker() {
+    GenerationWorker* w = host_->worker();
+    connect(w, &GenerationWorker::stageChanged, this, [this](quint64 job, const QString& stage) {
+        if (job != host_->activeJob()) return;
+        stage_->setText(stage == QStringLiteral("loading models") ? tr("Loading models (first run, or after a model or precision change)\u2026")
+                                                                  : stage.left(1).toUpper() + stage.mid(1) + QStringLiteral("\u2026"));
+        if (stage != QStringLiteral("denoising")) {
+            progress_->setRange(0, 0);  // busy indicator while loading / encoding / decoding
+            progress_->setFormat(stage);
+        }
+    });
+    connect(w, &GenerationWorker::progress, this, [this](quint64 job, int step, int total, double elapsed) {
+        if (job != host_->activeJob()) return;
+        progress_->setRange(0, total);
+        progress_->setValue(step);
+        const double eta = step > 0 ? elapsed / step * (total - step) : 0;
+        progress_->setFormat(step > 0 ? tr("step %1 / %2 \u00b7 %3 elapsed \u00b7 ETA %4").arg(step).arg(total).arg(durationText(elapsed), durationText(eta))
+                                      : tr("step 0 / %1").arg(total));
+        lastElapsed_ = elapsed;
+    });
+    connect(w, &GenerationWorker::preview, this, [this](quint64 job, const QImage& image) {
+        host_->worker()->previewShown();
+        if (job != host_->activeJob()) return;
+        result_->setImage(image);
+    });
+    connect(w, &GenerationWorker::finished, this, &MainWindow::onFinished);
+    connect(w, &GenerationWorker::failed, this, [this](quint64 job, const QString& message) {
+        if (job != host_->activeJob() && host_->activeJob() != 0) return;
+        showMessage(message);
+        stage_->setText(tr("Generation failed"));
+    });
+    connect(w, &GenerationWorker::cancelled, this, [this](quint64) { stage_->setText(tr("Cancelled")); });
+    connect(host_, &WorkerHost::idle, this, [this] {
+        setBusy(false);
+        Q_EMIT generationEnded();
+    });
+}
+
+void MainWindow::onFinished(const GenerationOutcome& outcome) {
+    history_->add(outcome);
+    settings_->setLastSeed(outcome.seed);
+    canvasTabs_->setCurrentWidget(result_);
+    stage_->setText(tr("Done in %1 \u00b7 seed %2").arg(durationText(outcome.seconds)).arg(outcome.seed));
+}
+
+void MainWindow::showHistoryEntry(int index) {
+    result_->setImage(history_->entry(index).image);
+    canvasTabs_->setCurrentWidget(result_);
+}
+
+void MainWindow::setBusy(bool busy) {
+    generate_->setEnabled(!busy);
+    cancel_->setEnabled(busy);
+    if (!busy) {
+        progress_->setRange(0, 100);
+        progress_->setValue(0);
+        progress_->setFormat(tr("idle"));
+    }
+}
+
+bool MainWindow::isGenerating() const { return host_->busy(); }
+
+ips::GenerationRequest MainWindow::settingsRequest() const {
+    ips::GenerationRequest r;
+    r.prompt = prompt_->toPlainText().toStdString();
+    r.negative_prompt = negative_->toPlainText().toStdString();
+    settings_->writeTo(r);
+    r.seed.reset();  // a preset does not fix the seed
+    ips::IpAdapterSettings knobs = references_->knobs();
+    r.ip_adapters = {knobs};
+    r.strength = init_->strength();
+    return r;
+}
+
+std::optional<ips::GenerationRequest> MainWindow::buildRequest(QString* error) const {
+    ips::GenerationRequest r;
+    r.model = toFsPath(models_.baseModel);
+    if (models_.baseModel.isEmpty()) {
+        *error = tr("No base model chosen. Open Settings \u25b8 Models (Ctrl+,) and choose a Stable Diffusion 1.5 folder or "
+                    ".safetensors file.");
+        return std::nullopt;
+    }
+    r.prompt = prompt_->toPlainText().toStdString();
+    r.negative_prompt = negative_->toPlainText().toStdString();
+    settings_->writeTo(r);
+    if (auto ip = references_->settings(models_.imageEncoder)) {
+        if (ip->path.empty()) {
+            *error = tr("There are reference pictures but no IP-Adapter installed. Add one in Settings \u25b8 Models (Ctrl+,), "
+                        "or remove the references to generate from the prompt alone.");
+            return std::nullopt;
+        }
+        r.ip_adapters.push_back(std::move(*ip));
+    }
+    QString controlError;
+    r.controlnets = controls_->settings(&controlError);
+    if (!controlError.isEmpty()) {
+        *error = controlError;
+        return std::nullopt;
+    }
+    init_->writeTo(r);
+    try {
+        ips::validate_request(r);
+    } catch (const ips::Error& e) {
+        *error = QString::fromStdString(e.what());
+        return std::nullopt;
+    }
+    return r;
+}
+
+void MainWindow::applySettings(const ips::GenerationRequest& r) {
+    // A preset without a prompt (the built-ins) keeps the artist's words.
+    if (!r.prompt.empty() || !r.negative_prompt.empty()) {
+        prompt_->setPlainText(QString::fromStdString(r.prompt));
+        negative_->setPlainText(QString::fromStdString(r.negative_prompt));
+    }
+    if (r.strength) init_->setStrength(*r.strength);
+    settings_->readFrom(r);
+    if (!r.ip_adapters.empty()) references_->applyKnobs(r.ip_adapters.front());
+}
+
+void MainWindow::applyRequest(const ips::GenerationRequest& r) {
+    applySettings(r);
+    if (r.ip_adapters.empty()) references_->clearReferences();
+    else references_->applySettings(r.ip_adapters.front());
+    if (r.ip_adapters.size() > 1)
+        showMessage(tr("This request has %1 IP-Adapters; the window shows the first.").arg(r.ip_adapters.size()), false);
+    controls_->apply(r.controlnets);
+    init_->readFrom(r);
+}
+
+void MainWindow::generate() {
+    if (host_->busy()) return;
+    QString error;
+    const auto request = buildRequest(&error);
+    if (!request) {
+        showMessage(error);
+        return;
+    }
+    messageBar_->hide();
+    setBusy(true);
+    progress_->setRange(0, 0);
+    progress_->setFormat(tr("starting"));
+    stage_->setText(tr("Starting\u2026"));
+    canvasTabs_->setCurrentWidget(result_);
+    host_->submit(*request, settings_->threads());
+}
+
+void MainWindow::cancel() {
+    if (!host_->busy()) return;
+    host_->cancel();
+    stage_->setText(tr("Cancelling at the end of this step\u2026"));
+}
+
+void MainWindow::showMessage(const QString& text, bool error) {
+    message_->setText(text);
+    messageBar_->setStyleSheet(error ? QStringLiteral("#messageBar { background: #fdecea; border: 1px solid #e0a39c; border-radius: 4px; } "
+                                                      "QLabel { color: #611a15; }")
+                                     : QStringLiteral("#messageBar { background: #e8f1fb; border: 1px solid #9dbbe0; border-radius: 4px; } "
+                                                      "QLabel { color: #0d3c61; }"));
+    messageBar_->show();
+}
+
+QString MainWindow::messageText() const { return messageBar_->isHidden() ? QString() : message_->text(); }
+
+void MainWindow::refreshPresetList(const QString& select) {
+    const QString current = select.isEmpty() ? presetBox_->currentData().toString() : select;
+    presetBox_->clear();
+    for (const PresetInfo& p : presets_->list())
+        presetBox_->addItem(p.builtIn ? p.name + tr(" (built-in)") : p.name, p.name);
+    if (const int i = presetBox_->findData(current); i >= 0) presetBox_->setCurrentIndex(i);
+}
+
+bool MainWindow::savePreset(const QString& name, bool overwrite) {
+    try {
+        presets_->save(name, settingsRequest(), overwrite);
+    } catch (const ips::Error& e) {
+        showMessage(QString::fromStdString(e.what()));
+        return false;
+    }
+    refreshPresetList(name);
+    stage_->setText(tr("Preset '%1' saved").arg(name));
+    return true;
+}
+
+bool MainWindow::loadPreset(const QString& name) {
+    try {
+        applySettings(presets_->load(name));
+    } catch (const ips::Error& e) {
+        showMessage(QString::fromStdString(e.what()));
+        return false;
+    }
+    stage_->setText(tr("Preset '%1' loaded").arg(name));
+    return true;
+}
+
+void MainWindow::setModelConfig(const ModelConfig& config) {
+    models_ = config;
+    references_->setAdapterFiles(config.ipAdapters);
+    controls_->setModelFiles(config.controlNets);
+    const QString advice = config.missingAdvice();
+    if (!advice.isEmpty()) showMessage(advice, config.baseModel.isEmpty());
+    else messageBar_->hide();
+}
+
+void MainWindow::openModelsDialog() {
+    ModelsDialog dialog(models_, this);
+    if (dialog.exec() != QDialog::Accepted) return;
+    setModelConfig(dialog.config());
+    QSettings settings;
+    models_.save(settings);
+}
+
+void MainWindow::restoreSession() {
+    QSettings s;
+    restoreGeometry(s.value(QStringLiteral("window/geometry")).toByteArray());
+    splitter_->restoreState(s.value(QStringLiteral("window/splitter")).toByteArray());
+    ModelConfig config;
+    config.load(s);
+    setModelConfig(config);
+    settings_->setThreads(s.value(QStringLiteral("session/threads"), 0).toInt());
+    const QString saved = s.value(QStringLiteral("session/request")).toString();
+    if (saved.isEmpty()) return;
+    try {
+        applySettings(ips::parse_request_json(saved.toStdString(), {}, "the saved session"));
+    } catch (const ips::Error& e) {
+        // An old or damaged session only costs the last settings.
+        showMessage(tr("The last session's settings could not be restored: %1").arg(QString::fromStdString(e.what())), false);
+    }
+}
+
+void MainWindow::saveSession() {
+    QSettings s;
+    s.setValue(QStringLiteral("window/geometry"), saveGeometry());
+    s.setValue(QStringLiteral("window/splitter"), splitter_->saveState());
+    s.setValue(QStringLiteral("session/threads"), settings_->threads());
+    try {
+        s.setValue(QStringLiteral("session/request"), QString::fromStdString(ips::request_to_json(settingsRequest(), {})));
+    } catch (const ips::Error&) {
+    }
+}
+
+void MainWindow::closeEvent(QCloseEvent* event) {
+    if (host_->busy()) host_->cancel();  // the worker stops at its next step; the host waits for it
+    saveSession();
+    event->accept();
+}
+
+}  // namespace ipsui

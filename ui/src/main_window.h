@@ -1,0 +1,120 @@
+#pragma once
+// The IP Studio window: image prompt and ControlNet on the left, the canvas (result / init image and
+// mask), prompts and Generate in the middle, settings, presets and history on the right.
+#include <QMainWindow>
+#include <optional>
+
+#include "ips/generation.h"
+#include "model_config.h"
+
+class QAction;
+class QComboBox;
+class QLabel;
+class QPlainTextEdit;
+class QProgressBar;
+class QPushButton;
+class QSplitter;
+class QTabWidget;
+
+namespace ipsui {
+
+class CanvasView;
+class ControlPanel;
+class HistoryPanel;
+class InitImagePanel;
+class PresetStore;
+class ReferencePanel;
+class SettingsPanel;
+class WorkerHost;
+struct GenerationOutcome;
+
+struct AppContext {
+    QString dataFolder;   // presets live in dataFolder/presets
+    QString cacheFolder;  // copies of results for dragging out
+    ips::PipelineOptions pipeline;
+};
+
+class MainWindow : public QMainWindow {
+    Q_OBJECT
+public:
+    explicit MainWindow(AppContext context, QWidget* parent = nullptr);
+    ~MainWindow() override;
+
+    // The request the current state describes; nothing (and `error` set) when something is missing.
+    std::optional<ips::GenerationRequest> buildRequest(QString* error) const;
+    // Everything but pictures: what presets and the saved session hold.
+    ips::GenerationRequest settingsRequest() const;
+    void applySettings(const ips::GenerationRequest& request);  // keeps the current pictures
+    void applyRequest(const ips::GenerationRequest& request);   // everything, pictures included (history)
+
+    void setModelConfig(const ModelConfig& config);
+    const ModelConfig& modelConfig() const { return models_; }
+
+    void generate();
+    void cancel();
+    bool isGenerating() const;
+
+    void showMessage(const QString& text, bool error = true);
+    QString messageText() const;
+
+    // Presets (also behind the preset bar's buttons).
+    bool savePreset(const QString& name, bool overwrite);
+    bool loadPreset(const QString& name);
+    PresetStore& presets() { return *presets_; }
+
+    ReferencePanel* references() const { return references_; }
+    SettingsPanel* settings() const { return settings_; }
+    InitImagePanel* initImage() const { return init_; }
+    ControlPanel* controls() const { return controls_; }
+    HistoryPanel* history() const { return history_; }
+    CanvasView* resultCanvas() const { return result_; }
+    QPlainTextEdit* promptEdit() const { return prompt_; }
+    QPlainTextEdit* negativeEdit() const { return negative_; }
+    QTabWidget* canvasTabs() const { return canvasTabs_; }
+    WorkerHost* worker() const { return host_; }
+
+Q_SIGNALS:
+    void generationEnded();  // finished, failed or cancelled
+
+protected:
+    void closeEvent(QCloseEvent*) override;
+
+private:
+    QWidget* buildLeftColumn();
+    QWidget* buildCenterColumn();
+    QWidget* buildRightColumn();
+    void buildMenus();
+    void connectWorker();
+    void refreshPresetList(const QString& select = {});
+    void openModelsDialog();
+    void restoreSession();
+    void saveSession();
+    void setBusy(bool busy);
+    void onFinished(const GenerationOutcome& outcome);
+    void showHistoryEntry(int index);
+
+    AppContext context_;
+    ModelConfig models_;
+    PresetStore* presets_;
+    WorkerHost* host_;
+    ReferencePanel* references_;
+    ControlPanel* controls_;
+    SettingsPanel* settings_;
+    InitImagePanel* init_;
+    HistoryPanel* history_;
+    CanvasView* result_;
+    QTabWidget* canvasTabs_;
+    QPlainTextEdit* prompt_;
+    QPlainTextEdit* negative_;
+    QPushButton* generate_;
+    QPushButton* cancel_;
+    QProgressBar* progress_;
+    QLabel* stage_;
+    QLabel* message_;
+    QWidget* messageBar_;
+    QComboBox* presetBox_;
+    QSplitter* splitter_;
+    double lastElapsed_ = 0;
+};
+
+}  // namespace ipsui

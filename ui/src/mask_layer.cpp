@@ -1,0 +1,99 @@
+#include "mask_layer.h"
+
+#include <QPainter>
+
+namespace ipsui {
+
+namespace {
+constexpr std::size_t kMaxUndo = 64;  // whole-mask snapshots: 64 x 512x512 bytes = 16 MB at most
+}
+
+void MaskLayer::reset(QSize size) {
+    image_ = QImage(size, QImage::Format_Grayscale8);
+    image_.fill(0);
+    undo_.clear();
+    redo_.clear();
+    stroking_ = false;
+}
+
+void MaskLayer::assign(const QImage& mask) {
+    remember();
+    image_ = mask.convertToFormat(QImage::Format_Grayscale8);
+}
+
+bool MaskLayer::isBlank() const {
+    for (int y = 0; y < image_.height(); ++y) {
+        const uchar* row = image_.constScanLine(y);
+        for (int x = 0; x < image_.width(); ++x)
+            if (row[x]) return false;
+    }
+    return true;
+}
+
+void MaskLayer::remember() {
+    if (image_.isNull()) return;
+    undo_.push_back(image_);
+    if (undo_.size() > kMaxUndo) undo_.erase(undo_.begin());
+    redo_.clear();
+}
+
+void MaskLayer::beginStroke(QPointF at, double diameter, bool erase) {
+    if (image_.isNull()) return;
+    remember();
+    stroking_ = true;
+    erase_ = erase;
+    diameter_ = std::max(1.0, diameter);
+    last_ = at;
+    paintSegment(at, at);
+}
+
+void MaskLayer::extendStroke(QPointF to) {
+    if (!stroking_) return;
+    paintSegment(last_, to);
+    last_ = to;
+}
+
+void MaskLayer::endStroke() { stroking_ = false; }
+
+void MaskLayer::paintSegment(QPointF from, QPointF to) {
+    // Grayscale8 has no alpha: paint a hard round brush so a painted pixel is fully in or out.
+    QPainter p(&image_);
+    p.setRenderHint(QPainter::Antialiasing, false);
+    const QColor colour = erase_ ? QColor(0, 0, 0) : QColor(255, 255, 255);
+    p.setPen(QPen(colour, diameter_, Qt::SolidLine, Qt::RoundCap, Qt::RoundJoin));
+    if (from == to) {
+        p.setPen(Qt::NoPen);
+        p.setBrush(colour);
+        p.drawEllipse(from, diameter_ / 2, diameter_ / 2);
+    } else {
+        p.drawLine(from, to);
+    }
+}
+
+void MaskLayer::clear() {
+    if (image_.isNull()) return;
+    remember();
+    image_.fill(0);
+}
+
+void MaskLayer::invert() {
+    if (image_.isNull()) return;
+    remember();
+    image_.invertPixels();
+}
+
+void MaskLayer::undo() {
+    if (undo_.empty()) return;
+    redo_.push_back(image_);
+    image_ = undo_.back();
+    undo_.pop_back();
+}
+
+void MaskLayer::redo() {
+    if (redo_.empty()) return;
+    undo_.push_back(image_);
+    image_ = redo_.back();
+    redo_.pop_back();
+}
+
+}  // namespace ipsui

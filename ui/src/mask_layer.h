@@ -1,0 +1,48 @@
+#pragma once
+// A paintable 8-bit mask (255 = repaint) with brush strokes, eraser, clear, invert and undo/redo. Used
+// for the inpainting mask and for ControlNet sketch maps; knows nothing of widgets.
+#include <QImage>
+#include <QPointF>
+#include <QSize>
+#include <vector>
+
+namespace ipsui {
+
+class MaskLayer {
+public:
+    // A new blank mask; drops the history.
+    void reset(QSize size);
+    // Replaces the mask by `mask` (converted to gray); undoable.
+    void assign(const QImage& mask);
+
+    QSize size() const { return image_.size(); }
+    bool isNull() const { return image_.isNull(); }
+    const QImage& image() const { return image_; }
+    bool isBlank() const;  // nothing painted
+
+    // A stroke is one undo step however long it is. Positions are in mask pixels.
+    void beginStroke(QPointF at, double diameter, bool erase);
+    void extendStroke(QPointF to);
+    void endStroke();
+
+    void clear();
+    void invert();
+
+    bool canUndo() const { return !undo_.empty(); }
+    bool canRedo() const { return !redo_.empty(); }
+    void undo();
+    void redo();
+
+private:
+    void remember();  // pushes the current mask as an undo step
+    void paintSegment(QPointF from, QPointF to);
+
+    QImage image_;
+    std::vector<QImage> undo_, redo_;
+    bool stroking_ = false;
+    bool erase_ = false;
+    double diameter_ = 1;
+    QPointF last_;
+};
+
+}  // namespace ipsui

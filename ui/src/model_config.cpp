@@ -1,0 +1,98 @@
+#include "model_config.h"
+
+#include <QFileInfo>
+
+#include "ips/errors.h"
+#include "ips/model_info.h"
+#include "qt_convert.h"
+
+namespace ipsui {
+
+void ModelConfig::load(QSettings& s) {
+    s.beginGroup(QStringLiteral("models"));
+    baseModel = s.value(QStringLiteral("base")).toString();
+    ipAdapters = s.value(QStringLiteral("ipAdapters")).toStringList();
+    imageEncoder = s.value(QStringLiteral("imageEncoder")).toString();
+    controlNets = s.value(QStringLiteral("controlNets")).toStringList();
+    s.endGroup();
+}
+
+void ModelConfig::save(QSettings& s) const {
+    s.beginGroup(QStringLiteral("models"));
+    s.setValue(QStringLiteral("base"), baseModel);
+    s.setValue(QStringLiteral("ipAdapters"), ipAdapters);
+    s.setValue(QStringLiteral("imageEncoder"), imageEncoder);
+    s.setValue(QStringLiteral("controlNets"), controlNets);
+    s.endGroup();
+}
+
+QString ModelConfig::missingAdvice() const {
+    QStringList missing;
+    if (baseModel.isEmpty()) missing << QStringLiteral("a Stable Diffusion 1.5 base model (a diffusers folder or a .safetensors checkpoint)");
+    if (ipAdapters.isEmpty()) missing << QStringLiteral("an IP-Adapter file (ip-adapter_sd15.safetensors)");
+    if (imageEncoder.isEmpty()) missing << QStringLiteral("its CLIP image encoder folder (models/image_encoder)");
+    if (missing.isEmpty()) return {};
+    return QStringLiteral("Missing: %1. Open Settings \u25b8 Models (Ctrl+,) to choose them; the README lists where to "
+                          "download each.")
+        .arg(missing.join(QStringLiteral("; ")));
+}
+
+QString roleName(ModelRole role) {
+    switch (role) {
+        case ModelRole::BaseModel: return QStringLiteral("a Stable Diffusion 1.x base model");
+        case ModelRole::IpAdapter: return QStringLiteral("an IP-Adapter");
+        case ModelRole::ImageEncoder: return QStringLiteral("a CLIP image encoder folder");
+        case ModelRole::ControlNet: return QStringLiteral("a ControlNet folder");
+    }
+    return {};
+}
+
+namespace {
+
+bool fits(const ips::ModelInfo& info, ModelRole role) {
+    using K = ips::ModelKind;
+    switch (role) {
+        case ModelRole::BaseModel: return info.kind == K::DiffusersPipeline || info.kind == K::SingleFileCheckpoint;
+        case ModelRole::IpAdapter: return info.kind == K::IpAdapter;
+        case ModelRole::ImageEncoder: return info.kind == K::ImageEncoder;
+        case ModelRole::ControlNet: return info.kind == K::ControlNet;
+    }
+    return false;
+}
+
+}  // namespace
+
+ModelCheck checkModel(const QString& path, ModelRole role) {
+    ModelCheck check;
+    const QString name = QFileInfo(path).fileName();
+    ips::ModelInfo info;
+    try {
+        info = ips::inspect_model(toFsPath(path));
+    } catch (const ips::Error& e) {
+        check.error = QString::fromStdString(e.what());
+        return check;
+    }
+    const QString kind = QString::fromLatin1(ips::model_kind_name(info.kind));
+    QString description = kind;
+    if (!info.variant.empty()) description += QStringLiteral(" ") + QString::fromStdString(info.variant);
+    if (!info.base_architecture.empty()) description += QStringLiteral(" (%1)").arg(QString::fromStdString(info.base_architecture));
+    if (info.parameter_count > 0)
+        description += QStringLiteral(", %1 M parameters").arg(double(info.parameter_count) / 1e6, 0, 'f', 1);
+    check.description = description;
+    if (!fits(info, role)) {
+        check.error = QStringLiteral("%1 is %2; expected %3").arg(name, info.kind == ips::ModelKind::Unknown ? QStringLiteral("not a model IP Studio recognises") : description, roleName(role));
+        return check;
+    }
+    if (info.base_architecture == "sdxl" || info.base_architecture == "sd2.x") {
+        check.error = QStringLiteral("%1 is %2; IP Studio runs Stable Diffusion 1.x models").arg(name, description);
+        return check;
+    }
+    if (role == ModelRole::IpAdapter && info.variant == "faceid") {
+        check.error = QStringLiteral("%1 is an IP-Adapter FaceID, which is not supported yet").arg(name);
+        return check;
+    }
+    check.ok = true;
+    return check;
+}
+
+}  // namespace ipsui

@@ -1,0 +1,36 @@
+#pragma once
+// The models the user has chosen (Settings > Models), how they persist, and the check that a chosen
+// file is the kind of model its slot needs.
+#include <QSettings>
+#include <QString>
+#include <QStringList>
+
+namespace ipsui {
+
+enum class ModelRole { BaseModel, IpAdapter, ImageEncoder, ControlNet };
+
+struct ModelConfig {
+    QString baseModel;  // diffusers folder or single-file .safetensors
+    QStringList ipAdapters;
+    QString imageEncoder;  // CLIP vision folder
+    QStringList controlNets;
+
+    void load(QSettings& settings);
+    void save(QSettings& settings) const;
+    // What is missing for a first generation, as advice the window shows (empty: ready).
+    QString missingAdvice() const;
+    bool operator==(const ModelConfig&) const = default;
+};
+
+struct ModelCheck {
+    bool ok = false;
+    QString description;  // e.g. "IP-Adapter plus (sd1.x), 22.0 M parameters"
+    QString error;        // why it was refused, naming the file
+};
+
+// Recognises the model from its tensor names (never its file name) and checks it fits `role`.
+ModelCheck checkModel(const QString& path, ModelRole role);
+
+QString roleName(ModelRole role);
+
+}  // namespace ipsui

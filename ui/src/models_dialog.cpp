@@ -1,0 +1,153 @@
+#include "models_dialog.h"
+
+#include <QDialogButtonBox>
+#include <QFileDialog>
+#include <QFileInfo>
+#include <QFormLayout>
+#include <QHBoxLayout>
+#include <QLabel>
+#include <QLineEdit>
+#include <QListWidget>
+#include <QPushButton>
+
+#include "recent_folders.h"
+
+namespace ipsui {
+
+ModelsDialog::ModelsDialog(ModelConfig config, QWidget* parent) : QDialog(parent), config_(std::move(config)) {
+    setWindowTitle(tr("Models"));
+    resize(720, 560);
+    auto* layout = new QVBoxLayout(this);
+    auto* intro = new QLabel(tr("Choose the models IP Studio runs. Each is recognised from its contents, so any file name "
+                                "works. Stable Diffusion 1.x base models: a diffusers folder (with model_index.json) or a "
+                                "single .safetensors checkpoint."));
+    intro->setWordWrap(true);
+    layout->addWidget(intro);
+    auto* form = new QFormLayout;
+    form->addRow(tr("Base model"), singleRow(ModelRole::BaseModel, base_, baseStatus_));
+    form->addRow(tr("IP-Adapters"), listRow(ModelRole::IpAdapter, adapters_));
+    form->addRow(tr("Image encoder"), singleRow(ModelRole::ImageEncoder, encoder_, encoderStatus_));
+    form->addRow(tr("ControlNets"), listRow(ModelRole::ControlNet, controlNets_));
+    layout->addLayout(form);
+    message_ = new QLabel;
+    message_->setWordWrap(true);
+    message_->setTextInteractionFlags(Qt::TextSelectableByMouse);
+    layout->addWidget(message_);
+    layout->addStretch();
+    auto* buttons = new QDialogButtonBox(QDialogButtonBox::Ok | QDialogButtonBox::Cancel);
+    connect(buttons, &QDialogButtonBox::accepted, this, &QDialog::accept);
+    connect(buttons, &QDialogButtonBox::rejected, this, &QDialog::reject);
+    layout->addWidget(buttons);
+    refresh();
+}
+
+QWidget* ModelsDialog::singleRow(ModelRole role, QLineEdit*& edit, QLabel*& status) {
+    auto* box = new QWidget;
+    auto* v = new QVBoxLayout(box);
+    v->setContentsMargins(0, 0, 0, 0);
+    auto* h = new QHBoxLayout;
+    edit = new QLineEdit;
+    edit->setReadOnly(true);
+    edit->setPlaceholderText(tr("not chosen"));
+    auto* folder = new QPushButton(tr("Folder\u2026"));
+    h->addWidget(edit, 1);
+    h->addWidget(folder);
+    if (role == ModelRole::BaseModel) {
+        auto* file = new QPushButton(tr("File\u2026"));
+        h->addWidget(file);
+        connect(file, &QPushButton::clicked, this, [this, role] { browse(role, false); });
+    }
+    v->addLayout(h);
+    status = new QLabel;
+    status->setWordWrap(true);
+    v->addWidget(status);
+    connect(folder, &QPushButton::clicked, this, [this, role] { browse(role, true); });
+    return box;
+}
+
+QWidget* ModelsDialog::listRow(ModelRole role, QListWidget*& list) {
+    auto* box = new QWidget;
+    auto* h = new QHBoxLayout(box);
+    h->setContentsMargins(0, 0, 0, 0);
+    list = new QListWidget;
+    list->setMaximumHeight(90);
+    auto* buttons = new QVBoxLayout;
+    auto* add = new QPushButton(tr("Add\u2026"));
+    auto* remove = new QPushButton(tr("Remove"));
+    buttons->addWidget(add);
+    buttons->addWidget(remove);
+    buttons->addStretch();
+    h->addWidget(list, 1);
+    h->addLayout(buttons);
+    QListWidget* l = list;
+    connect(add, &QPushButton::clicked, this, [this, role] { browse(role, role == ModelRole::ControlNet); });
+    connect(remove, &QPushButton::clicked, this, [this, role, l] {
+        const int row = l->currentRow();
+        QStringList& paths = role == ModelRole::IpAdapter ? config_.ipAdapters : config_.controlNets;
+        if (row >= 0 && row < paths.size()) paths.removeAt(row);
+        refresh();
+    });
+    return box;
+}
+
+void ModelsDialog::browse(ModelRole role, bool folder) {
+    const QString start = RecentFolders::get(QStringLiteral("models"));
+    QString path;
+    if (folder) path = QFileDialog::getExistingDirectory(this, roleName(role), start);
+    else
+        path = QFileDialog::getOpenFileName(this, roleName(role), start,
+                                            role == ModelRole::IpAdapter ? tr("IP-Adapter (*.safetensors *.bin)")
+                                                                         : tr("Checkpoint (*.safetensors)"));
+    if (path.isEmpty()) return;
+    RecentFolders::remember(QStringLiteral("models"), path);
+    choose(role, path);
+}
+
+bool ModelsDialog::choose(ModelRole role, const QString& path) {
+    const ModelCheck check = checkModel(path, role);
+    if (!check.ok) {
+        lastError_ = check.error;
+        message_->setStyleSheet(QStringLiteral("color: #c0392b;"));
+        message_->setText(tr("Refused: %1").arg(check.error));
+        return false;
+    }
+    lastError_.clear();
+    switch (role) {
+        case ModelRole::BaseModel: config_.baseModel = path; break;
+        case ModelRole::ImageEncoder: config_.imageEncoder = path; break;
+        case ModelRole::IpAdapter:
+            if (!config_.ipAdapters.contains(path)) config_.ipAdapters << path;
+            break;
+        case ModelRole::ControlNet:
+            if (!config_.controlNets.contains(path)) config_.controlNets << path;
+            break;
+    }
+    message_->setStyleSheet(QString());
+    message_->setText(tr("%1: %2").arg(QFileInfo(path).fileName(), check.description));
+    refresh();
+    return true;
+}
+
+void ModelsDialog::refresh() {
+    auto describe = [](const QString& path, ModelRole role) {
+        if (path.isEmpty()) return QString();
+        const ModelCheck c = checkModel(path, role);
+        return c.ok ? QStringLiteral("\u2714 ") + c.description : QStringLiteral("\u2716 ") + c.error;
+    };
+    base_->setText(config_.baseModel);
+    baseStatus_->setText(describe(config_.baseModel, ModelRole::BaseModel));
+    encoder_->setText(config_.imageEncoder);
+    encoderStatus_->setText(describe(config_.imageEncoder, ModelRole::ImageEncoder));
+    adapters_->clear();
+    for (const QString& p : config_.ipAdapters) {
+        auto* item = new QListWidgetItem(QFileInfo(p).fileName() + QStringLiteral("   ") + describe(p, ModelRole::IpAdapter), adapters_);
+        item->setToolTip(p);
+    }
+    controlNets_->clear();
+    for (const QString& p : config_.controlNets) {
+        auto* item = new QListWidgetItem(QFileInfo(p).fileName() + QStringLiteral("   ") + describe(p, ModelRole::ControlNet), controlNets_);
+        item->setToolTip(p);
+    }
+}
+
+}  // namespace ipsui

@@ -1,0 +1,394 @@
+#include "reference_panel.h"
+
+#include <QApplication>
+#include <QClipboard>
+#include <QComboBox>
+#include <QDoubleSpinBox>
+#include <QDragEnterEvent>
+#include <QFileDialog>
+#include <QFileInfo>
+#include <QFormLayout>
+#include <QHBoxLayout>
+#include <QLabel>
+#include <QMimeData>
+#include <QPushButton>
+#include <QSlider>
+#include <QToolButton>
+#include <cmath>
+
+#include "ips/errors.h"
+#include "ips/image_tools.h"
+#include "qt_convert.h"
+#include "recent_folders.h"
+
+namespace ipsui {
+
+namespace {
+constexpr int kThumb = 72;
+
+QPixmap thumbnail(const QImage& image) {
+    return QPixmap::fromImage(image.scaled(kThumb, kThumb, Qt::KeepAspectRatio, Qt::SmoothTransformation));
+}
+
+const QString kImageFilter = QStringLiteral("Images (*.png *.jpg *.jpeg *.webp *.bmp *.gif);;Image embeddings (*.safetensors)");
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------------------
+ReferenceRow::ReferenceRow(LoadedImage image, QWidget* parent) : QWidget(parent), image_(std::move(image)) {
+    if (image_.path.isEmpty() && !image_.image.isNull())
+        memoryImage_ = std::make_shared<const ips::Image>(toIpsImage(image_.image));
+    auto* layout = new QHBoxLayout(this);
+    layout->setContentsMargins(0, 2, 0, 2);
+
+    auto* thumb = new QLabel;
+    thumb->setFixedSize(kThumb, kThumb);
+    thumb->setAlignment(Qt::AlignCenter);
+    thumb->setFrameShape(QFrame::StyledPanel);
+    if (image_.isEmbedding) thumb->setText(QStringLiteral("embedding"));
+    else thumb->setPixmap(thumbnail(image_.image));
+    const QString name = image_.path.isEmpty() ? tr("pasted picture") : QFileInfo(image_.path).fileName();
+    thumb->setToolTip(image_.path.isEmpty() ? name : image_.path);
+    layout->addWidget(thumb);
+
+    preview_ = new QLabel;
+    preview_->setFixedSize(kThumb, kThumb);
+    preview_->setAlignment(Qt::AlignCenter);
+    preview_->setFrameShape(QFrame::StyledPanel);
+    preview_->setToolTip(tr("What the image encoder sees with this crop mode"));
+    layout->addWidget(preview_);
+
+    auto* fields = new QFormLayout;
+    fields->setContentsMargins(4, 0, 0, 0);
+    auto* title = new QLabel(name);
+    title->setMaximumWidth(180);
+    fields->addRow(title);
+    weight_ = new QDoubleSpinBox;
+    weight_->setRange(0.0, 2.0);
+    weight_->setSingleStep(0.05);
+    weight_->setValue(1.0);
+    weight_->setToolTip(tr("How much this picture counts among the references (1 = as diffusers)"));
+    fields->addRow(tr("Weight"), weight_);
+    crop_ = new QComboBox;
+    crop_->addItem(tr("Center crop"), QStringLiteral("center"));
+    crop_->addItem(tr("Pad (keep all)"), QStringLiteral("pad"));
+    crop_->addItem(tr("Squash"), QStringLiteral("squash"));
+    crop_->setEnabled(!image_.isEmbedding);
+    fields->addRow(tr("Crop"), crop_);
+    layout->addLayout(fields, 1);
+
+    auto* remove = new QToolButton;
+    remove->setText(QStringLiteral("\u2715"));
+    remove->setToolTip(tr("Remove this reference"));
+    remove->setAutoRaise(true);
+    layout->addWidget(remove, 0, Qt::AlignTop);
+
+    connect(remove, &QToolButton::clicked, this, [this] { Q_EMIT removeRequested(this); });
+    connect(weight_, &QDoubleSpinBox::valueChanged, this, &ReferenceRow::changed);
+    connect(crop_, &QComboBox::currentIndexChanged, this, [this] {
+        updatePreview();
+        Q_EMIT changed();
+    });
+    updatePreview();
+}
+
+ips::ImageSource ReferenceRow::source() const {
+    if (!image_.path.isEmpty()) return {toFsPath(image_.path), nullptr};
+    return {{}, memoryImage_};
+}
+
+double ReferenceRow::weight() const { return weight_->value(); }
+void ReferenceRow::setWeight(double weight) { weight_->setValue(weight); }
+
+ips::CropMode ReferenceRow::crop() const {
+    return ips::parse_crop_mode(crop_->currentData().toString().toStdString()).value_or(ips::CropMode::Center);
+}
+
+void ReferenceRow::setCrop(ips::CropMode mode) {
+    crop_->setCurrentIndex(crop_->findData(QString::fromLatin1(ips::crop_mode_name(mode).data(), ips::crop_mode_name(mode).size())));
+}
+
+void ReferenceRow::updatePreview() {
+    if (image_.isEmbedding || image_.image.isNull()) {
+        preview_->setText(QStringLiteral("\u2014"));
+        return;
+    }
+    // Computed by the engine's own preprocessing, so the preview is exactly the encoder's input.
+    const ips::Image view = ips::reference_encoder_view(memoryImage_ ? *memoryImage_ : toIpsImage(image_.image), crop());
+    encoderPreview_ = toQImage(view);
+    preview_->setPixmap(thumbnail(encoderPreview_));
+}
+
+// ---------------------------------------------------------------------------------------------------------
+ReferencePanel::ReferencePanel(QWidget* parent) : QWidget(parent) {
+    setAcceptDrops(true);
+    auto* layout = new QVBoxLayout(this);
+    layout->setContentsMargins(0, 0, 0, 0);
+
+    auto* header = new QHBoxLayout;
+    auto* add = new QPushButton(tr("Add\u2026"));
+    add->setToolTip(tr("Choose reference pictures (Ctrl+Shift+O)"));
+    auto* paste = new QPushButton(tr("Paste"));
+    paste->setToolTip(tr("Paste a picture from the clipboard (Ctrl+V)"));
+    auto* clear = new QPushButton(tr("Clear"));
+    header->addWidget(add);
+    header->addWidget(paste);
+    header->addWidget(clear);
+    header->addStretch();
+    layout->addLayout(header);
+
+    emptyHint_ = new QLabel(tr("Drop reference pictures here, paste one with Ctrl+V, or click Add."));
+    emptyHint_->setWordWrap(true);
+    emptyHint_->setAlignment(Qt::AlignCenter);
+    emptyHint_->setMinimumHeight(70);
+    emptyHint_->setStyleSheet(QStringLiteral("QLabel { border: 2px dashed palette(mid); border-radius: 6px; color: palette(mid); }"));
+    layout->addWidget(emptyHint_);
+    rows_ = new QVBoxLayout;
+    layout->addLayout(rows_);
+
+    auto* form = new QFormLayout;
+    auto* negativeRow = new QHBoxLayout;
+    negativeThumb_ = new QLabel(tr("none"));
+    negativeThumb_->setFixedSize(40, 40);
+    negativeThumb_->setAlignment(Qt::AlignCenter);
+    negativeThumb_->setFrameShape(QFrame::StyledPanel);
+    auto* chooseNegative = new QPushButton(tr("Choose\u2026"));
+    auto* clearNegative = new QPushButton(tr("Clear"));
+    negativeRow->addWidget(negativeThumb_);
+    negativeRow->addWidget(chooseNegative);
+    negativeRow->addWidget(clearNegative);
+    negativeRow->addStretch();
+    form->addRow(tr("Negative"), negativeRow);
+
+    adapter_ = new QComboBox;
+    adapter_->setSizeAdjustPolicy(QComboBox::AdjustToMinimumContentsLengthWithIcon);
+    adapter_->setMinimumContentsLength(16);
+    form->addRow(tr("Adapter"), adapter_);
+
+    auto* scaleRow = new QHBoxLayout;
+    scaleSlider_ = new QSlider(Qt::Horizontal);
+    scaleSlider_->setRange(0, 150);
+    scaleSlider_->setValue(100);
+    scaleSlider_->setToolTip(tr("Image prompt strength: 0 ignores the references, 1 is the adapter's training strength"));
+    scaleBox_ = new QDoubleSpinBox;
+    scaleBox_->setRange(0.0, 1.5);
+    scaleBox_->setSingleStep(0.05);
+    scaleBox_->setDecimals(2);
+    scaleBox_->setValue(1.0);
+    scaleRow->addWidget(scaleSlider_, 1);
+    scaleRow->addWidget(scaleBox_);
+    form->addRow(tr("Strength"), scaleRow);
+
+    mode_ = new QComboBox;
+    mode_->addItem(tr("Full"), QStringLiteral("full"));
+    mode_->addItem(tr("Style"), QStringLiteral("style"));
+    mode_->addItem(tr("Composition"), QStringLiteral("composition"));
+    mode_->setToolTip(tr("Which attention layers receive the image prompt (style / composition: ComfyUI's layer sets)"));
+    form->addRow(tr("Mode"), mode_);
+
+    auto* range = new QHBoxLayout;
+    start_ = new QDoubleSpinBox;
+    end_ = new QDoubleSpinBox;
+    for (auto* box : {start_, end_}) {
+        box->setRange(0.0, 1.0);
+        box->setSingleStep(0.05);
+    }
+    end_->setValue(1.0);
+    range->addWidget(start_);
+    range->addWidget(new QLabel(QStringLiteral("\u2013")));
+    range->addWidget(end_);
+    range->addStretch();
+    form->addRow(tr("Steps from/to"), range);
+    layout->addLayout(form);
+
+    connect(add, &QPushButton::clicked, this, &ReferencePanel::chooseFiles);
+    connect(paste, &QPushButton::clicked, this, [this] { addFromMime(QApplication::clipboard()->mimeData()); });
+    connect(clear, &QPushButton::clicked, this, &ReferencePanel::clearReferences);
+    connect(chooseNegative, &QPushButton::clicked, this, &ReferencePanel::chooseNegative);
+    connect(clearNegative, &QPushButton::clicked, this, [this] { setNegative({}); });
+    // Slider and box stay in step; the box is the value (two decimals), the slider its coarse handle.
+    connect(scaleSlider_, &QSlider::valueChanged, this, [this](int v) {
+        if (std::lround(scaleBox_->value() * 100) != v) scaleBox_->setValue(v / 100.0);
+    });
+    connect(scaleBox_, &QDoubleSpinBox::valueChanged, this, [this](double v) {
+        const QSignalBlocker block(scaleSlider_);
+        scaleSlider_->setValue(static_cast<int>(std::lround(v * 100)));
+        Q_EMIT changed();
+    });
+    for (auto* box : {start_, end_}) connect(box, &QDoubleSpinBox::valueChanged, this, &ReferencePanel::changed);
+    connect(mode_, &QComboBox::currentIndexChanged, this, &ReferencePanel::changed);
+    updateEmptyHint();
+}
+
+ReferenceRow* ReferencePanel::row(int index) const {
+    auto* item = rows_->itemAt(index);
+    return item ? qobject_cast<ReferenceRow*>(item->widget()) : nullptr;
+}
+
+int ReferencePanel::referenceCount() const { return rows_->count(); }
+
+void ReferencePanel::updateEmptyHint() { emptyHint_->setVisible(rows_->count() == 0); }
+
+int ReferencePanel::addLoaded(const QList<LoadedImage>& items) {
+    int added = 0;
+    for (const LoadedImage& item : items) {
+        if (!item.ok()) {
+            Q_EMIT problem(item.error);
+            continue;
+        }
+        auto* row = new ReferenceRow(item);
+        connect(row, &ReferenceRow::removeRequested, this, [this](ReferenceRow* r) {
+            rows_->removeWidget(r);
+            r->deleteLater();
+            updateEmptyHint();
+            Q_EMIT changed();
+        });
+        connect(row, &ReferenceRow::changed, this, &ReferencePanel::changed);
+        rows_->addWidget(row);
+        ++added;
+    }
+    updateEmptyHint();
+    if (added) Q_EMIT changed();
+    return added;
+}
+
+int ReferencePanel::addFromMime(const QMimeData* mime) {
+    const QList<LoadedImage> items = imagesFromMime(mime, true);
+    if (items.isEmpty()) {
+        Q_EMIT problem(tr("Nothing to add: the clipboard or drop holds no picture"));
+        return 0;
+    }
+    return addLoaded(items);
+}
+
+void ReferencePanel::clearReferences() {
+    while (auto* item = rows_->takeAt(0)) {
+        delete item->widget();
+        delete item;
+    }
+    updateEmptyHint();
+    Q_EMIT changed();
+}
+
+void ReferencePanel::setNegative(const LoadedImage& image) {
+    if (!image.ok()) {
+        Q_EMIT problem(image.error);
+        return;
+    }
+    negative_ = image;
+    if (image.isEmbedding) negativeThumb_->setText(QStringLiteral("emb"));
+    else if (image.image.isNull()) negativeThumb_->setText(tr("none"));
+    else negativeThumb_->setPixmap(QPixmap::fromImage(image.image.scaled(40, 40, Qt::KeepAspectRatio, Qt::SmoothTransformation)));
+    Q_EMIT changed();
+}
+
+void ReferencePanel::chooseFiles() {
+    const QStringList files = QFileDialog::getOpenFileNames(this, tr("Add reference pictures"),
+                                                            RecentFolders::get(QStringLiteral("references")), kImageFilter);
+    if (files.isEmpty()) return;
+    RecentFolders::remember(QStringLiteral("references"), files.first());
+    QList<LoadedImage> items;
+    for (const QString& f : files) {
+        if (f.endsWith(QStringLiteral(".safetensors"), Qt::CaseInsensitive)) items.append(LoadedImage{f, {}, {}, true});
+        else items.append(loadImageFile(f));
+    }
+    addLoaded(items);
+}
+
+void ReferencePanel::chooseNegative() {
+    const QString file = QFileDialog::getOpenFileName(this, tr("Negative reference"), RecentFolders::get(QStringLiteral("references")),
+                                                      kImageFilter);
+    if (file.isEmpty()) return;
+    RecentFolders::remember(QStringLiteral("references"), file);
+    setNegative(file.endsWith(QStringLiteral(".safetensors"), Qt::CaseInsensitive) ? LoadedImage{file, {}, {}, true} : loadImageFile(file));
+}
+
+void ReferencePanel::setAdapterFiles(const QStringList& paths) {
+    const QString current = adapterFile();
+    const QSignalBlocker block(adapter_);
+    adapter_->clear();
+    for (const QString& p : paths) adapter_->addItem(QFileInfo(p).fileName(), p);
+    if (paths.isEmpty()) adapter_->addItem(tr("(none installed \u2014 Settings \u25b8 Models)"), QString());
+    const int index = adapter_->findData(current);
+    if (index >= 0) adapter_->setCurrentIndex(index);
+}
+
+QString ReferencePanel::adapterFile() const { return adapter_->currentData().toString(); }
+
+void ReferencePanel::setScale(double scale) { scaleBox_->setValue(scale); }
+double ReferencePanel::scale() const { return scaleBox_->value(); }
+
+ips::IpAdapterSettings ReferencePanel::knobs() const {
+    ips::IpAdapterSettings s;
+    s.path = toFsPath(adapterFile());
+    s.scale = scale();
+    s.mode = mode_->currentData().toString().toStdString();
+    s.start = start_->value();
+    s.end = end_->value();
+    return s;
+}
+
+std::optional<ips::IpAdapterSettings> ReferencePanel::settings(const QString& imageEncoder) const {
+    if (rows_->count() == 0) return std::nullopt;
+    ips::IpAdapterSettings s = knobs();
+    s.image_encoder = toFsPath(imageEncoder);
+    bool weighted = false, sameCrop = true;
+    for (int i = 0; i < rows_->count(); ++i) {
+        const ReferenceRow* r = row(i);
+        s.images.push_back(r->source());
+        s.image_weights.push_back(r->weight());
+        s.image_crops.push_back(r->crop());
+        weighted = weighted || r->weight() != 1.0;
+        sameCrop = sameCrop && r->crop() == row(0)->crop();
+    }
+    // Keep requests minimal (and identical to what a user would write) when nothing differs per image.
+    if (!weighted) s.image_weights.clear();
+    s.crop = row(0)->crop();
+    if (sameCrop) s.image_crops.clear();
+    if (!negative_.path.isEmpty()) s.negative_image = ips::ImageSource{toFsPath(negative_.path), nullptr};
+    else if (!negative_.image.isNull())
+        s.negative_image = ips::ImageSource{{}, std::make_shared<const ips::Image>(toIpsImage(negative_.image))};
+    return s;
+}
+
+void ReferencePanel::applyKnobs(const ips::IpAdapterSettings& s) {
+    if (!s.path.empty()) {
+        const QString path = fromFsPath(s.path);
+        if (adapter_->findData(path) < 0) adapter_->addItem(QFileInfo(path).fileName(), path);
+        adapter_->setCurrentIndex(adapter_->findData(path));
+    }
+    setScale(s.scale);
+    const int mode = mode_->findData(QString::fromStdString(s.mode));
+    if (mode >= 0) mode_->setCurrentIndex(mode);
+    start_->setValue(s.start);
+    end_->setValue(s.end);
+}
+
+void ReferencePanel::applySettings(const ips::IpAdapterSettings& s) {
+    auto load = [](const ips::ImageSource& source) {
+        if (source.image) return LoadedImage{{}, toQImage(*source.image), {}, false};
+        const QString path = fromFsPath(source.path);
+        if (path.endsWith(QStringLiteral(".safetensors"), Qt::CaseInsensitive)) return LoadedImage{path, {}, {}, true};
+        return loadImageFile(path);
+    };
+    clearReferences();
+    for (std::size_t i = 0; i < s.images.size(); ++i) {
+        if (addLoaded({load(s.images[i])}) == 0) continue;
+        ReferenceRow* r = row(rows_->count() - 1);
+        r->setWeight(i < s.image_weights.size() ? s.image_weights[i] : 1.0);
+        r->setCrop(i < s.image_crops.size() ? s.image_crops[i] : s.crop);
+    }
+    negative_ = {};
+    setNegative(s.negative_image ? load(*s.negative_image) : LoadedImage{});
+    applyKnobs(s);
+}
+
+void ReferencePanel::dragEnterEvent(QDragEnterEvent* event) {
+    if (event->mimeData()->hasUrls() || event->mimeData()->hasImage()) event->acceptProposedAction();
+}
+
+void ReferencePanel::dropEvent(QDropEvent* event) {
+    addFromMime(event->mimeData());
+    event->acceptProposedAction();
+}
+
+}  // namespace ipsui

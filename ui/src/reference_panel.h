@@ -1,0 +1,110 @@
+#pragma once
+// The image prompt: reference pictures (dropped, pasted or chosen), each with a weight and a crop mode
+// whose preview shows what the image encoder will see; an optional negative reference; the adapter, its
+// scale slider, mode and step range. Produces the request's IpAdapterSettings and restores them.
+#include <QImage>
+#include <QList>
+#include <QWidget>
+#include <optional>
+
+#include "image_loader.h"
+#include "ips/generation.h"
+
+class QComboBox;
+class QDoubleSpinBox;
+class QLabel;
+class QSlider;
+class QVBoxLayout;
+class QMimeData;
+
+namespace ipsui {
+
+class ReferenceRow;
+
+class ReferencePanel : public QWidget {
+    Q_OBJECT
+public:
+    explicit ReferencePanel(QWidget* parent = nullptr);
+
+    // Adds what the drop/paste carried; bad items become `problem` messages and add nothing.
+    int addFromMime(const QMimeData* mime);
+    int addLoaded(const QList<LoadedImage>& items);
+    void clearReferences();
+    int referenceCount() const;
+    void setNegative(const LoadedImage& image);  // a null image clears it
+
+    void setAdapterFiles(const QStringList& paths);  // the installed IP-Adapters
+    QString adapterFile() const;
+    void setScale(double scale);
+    double scale() const;
+
+    // The request's adapter, or nothing when there are no references. `imageEncoder` comes from the
+    // model settings.
+    std::optional<ips::IpAdapterSettings> settings(const QString& imageEncoder) const;
+    // Restores everything an adapter entry carries (pictures from files or memory).
+    void applySettings(const ips::IpAdapterSettings& settings);
+    // Only the knobs (adapter, scale, mode, range), without pictures: what presets hold.
+    ips::IpAdapterSettings knobs() const;
+    void applyKnobs(const ips::IpAdapterSettings& settings);
+    void chooseFiles();  // the Add... dialog
+
+    // For tests and shortcuts.
+    QSlider* scaleSlider() const { return scaleSlider_; }
+    QDoubleSpinBox* scaleBox() const { return scaleBox_; }
+    QComboBox* modeBox() const { return mode_; }
+    ReferenceRow* row(int index) const;
+
+Q_SIGNALS:
+    void problem(QString message);
+    void changed();
+
+protected:
+    void dragEnterEvent(QDragEnterEvent*) override;
+    void dropEvent(QDropEvent*) override;
+
+private:
+    void chooseNegative();
+    void updateEmptyHint();
+
+    QVBoxLayout* rows_;
+    QLabel* emptyHint_;
+    QComboBox* adapter_;
+    QSlider* scaleSlider_;
+    QDoubleSpinBox* scaleBox_;
+    QComboBox* mode_;
+    QDoubleSpinBox* start_;
+    QDoubleSpinBox* end_;
+    QLabel* negativeThumb_;
+    LoadedImage negative_;
+};
+
+// One reference: thumbnail, weight, crop mode with its encoder preview, remove.
+class ReferenceRow : public QWidget {
+    Q_OBJECT
+public:
+    ReferenceRow(LoadedImage image, QWidget* parent = nullptr);
+
+    const LoadedImage& image() const { return image_; }
+    ips::ImageSource source() const;
+    double weight() const;
+    void setWeight(double weight);
+    ips::CropMode crop() const;
+    void setCrop(ips::CropMode mode);
+    const QImage& encoderPreview() const { return encoderPreview_; }
+
+Q_SIGNALS:
+    void removeRequested(ReferenceRow* row);
+    void changed();
+
+private:
+    void updatePreview();
+
+    LoadedImage image_;
+    std::shared_ptr<const ips::Image> memoryImage_;  // for pictures without a file
+    QDoubleSpinBox* weight_;
+    QComboBox* crop_;
+    QLabel* preview_;
+    QImage encoderPreview_;
+};
+
+}  // namespace ipsui

@@ -1,0 +1,158 @@
+#include "settings_panel.h"
+
+#include <QCheckBox>
+#include <QComboBox>
+#include <QDoubleSpinBox>
+#include <QFormLayout>
+#include <QHBoxLayout>
+#include <QLabel>
+#include <QLineEdit>
+#include <QPushButton>
+#include <QRegularExpressionValidator>
+#include <QSpinBox>
+#include <QThread>
+
+#include "ips/samplers.h"
+
+namespace ipsui {
+
+namespace {
+const QList<QSize> kSizes{{512, 512}, {512, 768}, {768, 512}, {640, 640}, {768, 768}, {448, 640}, {640, 448}};
+}
+
+SettingsPanel::SettingsPanel(QWidget* parent) : QWidget(parent) {
+    auto* form = new QFormLayout(this);
+    form->setContentsMargins(0, 0, 0, 0);
+
+    sizePreset_ = new QComboBox;
+    for (const QSize& s : kSizes) sizePreset_->addItem(QStringLiteral("%1 \u00d7 %2").arg(s.width()).arg(s.height()), s);
+    sizePreset_->addItem(tr("Custom"));
+    form->addRow(tr("Size"), sizePreset_);
+    auto* dims = new QHBoxLayout;
+    width_ = new QSpinBox;
+    height_ = new QSpinBox;
+    for (auto* box : {width_, height_}) {
+        box->setRange(64, 2048);
+        box->setSingleStep(8);
+        box->setValue(512);
+        box->setToolTip(tr("A multiple of 8"));
+    }
+    dims->addWidget(width_);
+    dims->addWidget(new QLabel(QStringLiteral("\u00d7")));
+    dims->addWidget(height_);
+    form->addRow(QString(), dims);
+
+    steps_ = new QSpinBox;
+    steps_->setRange(1, 150);
+    steps_->setValue(30);
+    form->addRow(tr("Steps"), steps_);
+    guidance_ = new QDoubleSpinBox;
+    guidance_->setRange(0.0, 30.0);
+    guidance_->setSingleStep(0.5);
+    guidance_->setValue(7.5);
+    guidance_->setToolTip(tr("Classifier-free guidance: how strongly the prompt is followed (1 = off)"));
+    form->addRow(tr("Guidance"), guidance_);
+    sampler_ = new QComboBox;
+    for (const auto& choice : ips::sampler_choices())
+        sampler_->addItem(QString::fromStdString(choice.label), QString::fromStdString(choice.id));
+    form->addRow(tr("Sampler"), sampler_);
+
+    auto* seedRow = new QHBoxLayout;
+    seed_ = new QLineEdit;
+    seed_->setValidator(new QRegularExpressionValidator(QRegularExpression(QStringLiteral("[0-9]{1,20}")), seed_));
+    seed_->setPlaceholderText(tr("seed"));
+    randomSeed_ = new QCheckBox(tr("Random"));
+    randomSeed_->setChecked(true);
+    auto* reuse = new QPushButton(tr("Reuse last"));
+    reuse->setToolTip(tr("Fix the seed of the last result (Ctrl+R)"));
+    seedRow->addWidget(seed_, 1);
+    seedRow->addWidget(randomSeed_);
+    seedRow->addWidget(reuse);
+    form->addRow(tr("Seed"), seedRow);
+    seed_->setEnabled(false);
+
+    batch_ = new QSpinBox;
+    batch_->setRange(1, 16);
+    batch_->setToolTip(tr("Pictures per run, all from one seed (diffusers' num_images_per_prompt)"));
+    form->addRow(tr("Batch count"), batch_);
+    precision_ = new QComboBox;
+    precision_->addItem(tr("float32 (reference)"), QStringLiteral("float32"));
+    precision_->addItem(tr("bfloat16 (fast on AVX-512/AMX)"), QStringLiteral("bfloat16"));
+    form->addRow(tr("Precision"), precision_);
+    threads_ = new QSpinBox;
+    threads_->setRange(0, 256);
+    threads_->setSpecialValueText(tr("all cores (%1)").arg(QThread::idealThreadCount()));
+    form->addRow(tr("Threads"), threads_);
+
+    connect(sizePreset_, &QComboBox::activated, this, [this](int index) {
+        if (index >= kSizes.size()) return;
+        width_->setValue(kSizes[index].width());
+        height_->setValue(kSizes[index].height());
+    });
+    for (auto* box : {width_, height_})
+        connect(box, &QSpinBox::valueChanged, this, [this] {
+            syncSizePreset();
+            Q_EMIT outputSizeChanged(outputSize());
+        });
+    connect(randomSeed_, &QCheckBox::toggled, this, [this](bool random) { seed_->setEnabled(!random); });
+    connect(reuse, &QPushButton::clicked, this, &SettingsPanel::reuseLastSeed);
+    syncSizePreset();
+}
+
+void SettingsPanel::syncSizePreset() {
+    const int index = kSizes.indexOf(outputSize());
+    const QSignalBlocker block(sizePreset_);
+    sizePreset_->setCurrentIndex(index >= 0 ? index : sizePreset_->count() - 1);
+}
+
+QSize SettingsPanel::outputSize() const { return {width_->value(), height_->value()}; }
+
+std::optional<quint64> SettingsPanel::seed() const {
+    bool ok = false;
+    const quint64 value = seed_->text().toULongLong(&ok);
+    if (randomSeed_->isChecked() || !ok) return std::nullopt;
+    return value;
+}
+
+void SettingsPanel::setLastSeed(quint64 seed) {
+    lastSeed_ = seed;
+    if (randomSeed_->isChecked()) seed_->setText(QString::number(seed));  // shown greyed: what the last run used
+}
+
+void SettingsPanel::reuseLastSeed() {
+    if (!lastSeed_) return;
+    seed_->setText(QString::number(*lastSeed_));
+    randomSeed_->setChecked(false);
+}
+
+void SettingsPanel::writeTo(ips::GenerationRequest& r) const {
+    r.width = width_->value();
+    r.height = height_->value();
+    r.num_inference_steps = steps_->value();
+    r.guidance_scale = guidance_->value();
+    r.scheduler = sampler_->currentData().toString().toStdString();
+    r.seed = seed();
+    r.num_images_per_prompt = batch_->value();
+    r.dtype = precision_->currentData().toString().toStdString();
+}
+
+void SettingsPanel::readFrom(const ips::GenerationRequest& r) {
+    width_->setValue(r.width);
+    height_->setValue(r.height);
+    steps_->setValue(r.num_inference_steps);
+    guidance_->setValue(r.guidance_scale);
+    if (const int i = sampler_->findData(QString::fromStdString(r.scheduler)); i >= 0) sampler_->setCurrentIndex(i);
+    if (r.seed) {
+        seed_->setText(QString::number(*r.seed));
+        randomSeed_->setChecked(false);
+    } else {
+        randomSeed_->setChecked(true);
+    }
+    batch_->setValue(r.num_images_per_prompt);
+    if (const int i = precision_->findData(QString::fromStdString(r.dtype)); i >= 0) precision_->setCurrentIndex(i);
+}
+
+int SettingsPanel::threads() const { return threads_->value(); }
+void SettingsPanel::setThreads(int threads) { threads_->setValue(threads); }
+
+}  // namespace ipsui

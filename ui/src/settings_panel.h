@@ -1,0 +1,61 @@
+#pragma once
+// Generation settings: size (with common presets), steps, guidance, sampler, seed (random / fixed /
+// reuse the last one), batch count, precision and threads. Writes them into a request and reads them back.
+#include <QWidget>
+#include <optional>
+
+#include "ips/generation.h"
+
+class QCheckBox;
+class QComboBox;
+class QDoubleSpinBox;
+class QLineEdit;
+class QSpinBox;
+
+namespace ipsui {
+
+class SettingsPanel : public QWidget {
+    Q_OBJECT
+public:
+    explicit SettingsPanel(QWidget* parent = nullptr);
+
+    void writeTo(ips::GenerationRequest& request) const;  // size, steps, guidance, sampler, seed, batch, dtype
+    void readFrom(const ips::GenerationRequest& request);  // seed: fixed to the request's when it has one
+    int threads() const;
+    void setThreads(int threads);
+
+    std::optional<quint64> seed() const;  // nothing = random
+    void setLastSeed(quint64 seed);       // shown so "reuse" can take it
+    void reuseLastSeed();
+    QSize outputSize() const;
+
+    QSpinBox* stepsBox() const { return steps_; }
+    QDoubleSpinBox* guidanceBox() const { return guidance_; }
+    QComboBox* samplerBox() const { return sampler_; }
+    QLineEdit* seedEdit() const { return seed_; }
+    QCheckBox* randomSeedBox() const { return randomSeed_; }
+    QSpinBox* widthBox() const { return width_; }
+    QSpinBox* heightBox() const { return height_; }
+    QComboBox* precisionBox() const { return precision_; }
+
+Q_SIGNALS:
+    void outputSizeChanged(QSize size);
+
+private:
+    void syncSizePreset();
+
+    QComboBox* sizePreset_;
+    QSpinBox* width_;
+    QSpinBox* height_;
+    QSpinBox* steps_;
+    QDoubleSpinBox* guidance_;
+    QComboBox* sampler_;
+    QLineEdit* seed_;
+    QCheckBox* randomSeed_;
+    QSpinBox* batch_;
+    QComboBox* precision_;
+    QSpinBox* threads_;
+    std::optional<quint64> lastSeed_;
+};
+
+}  // namespace ipsui
