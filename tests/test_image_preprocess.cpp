@@ -7,6 +7,7 @@
 #include "image/image_header.h"
 #include "image/image_io.h"
 #include "image/pil_resize.h"
+#include "ips/image_tools.h"
 #include "test_paths.h"
 
 using ipstest::dataPath;
@@ -83,6 +84,46 @@ private Q_SLOTS:
         QVERIFY(left_squash.pixels == squash.pixels);
         QCOMPARE(ips::parse_crop_mode("pad").value(), ips::CropMode::Pad);
         QVERIFY(!ips::parse_crop_mode("stretch").has_value());
+    }
+
+    void encoderViewIsTheEncoderInput() {
+        const auto wide = ips::image::read_image_rgb(dataPath("images/wide_256x128.png"));
+        for (auto mode : {ips::CropMode::Center, ips::CropMode::Pad, ips::CropMode::Squash})
+            QVERIFY(ips::reference_encoder_view(wide, mode).pixels ==
+                    ips::image::clip_input_image(wide, ips::image::ClipImageProcessorConfig{}, mode).pixels);
+        // Gray input is spread to three channels first.
+        ips::Image gray{4, 4, 1, std::vector<std::uint8_t>(16, 77)};
+        const auto view = ips::reference_encoder_view(gray, ips::CropMode::Squash, 8);
+        QCOMPARE(view.channels, 3);
+        QCOMPARE(view.width, 8);
+        for (auto v : view.pixels) QCOMPARE(int(v), 77);
+        QVERIFY(!inputErrorOf([] { ips::reference_encoder_view(ips::Image{}, ips::CropMode::Center); }).empty());
+    }
+
+    void cannyFindsAStepEdge() {
+        // Left half black, right half white: edges only on the two columns at the step, none elsewhere.
+        ips::Image step = solid(32, 16, 0, 0, 0);
+        for (int y = 0; y < 16; ++y)
+            for (int x = 16; x < 32; ++x)
+                for (int c = 0; c < 3; ++c) step.pixels[(y * 32 + x) * 3 + c] = 255;
+        const auto edges = ips::canny_edge_map(step, 100, 200);
+        QCOMPARE(edges.channels, 3);
+        int on = 0;
+        for (int y = 0; y < 16; ++y)
+            for (int x = 0; x < 32; ++x) {
+                const int v = edges.pixels[(y * 32 + x) * 3];
+                QVERIFY(v == 0 || v == 255);
+                QCOMPARE(int(edges.pixels[(y * 32 + x) * 3 + 2]), v);
+                if (v) {
+                    ++on;
+                    QVERIFY2(x == 15 || x == 16, qPrintable(QString("edge at x=%1").arg(x)));
+                }
+            }
+        QVERIFY(on >= 14);  // (almost) every row has its edge pixel
+        // A flat picture has no edges; thresholds above the step's gradient find none either.
+        for (auto v : ips::canny_edge_map(solid(16, 16, 90, 90, 90), 100, 200).pixels) QCOMPARE(int(v), 0);
+        const auto faint = ips::canny_edge_map(solid(16, 16, 0, 0, 0), 1, 2);
+        for (auto v : faint.pixels) QCOMPARE(int(v), 0);
     }
 
     void headerSizes() {

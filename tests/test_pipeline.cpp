@@ -10,6 +10,7 @@
 #include "io/json_file.h"
 #include "io/weights.h"
 #include "ips/png_file.h"
+#include "ips/request_json.h"
 #include "pipeline/engine.h"
 #include "test_paths.h"
 
@@ -295,6 +296,45 @@ private Q_SLOTS:
         const auto plain = engine->generate(q, {}, nullptr);
         q.eta = 1.0;
         QVERIFY(engine->generate(q, {}, nullptr).images.front().pixels != plain.images.front().pixels);
+    }
+
+    void perImageCropModes() {
+        ips::GenerationRequest q;
+        q.model = dataPath("tiny-sd15");
+        q.width = q.height = 64;
+        q.num_inference_steps = 2;
+        q.seed = 5;
+        ips::IpAdapterSettings a;
+        a.path = dataPath(adapterFile("base"));
+        a.image_encoder = dataPath("tiny-sd15/image_encoder");
+        a.images = {{dataPath("images/wide_256x128.png"), nullptr}};
+        q.ip_adapters = {a};
+        const auto center = engine->generate(q, {}, nullptr).images.front().pixels;
+        q.ip_adapters[0].crop = ips::CropMode::Pad;
+        const auto pad = engine->generate(q, {}, nullptr).images.front().pixels;
+        // The per-image list overrides the adapter's mode for its image.
+        q.ip_adapters[0].crop = ips::CropMode::Center;
+        q.ip_adapters[0].image_crops = {ips::CropMode::Pad};
+        QVERIFY(engine->generate(q, {}, nullptr).images.front().pixels == pad);
+        QVERIFY(pad != center);
+        q.ip_adapters[0].image_crops = {ips::CropMode::Pad, ips::CropMode::Pad};
+        QVERIFY(inputErrorOf([&] { ips::validate_request(q); }).find("2 crop modes for 1 images") != std::string::npos);
+
+        // Request JSON: written and read back; a bad mode names the field.
+        q.ip_adapters[0].images.push_back({dataPath("images/scene_128x128.png"), nullptr});
+        q.ip_adapters[0].image_crops = {ips::CropMode::Pad, ips::CropMode::Squash};
+        const auto back = ips::parse_request_json(ips::request_to_json(q, scratchPath()), scratchPath(), "test");
+        QCOMPARE(back.ip_adapters[0].image_crops, (std::vector<ips::CropMode>{ips::CropMode::Pad, ips::CropMode::Squash}));
+        const std::string bad = R"({"schema": 1, "ip_adapters": [{"path": "a.bin", "images": ["x.png"], "image_crops": ["stretch"]}]})";
+        QVERIFY(inputErrorOf([&] { ips::parse_request_json(bad, scratchPath(), "bad.json"); }).find("image_crops") != std::string::npos);
+        // A preset may leave the adapter file and pictures to the user; generating then says what is missing.
+        const auto preset = ips::parse_request_json(R"({"schema": 1, "model": "m", "ip_adapters": [{"scale": 0.5, "mode": "style"}]})",
+                                                    scratchPath(), "preset.json");
+        QCOMPARE(preset.ip_adapters[0].scale, 0.5);
+        QVERIFY(preset.ip_adapters[0].path.empty() && preset.ip_adapters[0].images.empty());
+        auto unfinished = preset;
+        unfinished.model = dataPath("tiny-sd15");
+        QVERIFY(inputErrorOf([&] { ips::validate_request(unfinished); }).find("no IP-Adapter file chosen") != std::string::npos);
     }
 
     void pngCarriesTheParameters() {

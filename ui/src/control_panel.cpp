@@ -120,6 +120,11 @@ ControlUnit::ControlUnit(int number, QWidget* parent) : QWidget(parent), number_
     connect(remove, &QToolButton::clicked, this, [this] { Q_EMIT removeRequested(this); });
     connect(source_, &QComboBox::currentIndexChanged, this, [this, cannyBox](int index) {
         sourcePages_->setCurrentIndex(index == int(Source::Sketch) ? 1 : 0);
+        // A stacked widget is as tall as its tallest page; let only the shown page count.
+        for (int i = 0; i < sourcePages_->count(); ++i)
+            sourcePages_->widget(i)->setSizePolicy(i == sourcePages_->currentIndex() ? QSizePolicy::Preferred : QSizePolicy::Ignored,
+                                                   i == sourcePages_->currentIndex() ? QSizePolicy::Preferred : QSizePolicy::Ignored);
+        sourcePages_->adjustSize();
         cannyBox->setVisible(index == int(Source::Canny));
         updateMap();
     });
@@ -139,6 +144,7 @@ ControlUnit::ControlUnit(int number, QWidget* parent) : QWidget(parent), number_
     });
     connect(enabled_, &QCheckBox::toggled, this, [this](bool on) { mapView_->setEnabled(on); });
     cannyBox->setVisible(false);
+    sketchPage->setSizePolicy(QSizePolicy::Ignored, QSizePolicy::Ignored);
     updateMap();
 }
 

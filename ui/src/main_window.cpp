@@ -343,7 +343,8 @@ void MainWindow::connectWorker() {
     connect(w, &GenerationWorker::preview, this, [this](quint64 job, const QImage& image) {
         host_->worker()->previewShown();
         if (job != host_->activeJob()) return;
-        result_->setImage(image);
+        // Previews are latent-sized (1/8); shown at the output size so the view does not jump at the end.
+        result_->setImage(image.scaled(activeOutputSize_, Qt::IgnoreAspectRatio, Qt::SmoothTransformation));
     });
     connect(w, &GenerationWorker::finished, this, &MainWindow::onFinished);
     connect(w, &GenerationWorker::failed, this, [this](quint64 job, const QString& message) {
@@ -351,7 +352,12 @@ void MainWindow::connectWorker() {
         showMessage(message);
         stage_->setText(tr("Generation failed"));
     });
-    connect(w, &GenerationWorker::cancelled, this, [this](quint64) { stage_->setText(tr("Cancelled")); });
+    connect(w, &GenerationWorker::cancelled, this, [this](quint64) {
+        stage_->setText(tr("Cancelled"));
+        // Put back what was shown before the run instead of a half-formed preview.
+        if (history_->currentIndex() >= 0) showHistoryEntry(history_->currentIndex());
+        else result_->setImage({});
+    });
     connect(host_, &WorkerHost::idle, this, [this] {
         setBusy(false);
         Q_EMIT generationEnded();
@@ -459,11 +465,13 @@ void MainWindow::generate() {
         return;
     }
     messageBar_->hide();
+    saveSession();  // a crash or a killed process then loses nothing the user typed
     setBusy(true);
     progress_->setRange(0, 0);
     progress_->setFormat(tr("starting"));
     stage_->setText(tr("Starting\u2026"));
     canvasTabs_->setCurrentWidget(result_);
+    activeOutputSize_ = QSize(request->width, request->height);
     host_->submit(*request, settings_->threads());
 }
 

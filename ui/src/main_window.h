@@ -115,6 +115,7 @@ private:
     QComboBox* presetBox_;
     QSplitter* splitter_;
     double lastElapsed_ = 0;
+    QSize activeOutputSize_;
 };
 
 }  // namespace ipsui

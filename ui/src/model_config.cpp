@@ -73,11 +73,11 @@ ModelCheck checkModel(const QString& path, ModelRole role) {
         return check;
     }
     const QString kind = QString::fromLatin1(ips::model_kind_name(info.kind));
-    QString description = kind;
-    if (!info.variant.empty()) description += QStringLiteral(" ") + QString::fromStdString(info.variant);
-    if (!info.base_architecture.empty()) description += QStringLiteral(" (%1)").arg(QString::fromStdString(info.base_architecture));
-    if (info.parameter_count > 0)
-        description += QStringLiteral(", %1 M parameters").arg(double(info.parameter_count) / 1e6, 0, 'f', 1);
+    QStringList parts{kind};
+    if (!info.variant.empty()) parts.last() += QStringLiteral(" ") + QString::fromStdString(info.variant);
+    if (!info.base_architecture.empty()) parts << QString::fromStdString(info.base_architecture);
+    if (info.parameter_count > 0) parts << QStringLiteral("%1 M parameters").arg(double(info.parameter_count) / 1e6, 0, 'f', 1);
+    const QString description = parts.join(QStringLiteral(" \u00b7 "));
     check.description = description;
     if (!fits(info, role)) {
         check.error = QStringLiteral("%1 is %2; expected %3").arg(name, info.kind == ips::ModelKind::Unknown ? QStringLiteral("not a model IP Studio recognises") : description, roleName(role));

@@ -71,6 +71,8 @@ QWidget* ModelsDialog::listRow(ModelRole role, QListWidget*& list) {
     h->setContentsMargins(0, 0, 0, 0);
     list = new QListWidget;
     list->setMaximumHeight(90);
+    list->setWordWrap(true);
+    list->setHorizontalScrollBarPolicy(Qt::ScrollBarAlwaysOff);
     auto* buttons = new QVBoxLayout;
     auto* add = new QPushButton(tr("Add\u2026"));
     auto* remove = new QPushButton(tr("Remove"));
@@ -99,7 +101,7 @@ void ModelsDialog::browse(ModelRole role, bool folder) {
                                             role == ModelRole::IpAdapter ? tr("IP-Adapter (*.safetensors *.bin)")
                                                                          : tr("Checkpoint (*.safetensors)"));
     if (path.isEmpty()) return;
-    RecentFolders::remember(QStringLiteral("models"), path);
+    RecentFolders::remember(QStringLiteral("models"), QFileInfo(path).absolutePath());
     choose(role, path);
 }
 

@@ -176,7 +176,7 @@ ReferencePanel::ReferencePanel(QWidget* parent) : QWidget(parent) {
     scaleBox_->setValue(1.0);
     scaleRow->addWidget(scaleSlider_, 1);
     scaleRow->addWidget(scaleBox_);
-    form->addRow(tr("Strength"), scaleRow);
+    form->addRow(tr("IP scale"), scaleRow);
 
     mode_ = new QComboBox;
     mode_->addItem(tr("Full"), QStringLiteral("full"));
