@@ -1,5 +1,6 @@
 // The window's panels driven as a user drives them: drops, sliders, brush strokes, presets, history.
 #include <QApplication>
+#include <QClipboard>
 #include <QCheckBox>
 #include <QComboBox>
 #include <QDoubleSpinBox>
@@ -194,6 +195,10 @@ private Q_SLOTS:
         QCOMPARE(a.image_crops, (std::vector<ips::CropMode>{ips::CropMode::Center, ips::CropMode::Squash}));
         QVERIFY(!r->init_image && !r->mask_image && r->controlnets.empty());
 
+        // A fixed seed beyond 64 bits is refused, not silently replaced by a random one.
+        s->seedEdit()->setText(QStringLiteral("18446744073709551616"));
+        QVERIFY(!window->buildRequest(&error));
+        QVERIFY2(error.contains(QStringLiteral("18446744073709551616")), qPrintable(error));
         // Random seed: the request leaves it to the engine.
         s->randomSeedBox()->setChecked(true);
         QVERIFY(!window->buildRequest(&error)->seed);
@@ -255,9 +260,11 @@ private Q_SLOTS:
 
         // A mask of another size is refused and changes nothing.
         QStringList initProblems;
-        auto c = connect(init, &ipsui::InitImagePanel::problem, this, [&](const QString& m) { initProblems << m; });
-        QVERIFY(!init->loadMask(ipsui::loadImageFile(dataFile("images/shapes_100x75.png"))));
-        disconnect(c);
+        {
+            QObject context;
+            connect(init, &ipsui::InitImagePanel::problem, &context, [&](const QString& m) { initProblems << m; });
+            QVERIFY(!init->loadMask(ipsui::loadImageFile(dataFile("images/shapes_100x75.png"))));
+        }
         QCOMPARE(initProblems.size(), 1);
         QVERIFY2(initProblems[0].contains(QStringLiteral("shapes_100x75.png is 100\u00d775")), qPrintable(initProblems[0]));
         QCOMPARE(countNonZero(init->mask().image()), 128 * 128);
@@ -363,6 +370,17 @@ private Q_SLOTS:
                  qPrintable(window->messageText()));
         QCOMPARE(window->settings()->stepsBox()->value(), 23);
         QCOMPARE(window->promptEdit()->toPlainText(), QStringLiteral("kept"));
+        // Well-formed but beyond what the controls allow: refused, not clamped.
+        QFile big(QDir(store().userFolder()).filePath(QStringLiteral("huge.json")));
+        QVERIFY(big.open(QIODevice::WriteOnly));
+        big.write(R"({"schema": 1, "width": 4096, "height": 512, "prompt": "x"})");
+        big.close();
+        const int width = window->settings()->widthBox()->value();
+        QVERIFY(!window->loadPreset(QStringLiteral("huge")));
+        QVERIFY2(window->messageText().contains(QStringLiteral("huge.json")) && window->messageText().contains(QStringLiteral("4096")),
+                 qPrintable(window->messageText()));
+        QCOMPARE(window->settings()->widthBox()->value(), width);
+        QCOMPARE(window->promptEdit()->toPlainText(), QStringLiteral("kept"));
     }
 
     void historyRestoresItsRequest() {
@@ -391,12 +409,10 @@ private Q_SLOTS:
 
         window->promptEdit()->setPlainText(QStringLiteral("changed"));
         window->settings()->stepsBox()->setValue(40);
-        // Double-clicking the newest item (shown first) restores it.
+        // Clicking the newest item (shown first) restores it.
         QListWidget* list = history->list();
         list->scrollToTop();
-        const QPoint newest = list->visualItemRect(list->item(0)).center();
-        QTest::mouseClick(list->viewport(), Qt::LeftButton, Qt::NoModifier, newest);
-        QTest::mouseDClick(list->viewport(), Qt::LeftButton, Qt::NoModifier, newest);
+        QTest::mouseClick(list->viewport(), Qt::LeftButton, Qt::NoModifier, list->visualItemRect(list->item(0)).center());
         QCOMPARE(window->promptEdit()->toPlainText(), QStringLiteral("restored prompt"));
         QCOMPARE(window->settings()->stepsBox()->value(), 9);
         QCOMPARE(window->settings()->seed().value(), quint64(4242));
@@ -421,10 +437,28 @@ private Q_SLOTS:
         std::unique_ptr<QMimeData> drag(list->model()->mimeData({list->model()->index(0, 0)}));
         QVERIFY(drag && drag->hasUrls() && drag->hasImage());
         QCOMPARE(drag->urls().front().toLocalFile(), history->entry(before).cachedPng);
+        // Copy only: a Move drag would remove the item from the history.
+        QCOMPARE(list->model()->supportedDragActions(), Qt::DropActions(Qt::CopyAction));
         // ... and dropping it back adds a reference.
         const int refs = window->references()->referenceCount();
         dropOn(window->references(), *drag);
         QCOMPARE(window->references()->referenceCount(), refs + 1);
+    }
+
+    void pasteGoesToTheFocusedTextBox() {
+        QApplication::clipboard()->setText(QStringLiteral("pasted words"));
+        window->activateWindow();
+        window->promptEdit()->setFocus();
+        window->promptEdit()->clear();
+        const int before = window->references()->referenceCount();
+        QTest::keyClick(window->promptEdit(), Qt::Key_V, Qt::ControlModifier);
+        QCOMPARE(window->promptEdit()->toPlainText(), QStringLiteral("pasted words"));
+        QCOMPARE(window->references()->referenceCount(), before);
+        // Elsewhere Ctrl+V pastes a picture as a reference.
+        QApplication::clipboard()->setImage(QImage(dataFile("images/gradient_64x64.png")));
+        window->resultCanvas()->setFocus();
+        QTest::keyClick(window->resultCanvas(), Qt::Key_V, Qt::ControlModifier);
+        QCOMPARE(window->references()->referenceCount(), before + 1);
     }
 
     void modelsAreCheckedWhenChosen() {

@@ -17,14 +17,20 @@ namespace {
 class Application : public QApplication {
 public:
     using QApplication::QApplication;
+
+    // Shown by the UI thread, whichever thread's event handler threw.
+    void report(const QString& text) {
+        QMetaObject::invokeMethod(
+            this, [text] { QMessageBox::critical(QApplication::activeWindow(), QStringLiteral("IP Studio"), text); }, Qt::QueuedConnection);
+    }
+
     bool notify(QObject* receiver, QEvent* event) override {
         try {
             return QApplication::notify(receiver, event);
         } catch (const std::exception& e) {
-            QMessageBox::critical(activeWindow(), QStringLiteral("IP Studio"),
-                                  QStringLiteral("Unexpected error: %1\nThe application keeps running.").arg(QString::fromUtf8(e.what())));
+            report(QStringLiteral("Unexpected error: %1\nThe application keeps running.").arg(QString::fromUtf8(e.what())));
         } catch (...) {
-            QMessageBox::critical(activeWindow(), QStringLiteral("IP Studio"), QStringLiteral("Unexpected error; the application keeps running."));
+            report(QStringLiteral("Unexpected error; the application keeps running."));
         }
         return false;
     }

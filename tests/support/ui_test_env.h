@@ -36,7 +36,6 @@ inline ipsui::AppContext testContext(const QTemporaryDir& dir) {
     ipsui::AppContext c;
     c.dataFolder = dir.filePath(QStringLiteral("data"));
     c.cacheFolder = dir.filePath(QStringLiteral("cache"));
-    c.pipeline.threads = 2;
     return c;
 }
 

@@ -49,20 +49,24 @@ void CanvasView::setMaskVisible(bool visible) {
     update();
 }
 
-void CanvasView::rebuildOverlay() {
+void CanvasView::rebuildOverlay(QRect region) {
     if (!mask_ || mask_->isNull()) {
         overlay_ = QImage();
         return;
     }
     // Red where the mask is white, alpha 45% of the mask value.
     const QImage& m = mask_->image();
-    overlay_ = QImage(m.size(), QImage::Format_ARGB32_Premultiplied);
-    for (int y = 0; y < m.height(); ++y) {
+    if (overlay_.size() != m.size()) {
+        overlay_ = QImage(m.size(), QImage::Format_ARGB32_Premultiplied);
+        region = QRect();
+    }
+    if (region.isEmpty()) region = m.rect();
+    for (int y = region.top(); y <= region.bottom(); ++y) {
         const uchar* src = m.constScanLine(y);
         auto* dst = reinterpret_cast<QRgb*>(overlay_.scanLine(y));
-        for (int x = 0; x < m.width(); ++x) {
+        for (int x = region.left(); x <= region.right(); ++x) {
             const int a = src[x] * 115 / 255;
-            dst[x] = qRgba(a * 255 / 255, a * 40 / 255, a * 40 / 255, a);
+            dst[x] = qRgba(a, a * 40 / 255, a * 40 / 255, a);
         }
     }
 }
@@ -146,7 +150,7 @@ void CanvasView::mousePressEvent(QMouseEvent* event) {
         painting_ = true;
         const bool erase = eraser_ || (event->modifiers() & Qt::ShiftModifier);
         mask_->beginStroke(toImage(event->position()), brush_, erase);
-        rebuildOverlay();
+        rebuildOverlay(mask_->takeDirty());
         update();
     }
 }
@@ -157,7 +161,8 @@ void CanvasView::mouseMoveEvent(QMouseEvent* event) {
         pan_ += event->position() - lastMouse_;
     } else if (painting_) {
         mask_->extendStroke(toImage(event->position()));
-        rebuildOverlay();
+        const QRect dirty = mask_->takeDirty();
+        if (!dirty.isEmpty()) rebuildOverlay(dirty);
     }
     lastMouse_ = event->position();
     update();
@@ -203,18 +208,9 @@ void CanvasView::dragEnterEvent(QDragEnterEvent* event) {
 }
 
 void CanvasView::dropEvent(QDropEvent* event) {
-    const QMimeData* mime = event->mimeData();
-    for (const QUrl& url : mime->urls()) {
-        if (url.isLocalFile()) {
-            Q_EMIT imageDropped(url.toLocalFile(), {});
-            event->acceptProposedAction();
-            return;
-        }
-    }
-    if (mime->hasImage()) {
-        Q_EMIT imageDropped({}, qvariant_cast<QImage>(mime->imageData()));
-        event->acceptProposedAction();
-    }
+    Q_EMIT picturesDropped(imagesFromMime(event->mimeData(), false));
+    event->setDropAction(Qt::CopyAction);
+    event->accept();
 }
 
 }  // namespace ipsui

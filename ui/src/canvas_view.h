@@ -6,6 +6,7 @@
 #include <QPointF>
 #include <QWidget>
 
+#include "image_loader.h"
 #include "mask_layer.h"
 
 namespace ipsui {
@@ -37,7 +38,7 @@ public:
 
 Q_SIGNALS:
     void maskEdited();
-    void imageDropped(QString path, QImage image);  // a file path, or a picture without one
+    void picturesDropped(QList<ipsui::LoadedImage> pictures);  // checked, as imagesFromMime gives them
 
 protected:
     void paintEvent(QPaintEvent*) override;
@@ -71,7 +72,7 @@ private:
     bool spaceHeld_ = false;
     QPointF lastMouse_;
     QPointF hover_{-1, -1};
-    void rebuildOverlay();
+    void rebuildOverlay(QRect region = {});  // empty: all of it
 };
 
 }  // namespace ipsui

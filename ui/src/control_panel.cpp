@@ -18,6 +18,7 @@
 #include "qt_convert.h"
 #include "recent_folders.h"
 #include "sketch_pad.h"
+#include "step_range_edit.h"
 
 namespace ipsui {
 
@@ -105,16 +106,8 @@ ControlUnit::ControlUnit(int number, QWidget* parent) : QWidget(parent), number_
     scale_->setSingleStep(0.05);
     scale_->setValue(1.0);
     knobs->addRow(tr("Conditioning scale"), scale_);
-    auto* range = new QHBoxLayout;
-    start_ = new QDoubleSpinBox;
-    end_ = new QDoubleSpinBox;
-    for (auto* box : {start_, end_}) {
-        box->setRange(0.0, 1.0);
-        box->setSingleStep(0.05);
-        range->addWidget(box);
-    }
-    end_->setValue(1.0);
-    knobs->addRow(tr("Steps from/to"), range);
+    range_ = new StepRangeEdit;
+    knobs->addRow(tr("Steps from/to"), range_);
     layout->addLayout(knobs);
 
     connect(remove, &QToolButton::clicked, this, [this] { Q_EMIT removeRequested(this); });
@@ -156,7 +149,7 @@ void ControlUnit::setModelFiles(const QStringList& paths) {
     if (const int i = model_->findData(current); i >= 0) model_->setCurrentIndex(i);
 }
 
-bool ControlUnit::isEnabled() const { return enabled_->isChecked(); }
+bool ControlUnit::isOn() const { return enabled_->isChecked(); }
 ControlUnit::Source ControlUnit::source() const { return Source(source_->currentIndex()); }
 void ControlUnit::setSource(Source source) { source_->setCurrentIndex(int(source)); }
 
@@ -171,6 +164,10 @@ bool ControlUnit::setPicture(const LoadedImage& picture) {
         return false;
     }
     picture_ = picture;
+    const QImage bounded = std::max(picture.image.width(), picture.image.height()) > 1024
+                               ? picture.image.scaled(1024, 1024, Qt::KeepAspectRatio, Qt::SmoothTransformation)
+                               : picture.image;
+    cannyInput_ = toIpsImage(bounded);
     pictureName_->setText(picture.path.isEmpty() ? tr("picture in memory") : QFileInfo(picture.path).fileName());
     pictureName_->setToolTip(picture.path);
     updateMap();
@@ -193,7 +190,7 @@ void ControlUnit::updateMap() {
             // Live: OpenCV's Canny runs in a few milliseconds at SD sizes.
             map_ = picture_.image.isNull()
                        ? QImage()
-                       : toQImage(ips::canny_edge_map(toIpsImage(picture_.image), low_->value(), high_->value()));
+                       : toQImage(ips::canny_edge_map(cannyInput_, low_->value(), high_->value()));
             break;
         case Source::Sketch: map_ = sketch_->layer().isBlank() ? QImage() : sketch_->layer().image(); break;
     }
@@ -202,7 +199,7 @@ void ControlUnit::updateMap() {
 }
 
 std::optional<ips::ControlNetSettings> ControlUnit::settings(QString* error) const {
-    if (!isEnabled()) return std::nullopt;
+    if (!isOn()) return std::nullopt;
     const QString model = model_->currentData().toString();
     if (model.isEmpty()) {
         *error = tr("ControlNet %1: no ControlNet model chosen (Settings \u25b8 Models)").arg(number_);
@@ -217,8 +214,8 @@ std::optional<ips::ControlNetSettings> ControlUnit::settings(QString* error) con
     if (source() == Source::Map && !picture_.path.isEmpty()) s.image = {toFsPath(picture_.path), nullptr};
     else s.image = {{}, std::make_shared<const ips::Image>(toIpsImage(map_, source() == Source::Sketch))};
     s.conditioning_scale = scale_->value();
-    s.start = start_->value();
-    s.end = end_->value();
+    s.start = range_->start();
+    s.end = range_->end();
     return s;
 }
 
@@ -230,8 +227,7 @@ void ControlUnit::apply(const ips::ControlNetSettings& s) {
     if (s.image.image) setPicture(LoadedImage{{}, toQImage(*s.image.image), {}, false});
     else if (!s.image.path.empty()) setPicture(loadImageFile(fromFsPath(s.image.path)));
     scale_->setValue(s.conditioning_scale);
-    start_->setValue(s.start);
-    end_->setValue(s.end);
+    range_->setRange(s.start, s.end);
     enabled_->setChecked(true);
 }
 

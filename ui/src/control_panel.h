@@ -21,6 +21,7 @@ class QVBoxLayout;
 namespace ipsui {
 
 class SketchPad;
+class StepRangeEdit;
 
 class ControlUnit : public QWidget {
     Q_OBJECT
@@ -30,7 +31,7 @@ public:
     explicit ControlUnit(int number, QWidget* parent = nullptr);
 
     void setModelFiles(const QStringList& paths);
-    bool isEnabled() const;
+    bool isOn() const;  // the unit's switch (not QWidget::isEnabled)
     Source source() const;
     void setSource(Source source);
     // The picture the map comes from (the map itself, or Canny's input).
@@ -63,9 +64,9 @@ private:
     SketchPad* sketch_;
     QLabel* mapView_;
     QDoubleSpinBox* scale_;
-    QDoubleSpinBox* start_;
-    QDoubleSpinBox* end_;
+    StepRangeEdit* range_;
     LoadedImage picture_;
+    ips::Image cannyInput_;  // the picture, at most 1024 px a side: Canny re-runs on every slider move
     QImage map_;
 };
 

@@ -53,6 +53,7 @@ private:
     std::unique_ptr<ips::Pipeline> pipeline_;
     ips::CancelToken cancel_;
     std::atomic<quint64> cancelledUpTo_{0};
+    std::atomic<quint64> running_{0};  // the job generate() is working on, 0 between jobs
     std::atomic<bool> previewInFlight_{false};
 };
 

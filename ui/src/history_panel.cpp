@@ -1,6 +1,8 @@
 #include "history_panel.h"
 
+#include <QDateTime>
 #include <QDir>
+#include <QFile>
 #include <QFileDialog>
 #include <QFileInfo>
 #include <QHBoxLayout>
@@ -38,7 +40,7 @@ QMimeData* HistoryList::mimeData(const QList<QListWidgetItem*>& items) const {
         const HistoryEntry* e = entryAt ? entryAt(item->data(Qt::UserRole).toInt()) : nullptr;
         if (!e) continue;
         if (!e->cachedPng.isEmpty()) urls << QUrl::fromLocalFile(e->cachedPng);
-        if (!mime->hasImage()) mime->setImageData(e->image);
+        if (!mime->hasImage()) mime->setImageData(e->image.isNull() ? QImage(e->cachedPng) : e->image);
     }
     mime->setUrls(urls);
     return mime;
@@ -47,6 +49,7 @@ QMimeData* HistoryList::mimeData(const QList<QListWidgetItem*>& items) const {
 HistoryPanel::HistoryPanel(QString cacheFolder, QWidget* parent) : QWidget(parent), cacheFolder_(std::move(cacheFolder)) {
     auto* layout = new QVBoxLayout(this);
     layout->setContentsMargins(0, 0, 0, 0);
+    pruneCache();
     list_ = new HistoryList;
     list_->entryAt = [this](int i) { return i >= 0 && i < count() ? &entries_[static_cast<std::size_t>(i)] : nullptr; };
     list_->setViewMode(QListView::IconMode);
@@ -57,7 +60,7 @@ HistoryPanel::HistoryPanel(QString cacheFolder, QWidget* parent) : QWidget(paren
     list_->setDragEnabled(true);
     list_->setDragDropMode(QAbstractItemView::DragOnly);
     list_->setSelectionMode(QAbstractItemView::SingleSelection);
-    list_->setToolTip(tr("Click to view, double-click to restore its settings, drag out to save or reuse"));
+    list_->setToolTip(tr("Click to restore a result and its settings; drag it out to save or reuse it"));
     layout->addWidget(list_, 1);
 
     auto* buttons = new QHBoxLayout;
@@ -73,18 +76,31 @@ HistoryPanel::HistoryPanel(QString cacheFolder, QWidget* parent) : QWidget(paren
     connect(restore, &QPushButton::clicked, this, [this] {
         if (currentIndex() >= 0) Q_EMIT restoreRequested(currentIndex());
     });
-    connect(list_, &QListWidget::itemDoubleClicked, this, [this](QListWidgetItem* item) {
+    // A click brings back everything that made the result; moving with the keys only shows it.
+    connect(list_, &QListWidget::itemClicked, this, [this](QListWidgetItem* item) {
         Q_EMIT restoreRequested(item->data(Qt::UserRole).toInt());
     });
     connect(list_, &QListWidget::currentRowChanged, this, [this](int) {
         if (currentIndex() >= 0) Q_EMIT shown(currentIndex());
     });
     connect(asReference, &QPushButton::clicked, this, [this] {
-        if (currentIndex() >= 0) Q_EMIT useAsReference(entry(currentIndex()).cachedPng, entry(currentIndex()).image);
+        if (currentIndex() >= 0) Q_EMIT useAsReference(entry(currentIndex()).cachedPng, image(currentIndex()));
     });
     connect(asInit, &QPushButton::clicked, this, [this] {
-        if (currentIndex() >= 0) Q_EMIT useAsInit(entry(currentIndex()).cachedPng, entry(currentIndex()).image);
+        if (currentIndex() >= 0) Q_EMIT useAsInit(entry(currentIndex()).cachedPng, image(currentIndex()));
     });
+}
+
+void HistoryPanel::pruneCache() const {
+    // Copies exist for dragging out during a session; a week later nobody drags them any more.
+    const QDateTime cutoff = QDateTime::currentDateTime().addDays(-7);
+    for (const QFileInfo& f : QDir(cacheFolder_).entryInfoList({QStringLiteral("ipstudio-*.png")}, QDir::Files))
+        if (f.lastModified() < cutoff) QFile::remove(f.absoluteFilePath());
+}
+
+QImage HistoryPanel::image(int index) const {
+    const HistoryEntry& e = entry(index);
+    return e.image.isNull() ? QImage(e.cachedPng) : e.image;
 }
 
 int HistoryPanel::currentIndex() const {
@@ -107,16 +123,26 @@ void HistoryPanel::add(const GenerationOutcome& outcome) {
         e.seconds = outcome.seconds;
         const int index = count();
         // The cached copy is what drags hand out; a failure only disables dragging the file.
-        const QString file = QDir(cacheFolder_).filePath(QStringLiteral("ipstudio-%1-%2-%3.png").arg(outcome.seed).arg(index).arg(i));
+        // Named by time and seed so no other session's copy is ever replaced.
+        const QString file = QDir(cacheFolder_).filePath(QStringLiteral("ipstudio-%1-%2-%3.png")
+                                                             .arg(QDateTime::currentDateTime().toString(QStringLiteral("yyyyMMdd-HHmmss-zzz")))
+                                                             .arg(outcome.seed)
+                                                             .arg(i));
         try {
-            ips::write_png(toFsPath(file), toIpsImage(e.image), pngMetadata(e.request, e.seed, file), true);
+            ips::write_png(toFsPath(file), toIpsImage(e.image), pngMetadata(e.request, e.seed, file), false);
             e.cachedPng = file;
         } catch (const ips::Error& err) {
             Q_EMIT problem(tr("Could not keep a copy of the result for dragging: %1").arg(QString::fromStdString(err.what())));
         }
         entries_.push_back(std::move(e));
-        auto* item = new QListWidgetItem(QIcon(QPixmap::fromImage(entries_.back().image.scaled(96, 96, Qt::KeepAspectRatio,
-                                                                                                   Qt::SmoothTransformation))),
+        // Bound memory: only the newest pictures stay decoded; older ones come back from their PNG.
+        constexpr int kDecodedEntries = 64;
+        if (count() > kDecodedEntries) {
+            HistoryEntry& old = entries_[static_cast<std::size_t>(count() - kDecodedEntries - 1)];
+            if (!old.cachedPng.isEmpty()) old.image = QImage();
+        }
+        auto* item = new QListWidgetItem(QIcon(QPixmap::fromImage(outcome.images[i].scaled(96, 96, Qt::KeepAspectRatio,
+                                                                                             Qt::SmoothTransformation))),
                                          QStringLiteral("#%1").arg(index + 1));
         item->setData(Qt::UserRole, index);
         item->setToolTip(QString::fromStdString(ips::a1111_parameters(entries_.back().request, entries_.back().seed)));
@@ -129,7 +155,7 @@ QString HistoryPanel::save(int index, const QString& file, bool overwrite) const
     if (index < 0 || index >= count()) return tr("no result selected");
     const HistoryEntry& e = entry(index);
     try {
-        ips::write_png(toFsPath(file), toIpsImage(e.image), pngMetadata(e.request, e.seed, file), overwrite);
+        ips::write_png(toFsPath(file), toIpsImage(image(index)), pngMetadata(e.request, e.seed, file), overwrite);
     } catch (const ips::Error& err) {
         return QString::fromStdString(err.what());
     }
@@ -143,14 +169,16 @@ void HistoryPanel::saveCurrent() {
         return;
     }
     const QString suggested = QDir(RecentFolders::get(QStringLiteral("outputs"))).filePath(QStringLiteral("ipstudio-%1.png").arg(entry(index).seed));
-    // The native dialog asks before replacing an existing file; only then is overwriting allowed.
-    QString file = QFileDialog::getSaveFileName(this, tr("Save result"), suggested, tr("PNG image (*.png)"));
-    if (file.isEmpty()) return;
-    // The dialog confirmed replacing the name it showed; a suffix added here names another file.
-    const bool confirmed = file.endsWith(QStringLiteral(".png"), Qt::CaseInsensitive);
-    if (!confirmed) file += QStringLiteral(".png");
+    // The dialog adds the suffix itself, so its "replace?" question is about the file actually written;
+    // only then is overwriting allowed.
+    QFileDialog dialog(this, tr("Save result"), suggested, tr("PNG image (*.png)"));
+    dialog.setAcceptMode(QFileDialog::AcceptSave);
+    dialog.setDefaultSuffix(QStringLiteral("png"));
+    dialog.selectFile(suggested);
+    if (dialog.exec() != QDialog::Accepted || dialog.selectedFiles().isEmpty()) return;
+    const QString file = dialog.selectedFiles().first();
     RecentFolders::remember(QStringLiteral("outputs"), file);
-    const QString error = save(index, file, confirmed);
+    const QString error = save(index, file, true);
     if (error.isEmpty()) Q_EMIT saved(file);
     else Q_EMIT problem(error);
 }

@@ -16,7 +16,7 @@ namespace ipsui {
 
 struct HistoryEntry {
     ips::GenerationRequest request;  // as run, seed included
-    QImage image;
+    QImage image;  // null once the entry is old (see HistoryPanel::image)
     quint64 seed = 0;
     double seconds = 0;
     QString cachedPng;  // a PNG copy in the cache folder, what a drag hands out
@@ -34,6 +34,8 @@ public:
 
 protected:
     QMimeData* mimeData(const QList<QListWidgetItem*>& items) const override;
+    // Copy only: a Move drag would make Qt remove the item (and a file manager move the cached file).
+    Qt::DropActions supportedDropActions() const override { return Qt::CopyAction; }
     QStringList mimeTypes() const override;
 };
 
@@ -45,6 +47,8 @@ public:
     void add(const GenerationOutcome& outcome);  // one entry per picture
     int count() const { return static_cast<int>(entries_.size()); }
     const HistoryEntry& entry(int index) const { return entries_.at(static_cast<std::size_t>(index)); }
+    // The full picture: kept in memory for the newest results, read back from the cached PNG for older ones.
+    QImage image(int index) const;
     int currentIndex() const;
     void select(int index);
     HistoryList* list() const { return list_; }
@@ -63,6 +67,8 @@ Q_SIGNALS:
     void saved(QString file);
 
 private:
+    void pruneCache() const;
+
     QString cacheFolder_;
     std::vector<HistoryEntry> entries_;
     HistoryList* list_;

@@ -91,9 +91,8 @@ InitImagePanel::InitImagePanel(QWidget* parent) : QWidget(parent) {
     connect(loadMask, &QToolButton::clicked, this, &InitImagePanel::chooseMask);
     connect(showMask_, &QCheckBox::toggled, canvas_, &CanvasView::setMaskVisible);
     connect(canvas_, &CanvasView::maskEdited, this, &InitImagePanel::maskChanged);
-    connect(canvas_, &CanvasView::imageDropped, this, [this](const QString& path, const QImage& image) {
-        setInitImage(path.isEmpty() ? LoadedImage{{}, image, image.isNull() ? tr("the dropped picture could not be read") : QString(), false}
-                                    : loadImageFile(path));
+    connect(canvas_, &CanvasView::picturesDropped, this, [this](const QList<LoadedImage>& pictures) {
+        if (!pictures.isEmpty()) setInitImage(pictures.first());
     });
     maskChanged();
 }

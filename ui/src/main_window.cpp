@@ -169,10 +169,9 @@ QWidget* MainWindow::buildCenterColumn() {
     connect(generate_, &QPushButton::clicked, this, &MainWindow::generate);
     connect(cancel_, &QPushButton::clicked, this, &MainWindow::cancel);
     connect(init_, &InitImagePanel::problem, this, [this](const QString& m) { showMessage(m); });
-    connect(result_, &CanvasView::imageDropped, this, [this](const QString& path, const QImage& image) {
+    connect(result_, &CanvasView::picturesDropped, this, [this](const QList<LoadedImage>& pictures) {
         // A picture dropped on the result view becomes the init image.
-        if (init_->setInitImage(path.isEmpty() ? LoadedImage{{}, image, {}, false} : loadImageFile(path)))
-            canvasTabs_->setCurrentWidget(init_);
+        if (!pictures.isEmpty() && init_->setInitImage(pictures.first())) canvasTabs_->setCurrentWidget(init_);
     });
     return column;
 }
@@ -274,25 +273,21 @@ void MainWindow::buildMenus() {
     add(file, tr("&Quit"), QKeySequence::Quit, [this] { close(); });
 
     QMenu* edit = menuBar()->addMenu(tr("&Edit"));
-    add(edit, tr("&Paste reference picture"), QKeySequence::Paste, [this] {
-        // In a text box Ctrl+V pastes text as usual.
-        if (qobject_cast<QPlainTextEdit*>(QApplication::focusWidget())) {
-            qobject_cast<QPlainTextEdit*>(QApplication::focusWidget())->paste();
-            return;
-        }
-        references_->addFromMime(QApplication::clipboard()->mimeData());
-    });
-    add(edit, tr("&Undo mask stroke"), QKeySequence::Undo, [this] {
-        if (qobject_cast<QPlainTextEdit*>(QApplication::focusWidget())) qobject_cast<QPlainTextEdit*>(QApplication::focusWidget())->undo();
-        else init_->undo();
-    });
-    add(edit, tr("&Redo mask stroke"), QKeySequence(tr("Ctrl+Shift+Z")), [this] {
-        if (qobject_cast<QPlainTextEdit*>(QApplication::focusWidget())) qobject_cast<QPlainTextEdit*>(QApplication::focusWidget())->redo();
-        else init_->redo();
-    });
-    add(edit, tr("Smaller brush"), QKeySequence(Qt::Key_BracketLeft), [this] { init_->setBrushDiameter(init_->brushDiameter() * 4 / 5); });
+    // Text boxes and spin boxes keep their own Ctrl+V, Ctrl+Z and printable keys (Qt gives focused
+    // editors these before window shortcuts); elsewhere the keys act on references and the mask.
+    add(edit, tr("&Paste reference picture"), QKeySequence::Paste,
+        [this] { references_->addFromMime(QApplication::clipboard()->mimeData()); });
+    auto onMaskTab = [this](auto action) {
+        return [this, action] {
+            if (canvasTabs_->currentWidget() == init_) action();
+        };
+    };
+    add(edit, tr("&Undo mask stroke"), QKeySequence::Undo, onMaskTab([this] { init_->undo(); }));
+    add(edit, tr("&Redo mask stroke"), QKeySequence(tr("Ctrl+Shift+Z")), onMaskTab([this] { init_->redo(); }));
+    add(edit, tr("Smaller brush"), QKeySequence(Qt::Key_BracketLeft),
+        onMaskTab([this] { init_->setBrushDiameter(init_->brushDiameter() * 4 / 5); }));
     add(edit, tr("Larger brush"), QKeySequence(Qt::Key_BracketRight),
-        [this] { init_->setBrushDiameter(init_->brushDiameter() * 5 / 4 + 1); });
+        onMaskTab([this] { init_->setBrushDiameter(init_->brushDiameter() * 5 / 4 + 1); }));
 
     QMenu* run = menuBar()->addMenu(tr("&Generate"));
     add(run, tr("&Generate"), QKeySequence(tr("Ctrl+Return")), [this] { generate(); });
@@ -321,9 +316,8 @@ void MainWindow::buildMenus() {
 }
 
 void MainWindow::connectWorker() {
-    GenerationWorker* w = host_->worker();
-    connect(w, &GenerationWorker::stageChanged, this, [this](quint64 job, const QString& stage) {
-        if (job != host_->activeJob()) return;
+    WorkerHost* h = host_;
+    connect(h, &WorkerHost::stageChanged, this, [this](const QString& stage) {
         stage_->setText(stage == QStringLiteral("loading models") ? tr("Loading models (first run, or after a model or precision change)\u2026")
                                                                   : stage.left(1).toUpper() + stage.mid(1) + QStringLiteral("\u2026"));
         if (stage != QStringLiteral("denoising")) {
@@ -331,34 +325,30 @@ void MainWindow::connectWorker() {
             progress_->setFormat(stage);
         }
     });
-    connect(w, &GenerationWorker::progress, this, [this](quint64 job, int step, int total, double elapsed) {
-        if (job != host_->activeJob()) return;
+    connect(h, &WorkerHost::progress, this, [this](int step, int total, double elapsed) {
         progress_->setRange(0, total);
         progress_->setValue(step);
         const double eta = step > 0 ? elapsed / step * (total - step) : 0;
         progress_->setFormat(step > 0 ? tr("step %1 / %2 \u00b7 %3 elapsed \u00b7 ETA %4").arg(step).arg(total).arg(durationText(elapsed), durationText(eta))
                                       : tr("step 0 / %1").arg(total));
-        lastElapsed_ = elapsed;
     });
-    connect(w, &GenerationWorker::preview, this, [this](quint64 job, const QImage& image) {
-        host_->worker()->previewShown();
-        if (job != host_->activeJob()) return;
+    connect(h, &WorkerHost::preview, this, [this](const QImage& image) {
         // Previews are latent-sized (1/8); shown at the output size so the view does not jump at the end.
         result_->setImage(image.scaled(activeOutputSize_, Qt::IgnoreAspectRatio, Qt::SmoothTransformation));
+        host_->worker()->previewShown();
     });
-    connect(w, &GenerationWorker::finished, this, &MainWindow::onFinished);
-    connect(w, &GenerationWorker::failed, this, [this](quint64 job, const QString& message) {
-        if (job != host_->activeJob() && host_->activeJob() != 0) return;
+    connect(h, &WorkerHost::finished, this, &MainWindow::onFinished);
+    connect(h, &WorkerHost::failed, this, [this](const QString& message) {
         showMessage(message);
         stage_->setText(tr("Generation failed"));
     });
-    connect(w, &GenerationWorker::cancelled, this, [this](quint64) {
+    connect(h, &WorkerHost::cancelled, this, [this] {
         stage_->setText(tr("Cancelled"));
         // Put back what was shown before the run instead of a half-formed preview.
         if (history_->currentIndex() >= 0) showHistoryEntry(history_->currentIndex());
         else result_->setImage({});
     });
-    connect(host_, &WorkerHost::idle, this, [this] {
+    connect(h, &WorkerHost::idle, this, [this] {
         setBusy(false);
         Q_EMIT generationEnded();
     });
@@ -372,7 +362,7 @@ void MainWindow::onFinished(const GenerationOutcome& outcome) {
 }
 
 void MainWindow::showHistoryEntry(int index) {
-    result_->setImage(history_->entry(index).image);
+    result_->setImage(history_->image(index));
     canvasTabs_->setCurrentWidget(result_);
 }
 
@@ -410,6 +400,10 @@ std::optional<ips::GenerationRequest> MainWindow::buildRequest(QString* error) c
     }
     r.prompt = prompt_->toPlainText().toStdString();
     r.negative_prompt = negative_->toPlainText().toStdString();
+    if (const QString problem = settings_->problem(); !problem.isEmpty()) {
+        *error = problem;
+        return std::nullopt;
+    }
     settings_->writeTo(r);
     if (auto ip = references_->settings(models_.imageEncoder)) {
         if (ip->path.empty()) {
@@ -514,7 +508,12 @@ bool MainWindow::savePreset(const QString& name, bool overwrite) {
 
 bool MainWindow::loadPreset(const QString& name) {
     try {
-        applySettings(presets_->load(name));
+        const ips::GenerationRequest preset = presets_->load(name);
+        if (const QString problem = settings_->problemWith(preset); !problem.isEmpty()) {
+            showMessage(tr("Preset '%1' (%2) was not loaded: %3").arg(name, QDir(presets_->userFolder()).filePath(name + QStringLiteral(".json")), problem));
+            return false;
+        }
+        applySettings(preset);
     } catch (const ips::Error& e) {
         showMessage(QString::fromStdString(e.what()));
         return false;
@@ -551,7 +550,8 @@ void MainWindow::restoreSession() {
     const QString saved = s.value(QStringLiteral("session/request")).toString();
     if (saved.isEmpty()) return;
     try {
-        applySettings(ips::parse_request_json(saved.toStdString(), {}, "the saved session"));
+        const ips::GenerationRequest session = ips::parse_request_json(saved.toStdString(), {}, "the saved session");
+        if (settings_->problemWith(session).isEmpty()) applySettings(session);
     } catch (const ips::Error& e) {
         // An old or damaged session only costs the last settings.
         showMessage(tr("The last session's settings could not be restored: %1").arg(QString::fromStdString(e.what())), false);
@@ -570,8 +570,13 @@ void MainWindow::saveSession() {
 }
 
 void MainWindow::closeEvent(QCloseEvent* event) {
-    if (host_->busy()) host_->cancel();  // the worker stops at its next step; the host waits for it
     saveSession();
+    if (host_->busy()) {
+        // The worker stops at its next step (or after a model load); the host waits for it when it is
+        // destroyed. Hidden meanwhile, the window does not look frozen.
+        host_->cancel();
+        hide();
+    }
     event->accept();
 }
 

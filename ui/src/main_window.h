@@ -114,7 +114,6 @@ private:
     QWidget* messageBar_;
     QComboBox* presetBox_;
     QSplitter* splitter_;
-    double lastElapsed_ = 0;
     QSize activeOutputSize_;
 };
 

@@ -5,7 +5,8 @@
 namespace ipsui {
 
 namespace {
-constexpr std::size_t kMaxUndo = 64;  // whole-mask snapshots: 64 x 512x512 bytes = 16 MB at most
+// Whole-mask snapshots, bounded by memory: 256 MB is 1000 steps at 512x512 and 4 at 8192x8192.
+constexpr qsizetype kUndoBytes = qsizetype(256) << 20;
 }
 
 void MaskLayer::reset(QSize size) {
@@ -33,7 +34,8 @@ bool MaskLayer::isBlank() const {
 void MaskLayer::remember() {
     if (image_.isNull()) return;
     undo_.push_back(image_);
-    if (undo_.size() > kMaxUndo) undo_.erase(undo_.begin());
+    const qsizetype snapshotBytes = image_.sizeInBytes();
+    while (undo_.size() > 1 && qsizetype(undo_.size()) * snapshotBytes > kUndoBytes) undo_.erase(undo_.begin());
     redo_.clear();
 }
 
@@ -55,7 +57,15 @@ void MaskLayer::extendStroke(QPointF to) {
 
 void MaskLayer::endStroke() { stroking_ = false; }
 
+QRect MaskLayer::takeDirty() {
+    const QRect dirty = dirty_;
+    dirty_ = QRect();
+    return dirty;
+}
+
 void MaskLayer::paintSegment(QPointF from, QPointF to) {
+    const double r = diameter_ / 2 + 2;
+    dirty_ |= QRectF(from, to).normalized().adjusted(-r, -r, r, r).toAlignedRect().intersected(image_.rect());
     // Grayscale8 has no alpha: paint a hard round brush so a painted pixel is fully in or out.
     QPainter p(&image_);
     p.setRenderHint(QPainter::Antialiasing, false);

@@ -3,6 +3,7 @@
 // for the inpainting mask and for ControlNet sketch maps; knows nothing of widgets.
 #include <QImage>
 #include <QPointF>
+#include <QRect>
 #include <QSize>
 #include <vector>
 
@@ -28,6 +29,9 @@ public:
     void clear();
     void invert();
 
+    // The part changed by stroke painting since the last call (for redrawing only that part).
+    QRect takeDirty();
+
     bool canUndo() const { return !undo_.empty(); }
     bool canRedo() const { return !redo_.empty(); }
     void undo();
@@ -43,6 +47,7 @@ private:
     bool erase_ = false;
     double diameter_ = 1;
     QPointF last_;
+    QRect dirty_;
 };
 
 }  // namespace ipsui

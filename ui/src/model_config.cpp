@@ -28,12 +28,13 @@ void ModelConfig::save(QSettings& s) const {
 
 QString ModelConfig::missingAdvice() const {
     QStringList missing;
-    if (baseModel.isEmpty()) missing << QStringLiteral("a Stable Diffusion 1.5 base model (a diffusers folder or a .safetensors checkpoint)");
-    if (ipAdapters.isEmpty()) missing << QStringLiteral("an IP-Adapter file (ip-adapter_sd15.safetensors)");
-    if (imageEncoder.isEmpty()) missing << QStringLiteral("its CLIP image encoder folder (models/image_encoder)");
+    if (baseModel.isEmpty())
+        missing << QStringLiteral("a Stable Diffusion 1.5 base model (a diffusers folder such as "
+                                  "stable-diffusion-v1-5/stable-diffusion-v1-5 from Hugging Face, or a single .safetensors checkpoint)");
+    if (ipAdapters.isEmpty()) missing << QStringLiteral("an IP-Adapter (h94/IP-Adapter: models/ip-adapter_sd15.safetensors)");
+    if (imageEncoder.isEmpty()) missing << QStringLiteral("its image encoder (h94/IP-Adapter: the models/image_encoder folder)");
     if (missing.isEmpty()) return {};
-    return QStringLiteral("Missing: %1. Open Settings \u25b8 Models (Ctrl+,) to choose them; the README lists where to "
-                          "download each.")
+    return QStringLiteral("Missing: %1. Download them, then choose them in Settings \u25b8 Models (Ctrl+,).")
         .arg(missing.join(QStringLiteral("; ")));
 }
 
@@ -76,7 +77,8 @@ ModelCheck checkModel(const QString& path, ModelRole role) {
     QStringList parts{kind};
     if (!info.variant.empty()) parts.last() += QStringLiteral(" ") + QString::fromStdString(info.variant);
     if (!info.base_architecture.empty()) parts << QString::fromStdString(info.base_architecture);
-    if (info.parameter_count > 0) parts << QStringLiteral("%1 M parameters").arg(double(info.parameter_count) / 1e6, 0, 'f', 1);
+    if (info.parameter_count >= 1000000) parts << QStringLiteral("%1 M parameters").arg(double(info.parameter_count) / 1e6, 0, 'f', 1);
+    else if (info.parameter_count > 0) parts << QStringLiteral("%1 k parameters").arg(double(info.parameter_count) / 1e3, 0, 'f', 1);
     const QString description = parts.join(QStringLiteral(" \u00b7 "));
     check.description = description;
     if (!fits(info, role)) {

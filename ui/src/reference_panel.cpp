@@ -20,6 +20,7 @@
 #include "ips/image_tools.h"
 #include "qt_convert.h"
 #include "recent_folders.h"
+#include "step_range_edit.h"
 
 namespace ipsui {
 
@@ -185,19 +186,8 @@ ReferencePanel::ReferencePanel(QWidget* parent) : QWidget(parent) {
     mode_->setToolTip(tr("Which attention layers receive the image prompt (style / composition: ComfyUI's layer sets)"));
     form->addRow(tr("Mode"), mode_);
 
-    auto* range = new QHBoxLayout;
-    start_ = new QDoubleSpinBox;
-    end_ = new QDoubleSpinBox;
-    for (auto* box : {start_, end_}) {
-        box->setRange(0.0, 1.0);
-        box->setSingleStep(0.05);
-    }
-    end_->setValue(1.0);
-    range->addWidget(start_);
-    range->addWidget(new QLabel(QStringLiteral("\u2013")));
-    range->addWidget(end_);
-    range->addStretch();
-    form->addRow(tr("Steps from/to"), range);
+    range_ = new StepRangeEdit;
+    form->addRow(tr("Steps from/to"), range_);
     layout->addLayout(form);
 
     connect(add, &QPushButton::clicked, this, &ReferencePanel::chooseFiles);
@@ -214,7 +204,7 @@ ReferencePanel::ReferencePanel(QWidget* parent) : QWidget(parent) {
         scaleSlider_->setValue(static_cast<int>(std::lround(v * 100)));
         Q_EMIT changed();
     });
-    for (auto* box : {start_, end_}) connect(box, &QDoubleSpinBox::valueChanged, this, &ReferencePanel::changed);
+    connect(range_, &StepRangeEdit::changed, this, &ReferencePanel::changed);
     connect(mode_, &QComboBox::currentIndexChanged, this, &ReferencePanel::changed);
     updateEmptyHint();
 }
@@ -322,8 +312,8 @@ ips::IpAdapterSettings ReferencePanel::knobs() const {
     s.path = toFsPath(adapterFile());
     s.scale = scale();
     s.mode = mode_->currentData().toString().toStdString();
-    s.start = start_->value();
-    s.end = end_->value();
+    s.start = range_->start();
+    s.end = range_->end();
     return s;
 }
 
@@ -359,8 +349,7 @@ void ReferencePanel::applyKnobs(const ips::IpAdapterSettings& s) {
     setScale(s.scale);
     const int mode = mode_->findData(QString::fromStdString(s.mode));
     if (mode >= 0) mode_->setCurrentIndex(mode);
-    start_->setValue(s.start);
-    end_->setValue(s.end);
+    range_->setRange(s.start, s.end);
 }
 
 void ReferencePanel::applySettings(const ips::IpAdapterSettings& s) {
@@ -377,8 +366,8 @@ void ReferencePanel::applySettings(const ips::IpAdapterSettings& s) {
         r->setWeight(i < s.image_weights.size() ? s.image_weights[i] : 1.0);
         r->setCrop(i < s.image_crops.size() ? s.image_crops[i] : s.crop);
     }
-    negative_ = {};
-    setNegative(s.negative_image ? load(*s.negative_image) : LoadedImage{});
+    setNegative({});  // cleared first: a negative that fails to load must not leave the old one showing
+    if (s.negative_image) setNegative(load(*s.negative_image));
     applyKnobs(s);
 }
 
@@ -388,7 +377,8 @@ void ReferencePanel::dragEnterEvent(QDragEnterEvent* event) {
 
 void ReferencePanel::dropEvent(QDropEvent* event) {
     addFromMime(event->mimeData());
-    event->acceptProposedAction();
+    event->setDropAction(Qt::CopyAction);
+    event->accept();
 }
 
 }  // namespace ipsui

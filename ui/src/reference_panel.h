@@ -20,6 +20,7 @@ class QMimeData;
 namespace ipsui {
 
 class ReferenceRow;
+class StepRangeEdit;
 
 class ReferencePanel : public QWidget {
     Q_OBJECT
@@ -72,8 +73,7 @@ private:
     QSlider* scaleSlider_;
     QDoubleSpinBox* scaleBox_;
     QComboBox* mode_;
-    QDoubleSpinBox* start_;
-    QDoubleSpinBox* end_;
+    StepRangeEdit* range_;
     QLabel* negativeThumb_;
     LoadedImage negative_;
 };

@@ -107,6 +107,30 @@ void SettingsPanel::syncSizePreset() {
 
 QSize SettingsPanel::outputSize() const { return {width_->value(), height_->value()}; }
 
+QString SettingsPanel::problem() const {
+    bool ok = false;
+    seed_->text().toULongLong(&ok);
+    if (!randomSeed_->isChecked() && !ok)
+        return tr("Seed '%1' is not a whole number from 0 to 18446744073709551615; type one or tick Random").arg(seed_->text());
+    return {};
+}
+
+QString SettingsPanel::problemWith(const ips::GenerationRequest& r) const {
+    auto outside = [](const auto* box, double v) { return v < box->minimum() || v > box->maximum(); };
+    if (outside(width_, r.width) || outside(height_, r.height))
+        return tr("size %1x%2 is outside %3-%4").arg(r.width).arg(r.height).arg(width_->minimum()).arg(width_->maximum());
+    if (outside(steps_, r.num_inference_steps))
+        return tr("num_inference_steps %1 is outside %2-%3").arg(r.num_inference_steps).arg(steps_->minimum()).arg(steps_->maximum());
+    if (outside(guidance_, r.guidance_scale))
+        return tr("guidance_scale %1 is outside %2-%3").arg(r.guidance_scale).arg(guidance_->minimum()).arg(guidance_->maximum());
+    if (outside(batch_, r.num_images_per_prompt))
+        return tr("num_images_per_prompt %1 is outside %2-%3").arg(r.num_images_per_prompt).arg(batch_->minimum()).arg(batch_->maximum());
+    if (sampler_->findData(QString::fromStdString(r.scheduler)) < 0)
+        return tr("unknown scheduler '%1'").arg(QString::fromStdString(r.scheduler));
+    if (precision_->findData(QString::fromStdString(r.dtype)) < 0) return tr("unknown dtype '%1'").arg(QString::fromStdString(r.dtype));
+    return {};
+}
+
 std::optional<quint64> SettingsPanel::seed() const {
     bool ok = false;
     const quint64 value = seed_->text().toULongLong(&ok);

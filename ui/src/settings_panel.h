@@ -25,6 +25,10 @@ public:
     void setThreads(int threads);
 
     std::optional<quint64> seed() const;  // nothing = random
+    // Why the settings cannot make a request (a fixed seed that is not a 64-bit number); empty when fine.
+    QString problem() const;
+    // Why `request`'s values do not fit these controls (out of range, unknown sampler); empty when they do.
+    QString problemWith(const ips::GenerationRequest& request) const;
     void setLastSeed(quint64 seed);       // shown so "reuse" can take it
     void reuseLastSeed();
     QSize outputSize() const;

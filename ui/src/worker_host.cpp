@@ -7,9 +7,32 @@ WorkerHost::WorkerHost(ips::PipelineOptions options, QObject* parent)
     thread_.setObjectName(QStringLiteral("generation"));
     worker_->moveToThread(&thread_);
     connect(&thread_, &QThread::finished, worker_, &QObject::deleteLater);
-    connect(worker_, &GenerationWorker::finished, this, [this](const GenerationOutcome& o) { jobEnded(o.job); });
-    connect(worker_, &GenerationWorker::failed, this, [this](quint64 job, const QString&) { jobEnded(job); });
-    connect(worker_, &GenerationWorker::cancelled, this, [this](quint64 job) { jobEnded(job); });
+    GenerationWorker* w = worker_;
+    connect(w, &GenerationWorker::stageChanged, this, [this](quint64 job, const QString& stage) {
+        if (isActive(job)) Q_EMIT stageChanged(stage);
+    });
+    connect(w, &GenerationWorker::progress, this, [this](quint64 job, int step, int total, double elapsed) {
+        if (isActive(job)) Q_EMIT progress(step, total, elapsed);
+    });
+    connect(w, &GenerationWorker::preview, this, [this, w](quint64 job, const QImage& image) {
+        if (isActive(job)) Q_EMIT preview(image);
+        else w->previewShown();  // nobody will show a stale one
+    });
+    connect(w, &GenerationWorker::finished, this, [this](const GenerationOutcome& o) {
+        if (!isActive(o.job)) return;
+        Q_EMIT finished(o);
+        end(o.job);
+    });
+    connect(w, &GenerationWorker::failed, this, [this](quint64 job, const QString& message) {
+        if (!isActive(job)) return;
+        Q_EMIT failed(message);
+        end(job);
+    });
+    connect(w, &GenerationWorker::cancelled, this, [this](quint64 job) {
+        if (!isActive(job)) return;
+        Q_EMIT cancelled();
+        end(job);
+    });
     thread_.start();
 }
 
@@ -35,7 +58,7 @@ void WorkerHost::unloadModels() {
     QMetaObject::invokeMethod(worker_, [worker]() { worker->unload(); }, Qt::QueuedConnection);
 }
 
-void WorkerHost::jobEnded(quint64 job) {
+void WorkerHost::end(quint64 job) {
     if (job != activeJob_) return;
     activeJob_ = 0;
     Q_EMIT idle();

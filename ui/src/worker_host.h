@@ -1,6 +1,8 @@
 #pragma once
 // Owns the worker thread and the GenerationWorker on it. The UI thread only posts requests and reads
-// signals; it never waits on the worker (except once, at shutdown, after cancelling).
+// the host's signals, which carry only the active job's news (a cancelled job's late messages are
+// dropped) and end with `idle` after the job's own ending signal. The UI never waits on the worker
+// (except once, at shutdown, after cancelling).
 #include <QObject>
 #include <QThread>
 
@@ -18,16 +20,23 @@ public:
     bool busy() const { return activeJob_ != 0; }
     quint64 activeJob() const { return activeJob_; }
 
-    // Copies `request` to the worker; returns the job id its signals will carry.
+    // Copies `request` to the worker; returns the job id.
     quint64 submit(const ips::GenerationRequest& request, int threads);
     void cancel();
     void unloadModels();
 
 Q_SIGNALS:
-    void idle();  // the active job ended (finished, failed or cancelled)
+    void stageChanged(QString stage);
+    void progress(int step, int total, double elapsedSeconds);
+    void preview(QImage image);  // the receiver shows it, then calls worker()->previewShown()
+    void finished(ipsui::GenerationOutcome outcome);
+    void failed(QString message);
+    void cancelled();
+    void idle();  // after finished, failed or cancelled
 
 private:
-    void jobEnded(quint64 job);
+    bool isActive(quint64 job) const { return job != 0 && job == activeJob_; }
+    void end(quint64 job);
 
     QThread thread_;
     GenerationWorker* worker_;

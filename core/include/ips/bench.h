@@ -1,5 +1,6 @@
 #pragma once
 // `ipstudio-cli bench`: the networks at real SD1.5 sizes with random weights, timed in each precision.
+#include "ips/runtime.h"  // configure_runtime, which benchmark runs start with
 #include <filesystem>
 #include <functional>
 #include <map>
@@ -41,8 +42,5 @@ struct BenchReport {
 // Runs the selected benchmarks, reporting each result as soon as it is measured.
 BenchReport run_benchmarks(const BenchOptions& options, const std::function<void(const BenchResult&)>& on_result = {});
 
-// Process-wide engine settings, called once at start-up: intra-op threads (0 = one per core), and glibc
-// malloc told to keep freed memory (no mmap/munmap and page-fault storm for every large activation).
-void configure_runtime(int threads = 0);
 
 }  // namespace ips

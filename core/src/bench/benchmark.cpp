@@ -1,6 +1,4 @@
 // ipstudio-cli bench: real SD1.5 sizes, random weights, each precision and memory layout.
-#include <malloc.h>
-
 #include <algorithm>
 #include <chrono>
 #include <fstream>
@@ -119,15 +117,6 @@ private:
 };
 
 }  // namespace
-
-void configure_runtime(int threads) {
-    const int n = threads > 0 ? threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-    at::set_num_threads(n);
-    // Activations of hundreds of MB are allocated and freed at every layer; served by mmap they would be
-    // returned to the kernel and faulted in again each time.
-    mallopt(M_MMAP_MAX, 0);
-    mallopt(M_TRIM_THRESHOLD, 1 << 30);
-}
 
 BenchReport run_benchmarks(const BenchOptions& o, const std::function<void(const BenchResult&)>& on_result) {
     const std::set<std::string> known = {"unet_forward", "vae_decode", "vae_encode", "text_encoder", "image_encoder", "generation"};

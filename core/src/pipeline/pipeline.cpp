@@ -8,6 +8,7 @@
 #include "io/weights.h"
 #include "ips/errors.h"
 #include "ips/generation.h"
+#include "ips/runtime.h"
 #include "pipeline/engine.h"
 #include "schedulers/scheduler.h"
 
@@ -118,8 +119,7 @@ struct Pipeline::Impl {
 };
 
 Pipeline::Pipeline(PipelineOptions options) {
-    const int threads = options.threads > 0 ? options.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-    at::set_num_threads(threads);
+    configure_runtime(options.threads);
     impl_ = std::make_unique<Impl>(std::move(options));
 }
 Pipeline::~Pipeline() = default;
