@@ -408,12 +408,14 @@ private Q_SLOTS:
         QVERIFY(QFileInfo::exists(history->entry(before).cachedPng));
 
         window->promptEdit()->setPlainText(QStringLiteral("changed"));
+        window->negativeEdit()->setPlainText(QStringLiteral("not in the result"));
         window->settings()->stepsBox()->setValue(40);
         // Clicking the newest item (shown first) restores it.
         QListWidget* list = history->list();
         list->scrollToTop();
         QTest::mouseClick(list->viewport(), Qt::LeftButton, Qt::NoModifier, list->visualItemRect(list->item(0)).center());
         QCOMPARE(window->promptEdit()->toPlainText(), QStringLiteral("restored prompt"));
+        QCOMPARE(window->negativeEdit()->toPlainText(), QString());  // the result had none
         QCOMPARE(window->settings()->stepsBox()->value(), 9);
         QCOMPARE(window->settings()->seed().value(), quint64(4242));
         QCOMPARE(window->references()->referenceCount(), 1);

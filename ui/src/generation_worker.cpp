@@ -35,7 +35,6 @@ void GenerationWorker::generate(quint64 job, ips::GenerationRequest request, int
     running_.store(job);
     cancel_.reset();
     if (cancelledUpTo_.load() >= job) {  // cancelled while queued (read after the reset: no lost cancel)
-        running_.store(0);
         Q_EMIT cancelled(job);
         return;
     }
@@ -59,22 +58,16 @@ void GenerationWorker::generate(quint64 job, ips::GenerationRequest request, int
         outcome.seed = result.seed;
         outcome.seconds = result.seconds;
         for (const auto& image : result.images) outcome.images.push_back(toQImage(image));
-        running_.store(0);
         Q_EMIT finished(outcome);
     } catch (const ips::Cancelled&) {
-        running_.store(0);
         Q_EMIT cancelled(job);
     } catch (const ips::Error& e) {
-        running_.store(0);
         Q_EMIT failed(job, QString::fromStdString(e.what()));
     } catch (const std::bad_alloc&) {
-        running_.store(0);
         Q_EMIT failed(job, tr("Out of memory. Try a smaller size, fewer images per run or bfloat16."));
     } catch (const std::exception& e) {
-        running_.store(0);
         Q_EMIT failed(job, tr("Internal error: %1").arg(QString::fromStdString(e.what())));
     } catch (...) {
-        running_.store(0);
         Q_EMIT failed(job, tr("Internal error (unknown exception)"));
     }
 }

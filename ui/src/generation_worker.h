@@ -53,7 +53,9 @@ private:
     std::unique_ptr<ips::Pipeline> pipeline_;
     ips::CancelToken cancel_;
     std::atomic<quint64> cancelledUpTo_{0};
-    std::atomic<quint64> running_{0};  // the job generate() is working on, 0 between jobs
+    // The job generate() works on (or last worked on). A cancel that arrives between jobs only sets the
+    // token, which the next job resets before checking cancelledUpTo_.
+    std::atomic<quint64> running_{0};
     std::atomic<bool> previewInFlight_{false};
 };
 

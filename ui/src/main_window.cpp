@@ -442,6 +442,9 @@ void MainWindow::applySettings(const ips::GenerationRequest& r) {
 
 void MainWindow::applyRequest(const ips::GenerationRequest& r) {
     applySettings(r);
+    // Unlike a preset, a result's request is restored exactly, empty prompts included.
+    prompt_->setPlainText(QString::fromStdString(r.prompt));
+    negative_->setPlainText(QString::fromStdString(r.negative_prompt));
     if (r.ip_adapters.empty()) references_->clearReferences();
     else references_->applySettings(r.ip_adapters.front());
     if (r.ip_adapters.size() > 1)

@@ -52,6 +52,20 @@ Image read_image_rgb(const std::filesystem::path& path) {
     return decode_image_rgb(bytes, name);
 }
 
+Image to_rgb(const Image& in, const std::string& what) {
+    if (in.empty() || (in.channels != 1 && in.channels != 3 && in.channels != 4) ||
+        in.pixels.size() != static_cast<std::size_t>(in.width) * in.height * in.channels)
+        throw InputError(what + ": images in memory must be gray, RGB or RGBA");
+    if (in.channels == 3) return in;
+    Image rgb;
+    rgb.width = in.width;
+    rgb.height = in.height;
+    rgb.pixels.resize(static_cast<std::size_t>(in.width) * in.height * 3);
+    for (std::size_t i = 0, n = rgb.pixels.size() / 3; i < n; ++i)
+        for (int c = 0; c < 3; ++c) rgb.pixels[i * 3 + c] = in.pixels[i * in.channels + (in.channels == 1 ? 0 : c)];
+    return rgb;
+}
+
 Image to_gray(const Image& in) {
     if (in.channels == 1) return in;
     Image out;

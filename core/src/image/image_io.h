@@ -15,6 +15,10 @@ Image read_image_rgb(const std::filesystem::path& path);
 // Decodes an in-memory file; `name` is used in messages.
 Image decode_image_rgb(const std::string& bytes, const std::string& name);
 
+// PIL's convert("RGB") of a picture in memory: gray replicated, alpha dropped (not composited). Throws
+// InputError naming `what` unless it is a well-formed 8-bit gray, RGB or RGBA image.
+Image to_rgb(const Image& image, const std::string& what);
+
 // The "L" conversion of PIL (ITU-R 601-2 luma, same rounding), for masks.
 Image to_gray(const Image& rgb);
 

@@ -59,18 +59,7 @@ at::Tensor read_latents_file(const fs::path& file, const std::vector<std::int64_
 }  // namespace
 
 Image load_source(const ImageSource& source, const std::string& what) {
-    if (source.image) {
-        const Image& in = *source.image;
-        if (in.channels == 3) return in;
-        if (in.channels != 1 && in.channels != 4) throw InputError(what + ": images in memory must be gray, RGB or RGBA");
-        Image rgb;  // as PIL's convert("RGB"): gray replicated, alpha dropped
-        rgb.width = in.width;
-        rgb.height = in.height;
-        rgb.pixels.resize(static_cast<std::size_t>(in.width) * in.height * 3);
-        for (std::size_t i = 0, n = rgb.pixels.size() / 3; i < n; ++i)
-            for (int c = 0; c < 3; ++c) rgb.pixels[i * 3 + c] = in.pixels[i * in.channels + (in.channels == 1 ? 0 : c)];
-        return rgb;
-    }
+    if (source.image) return image::to_rgb(*source.image, what);
     if (source.path.empty()) throw InputError(what + ": no image given");
     return image::read_image_rgb(source.path);
 }
