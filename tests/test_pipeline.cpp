@@ -117,6 +117,25 @@ private Q_SLOTS:
         }
     }
 
+    // The bfloat16 fast path (fused attention, bf16 channels-last UNet, bf16 VAE decode) on every golden
+    // case against diffusers' float32 picture: finite, and within 30 dB PSNR (measured: see the log).
+    void bfloat16CloseToGolden_data() { goldenCases_data(); }
+    void bfloat16CloseToGolden() {
+        QFETCH(QString, id);
+        const auto g = ipstest::loadGolden(id.toStdString());
+        auto q = requestFor(g, scratchPath());
+        q.dtype = "bfloat16";
+        ips::pipeline::Trace trace;
+        engine->generate(q, {}, nullptr, &trace);
+        QVERIFY(at::isfinite(trace.latents_final).all().item<bool>());
+        QVERIFY(at::isfinite(trace.decoded).all().item<bool>());
+        const auto expected = g.output("image").to(at::kDouble);
+        const double mse = (trace.image.to(at::kDouble) - expected).pow(2).mean().item<double>();
+        const double psnr = 10.0 * std::log10(1.0 / std::max(mse, 1e-12));
+        qInfo("%s: bfloat16 vs float32 golden image PSNR %.1f dB", qPrintable(id), psnr);
+        QVERIFY2(psnr >= 30.0, qPrintable(QString("PSNR %1 dB").arg(psnr)));
+    }
+
     void seedsAreDiffusersSeeds() {
         // torch.Generator("cpu").manual_seed(seed) then randn: the golden latents of these cases.
         for (const char* id : {"pipe_a_txt2img", "pipe_j_dpmpp_2m_karras", "pipe_k_euler"}) {

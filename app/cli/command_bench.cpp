@@ -1,5 +1,5 @@
 // ipstudio-cli bench [--json] [--only NAME]... [--dtype D]... [--size WxH] [--repeat N] [--batch N]
-//                    [--channels-last on|off] [--configs DIR]
+//                    [--channels-last on|off] [--configs DIR] [--attention fused,plain]
 #include <cstdio>
 #include <iostream>
 #include <sstream>
@@ -35,13 +35,34 @@ nlohmann::json result_json(const ips::BenchResult& r) {
     return {{"name", r.name}, {"dtype", r.dtype}, {"channels_last", r.channels_last}, {"width", r.width},
             {"height", r.height}, {"batch", r.batch}, {"seconds_median", r.seconds_median}, {"seconds_min", r.seconds_min},
             {"seconds_max", r.seconds_max}, {"peak_rss_mb", r.peak_rss_mb}, {"gflop", r.gflop}, {"gflops", r.gflops},
-            {"steps", r.steps}, {"seconds_per_step", r.seconds_per_step}};
+            {"steps", r.steps}, {"seconds_per_step", r.seconds_per_step}, {"attention", r.attention}};
+}
+
+// Each fused row against the plain row of the same benchmark, and against the machine's measured peaks.
+void print_comparison(const ips::BenchReport& report) {
+    std::printf("machine peaks, bfloat16, this run: 3x3 convolution (channels-last) %.0f GFLOP/s, matrix product %.0f GFLOP/s\n",
+                report.peak_conv_gflops, report.peak_matmul_gflops);
+    for (const auto& fused : report.results) {
+        if (fused.attention.rfind("fused", 0) != 0) continue;
+        for (const auto& plain : report.results) {
+            if (plain.attention != "plain" || plain.name != fused.name || plain.dtype != fused.dtype ||
+                plain.channels_last != fused.channels_last || plain.width != fused.width || plain.height != fused.height)
+                continue;
+            std::printf("%s %s %s %dx%d: %s %.2f s, plain %.2f s: %.2fx", fused.name.c_str(), fused.dtype.c_str(),
+                        fused.channels_last ? "NHWC" : "NCHW", fused.width, fused.height, fused.attention.c_str(),
+                        fused.seconds_median, plain.seconds_median, plain.seconds_median / fused.seconds_median);
+            if (fused.gflops > 0 && report.peak_conv_gflops > 0)
+                std::printf("; %.0f GFLOP/s = %.0f%% of the convolution peak", fused.gflops,
+                            100.0 * fused.gflops / report.peak_conv_gflops);
+            std::printf("\n");
+        }
+    }
 }
 
 }  // namespace
 
 int run_bench(const std::vector<std::string>& argv) {
-    Args args(argv, {"--json"}, {"--only", "--dtype", "--size", "--repeat", "--batch", "--channels-last", "--configs", "--threads", "--steps"});
+    Args args(argv, {"--json"}, {"--only", "--dtype", "--size", "--repeat", "--batch", "--channels-last", "--configs", "--threads", "--steps", "--attention"});
     if (!args.positional().empty()) throw UsageError{"unexpected argument " + args.positional()[0]};
     ips::BenchOptions o;
     o.config_root = args.value("--configs") ? std::filesystem::u8path(*args.value("--configs")) : default_configs();
@@ -56,6 +77,7 @@ int run_bench(const std::vector<std::string>& argv) {
         o.height = to_int("--size", v->substr(x + 1));
     }
     if (auto v = args.value("--steps")) o.steps = to_int("--steps", *v);
+    if (auto v = args.value("--attention")) o.attention = split(*v);
     if (auto v = args.value("--channels-last")) {
         if (*v != "on" && *v != "off") throw UsageError{"--channels-last " + *v + ": expected on or off"};
         o.channels_last = *v == "on";
@@ -63,14 +85,14 @@ int run_bench(const std::vector<std::string>& argv) {
     ips::configure_runtime(args.value("--threads") ? to_int("--threads", *args.value("--threads")) : 0);
     const bool json = args.has("--json");
     if (!json)
-        std::printf("%-14s %-9s %-6s %-9s %5s %9s %9s %9s %10s %9s\n", "benchmark", "dtype", "layout", "size", "batch",
-                    "median s", "min s", "max s", "peak RSS", "GFLOP/s");
+        std::printf("%-14s %-9s %-6s %-9s %5s %9s %9s %9s %10s %9s  %s\n", "benchmark", "dtype", "layout", "size", "batch",
+                    "median s", "min s", "max s", "peak RSS", "GFLOP/s", "attention");
     const auto report = ips::run_benchmarks(o, [&](const ips::BenchResult& r) {
         if (json) return;
         const std::string size = r.width ? std::to_string(r.width) + "x" + std::to_string(r.height) : "77 tok";
-        std::printf("%-14s %-9s %-6s %-9s %5d %9.3f %9.3f %9.3f %7.0f MB %9.1f", r.name.c_str(), r.dtype.c_str(),
+        std::printf("%-14s %-9s %-6s %-9s %5d %9.3f %9.3f %9.3f %7.0f MB %9.1f  %s", r.name.c_str(), r.dtype.c_str(),
                     r.channels_last ? "NHWC" : "NCHW", size.c_str(), r.batch, r.seconds_median, r.seconds_min, r.seconds_max,
-                    r.peak_rss_mb, r.gflops);
+                    r.peak_rss_mb, r.gflops, r.attention.c_str());
         if (r.steps) std::printf("   %d steps, %.2f s/step (whole generation, IP-Adapter base)", r.steps, r.seconds_per_step);
         std::printf("\n");
         std::fflush(stdout);
@@ -83,6 +105,7 @@ int run_bench(const std::vector<std::string>& argv) {
         std::printf("\nmachine: %s (%s), %s torch threads, LibTorch %s\n", report.machine.at("cpu").c_str(),
                     report.machine.at("cpu_features").c_str(), report.machine.at("torch_threads").c_str(),
                     report.machine.at("torch_version").c_str());
+        print_comparison(report);
     }
     return kOk;
 }

@@ -19,10 +19,13 @@ struct BenchOptions {
     int batch = 2;                                  // UNet batch (2 = classifier-free guidance)
     int repeat = 3;
     int steps = 20;                                 // generation: DDIM steps
+    // Attention paths for bfloat16 networks with attention, each timed: "fused" (the kernel for this
+    // CPU) and "plain" (matmul + softmax, the reference's way). float32 always runs plain.
+    std::vector<std::string> attention = {"fused", "plain"};
 };
 
 struct BenchResult {
-    std::string name;  // unet_forward, vae_decode, vae_encode, text_encoder, image_encoder, generation
+    std::string name;  // peak_conv, peak_matmul, unet_forward, vae_decode, vae_encode, text_encoder, image_encoder, generation
     std::string dtype;
     bool channels_last = false;
     int width = 0, height = 0, batch = 0;
@@ -32,14 +35,18 @@ struct BenchResult {
     double gflops = 0;       // achieved rate at the median
     int steps = 0;                 // generation: denoising steps
     double seconds_per_step = 0;   // generation: denoising time / steps
+    std::string attention = "-";   // "plain", "fused avx512_bf16", "fused portable"; "-": no attention
 };
 
 struct BenchReport {
     std::map<std::string, std::string> machine;
+    double peak_conv_gflops = 0;    // this machine: a large bf16 channels-last 3x3 convolution, timed in the run
+    double peak_matmul_gflops = 0;  // this machine: a 4096^3 bf16 matrix product, timed in the run
     std::vector<BenchResult> results;
 };
 
-// Runs the selected benchmarks, reporting each result as soon as it is measured.
+// Runs the selected benchmarks (every run first times the machine's peaks, reported as "peak_conv" and
+// "peak_matmul" results and in the report), reporting each result as soon as it is measured.
 BenchReport run_benchmarks(const BenchOptions& options, const std::function<void(const BenchResult&)>& on_result = {});
 
 

@@ -14,6 +14,7 @@
 #include "io/json_file.h"
 #include "ips/bench.h"
 #include "ips/errors.h"
+#include "nn/attention.h"
 #include "nn/autoencoder_kl.h"
 #include "nn/clip_models.h"
 #include "nn/unet_2d_condition.h"
@@ -76,6 +77,24 @@ at::Tensor layout(const at::Tensor& t, bool channels_last) {
     return channels_last ? t.contiguous(at::MemoryFormat::ChannelsLast) : t;
 }
 
+// The attention paths to time for a network in `dtype` (bfloat16 only: float32 is always plain).
+std::vector<std::pair<nn::AttentionKernel, std::string>> attention_paths(const BenchOptions& o, at::ScalarType dtype) {
+    if (dtype != at::kBFloat16) return {{nn::AttentionKernel::plain, "plain"}};
+    std::vector<std::pair<nn::AttentionKernel, std::string>> paths;
+    for (const auto& a : o.attention) {
+        if (a == "fused") paths.emplace_back(nn::AttentionKernel::automatic, nn::automatic_attention_path());
+        else if (a == "plain") paths.emplace_back(nn::AttentionKernel::plain, "plain");
+        else throw InputError("--attention " + a + ": expected fused or plain");
+    }
+    return paths;
+}
+
+// Restores automatic attention however a benchmark ends.
+struct AttentionScope {
+    explicit AttentionScope(nn::AttentionKernel k) { nn::set_attention_kernel(k); }
+    ~AttentionScope() { nn::set_attention_kernel(nn::AttentionKernel::automatic); }
+};
+
 class Runner {
 public:
     Runner(const BenchOptions& o, const std::function<void(const BenchResult&)>& cb, BenchReport& report)
@@ -127,6 +146,7 @@ BenchReport run_benchmarks(const BenchOptions& o, const std::function<void(const
         throw InputError("--size " + std::to_string(o.width) + "x" + std::to_string(o.height) + ": width and height must be multiples of 8, at least 64");
     std::vector<at::ScalarType> dtypes;
     for (const auto& d : o.dtypes) dtypes.push_back(parse_dtype(d));
+    for (const auto dtype : dtypes) attention_paths(o, dtype);  // reject a bad --attention before any work
 
     const auto unet_config = io::load_config<io::UNet2DConditionModelConfig>(o.config_root / "unet" / "config.json");
     const auto vae_config = io::load_config<io::AutoencoderKLConfig>(o.config_root / "vae" / "config.json");
@@ -144,6 +164,21 @@ BenchReport run_benchmarks(const BenchOptions& o, const std::function<void(const
     at::manual_seed(0);
     const std::int64_t lh = o.height / 8, lw = o.width / 8;
 
+    // What this machine can do, timed in the same run so the networks' rates can be read against it.
+    {
+        const at::Tensor x = at::randn({2, 640, 64, 64}).to(at::kBFloat16).contiguous(at::MemoryFormat::ChannelsLast);
+        const at::Tensor w = at::randn({640, 640, 3, 3}).to(at::kBFloat16).contiguous(at::MemoryFormat::ChannelsLast);
+        BenchResult r{"peak_conv", "bfloat16", true, 64, 64, 2};
+        r.gflop = 2.0 * 2 * 640 * 640 * 9 * 64 * 64 / 1e9;
+        runner.measure(r, [&] { at::conv2d(x, w, {}, 1, 1); });
+        report.peak_conv_gflops = report.results.back().gflops;
+        const at::Tensor a = at::randn({4096, 4096}).to(at::kBFloat16), b = at::randn({4096, 4096}).to(at::kBFloat16);
+        BenchResult m{"peak_matmul", "bfloat16", false, 4096, 4096, 1};
+        m.gflop = 2.0 * 4096.0 * 4096.0 * 4096.0 / 1e9;
+        runner.measure(m, [&] { at::matmul(a, b); });
+        report.peak_matmul_gflops = report.results.back().gflops;
+    }
+
     for (const auto dtype : dtypes) {
         const std::string dname = dtype == at::kFloat ? "float32" : dtype == at::kBFloat16 ? "bfloat16" : "float16";
         if (runner.wanted("unet_forward")) {
@@ -154,9 +189,13 @@ BenchReport run_benchmarks(const BenchOptions& o, const std::function<void(const
                 in.sample = layout(at::randn({o.batch, unet_config.in_channels, lh, lw}).to(dtype), cl);
                 in.timestep = at::scalar_tensor(500);
                 in.encoder_hidden_states = at::randn({o.batch, 77, unet_config.cross_attention_dim[0]}).to(dtype);
-                BenchResult r{"unet_forward", dname, cl, o.width, o.height, o.batch};
-                r.gflop = bench::unet_flops(unet_config, o.batch, lh, lw, 77) / 1e9;
-                runner.measure(r, [&] { unet->forward(in); });
+                for (const auto& [kernel, path] : attention_paths(o, dtype)) {
+                    AttentionScope scope(kernel);
+                    BenchResult r{"unet_forward", dname, cl, o.width, o.height, o.batch};
+                    r.attention = path;
+                    r.gflop = bench::unet_flops(unet_config, o.batch, lh, lw, 77) / 1e9;
+                    runner.measure(r, [&] { unet->forward(in); });
+                }
             }
         }
         if (runner.wanted("vae_decode") || runner.wanted("vae_encode")) {
@@ -165,9 +204,13 @@ BenchReport run_benchmarks(const BenchOptions& o, const std::function<void(const
                 prepare(*vae, dtype, cl);
                 if (runner.wanted("vae_decode")) {
                     const at::Tensor z = layout(at::randn({1, vae_config.latent_channels, lh, lw}).to(dtype), cl);
-                    BenchResult r{"vae_decode", dname, cl, o.width, o.height, 1};
-                    r.gflop = bench::vae_decoder_flops(vae_config, 1, lh, lw) / 1e9;
-                    runner.measure(r, [&] { vae->decode(z); });
+                    for (const auto& [kernel, path] : attention_paths(o, dtype)) {
+                        AttentionScope scope(kernel);
+                        BenchResult r{"vae_decode", dname, cl, o.width, o.height, 1};
+                        r.attention = path;
+                        r.gflop = bench::vae_decoder_flops(vae_config, 1, lh, lw) / 1e9;
+                        runner.measure(r, [&] { vae->decode(z); });
+                    }
                 }
                 if (runner.wanted("vae_encode")) {
                     const at::Tensor x = layout(at::rand({1, 3, o.height, o.width}).to(dtype) * 2 - 1, cl);
@@ -182,6 +225,7 @@ BenchReport run_benchmarks(const BenchOptions& o, const std::function<void(const
             prepare(*text, dtype, false);
             const at::Tensor ids = at::randint(0, text_config.vocab_size, {o.batch, 77}, at::kLong);
             BenchResult r{"text_encoder", dname, false, 0, 0, o.batch};
+            r.attention = "plain";  // causal mask
             r.gflop = bench::clip_encoder_flops(o.batch, 77, text_config.hidden_size, text_config.intermediate_size,
                                                 text_config.num_hidden_layers) / 1e9;
             runner.measure(r, [&] { text->encode_prompt(ids); });
@@ -192,6 +236,9 @@ BenchReport run_benchmarks(const BenchOptions& o, const std::function<void(const
             const at::Tensor pixels = at::randn({1, 3, vision_config.image_size, vision_config.image_size}).to(dtype);
             const std::int64_t tokens = 1 + (vision_config.image_size / vision_config.patch_size) * (vision_config.image_size / vision_config.patch_size);
             BenchResult r{"image_encoder", dname, false, vision_config.image_size, vision_config.image_size, 1};
+            r.attention = nn::attention_kernel() == nn::AttentionKernel::automatic && dtype == at::kBFloat16
+                              ? nn::automatic_attention_path()
+                              : "plain";
             r.gflop = bench::clip_encoder_flops(1, tokens, vision_config.hidden_size, vision_config.intermediate_size,
                                                 vision_config.num_hidden_layers) / 1e9;
             runner.measure(r, [&] { vision->forward(pixels); });
@@ -200,11 +247,15 @@ BenchReport run_benchmarks(const BenchOptions& o, const std::function<void(const
     // A whole generation takes minutes: only when asked for by name.
     if (std::find(o.only.begin(), o.only.end(), "generation") != o.only.end()) {
         for (std::size_t i = 0; i < dtypes.size(); ++i) {
-            reset_peak_rss();
-            BenchResult r = bench::run_generation_bench(o, dtypes[i], o.dtypes[i]);
-            r.peak_rss_mb = peak_rss_mb();
-            report.results.push_back(r);
-            if (on_result) on_result(r);
+            for (const auto& [kernel, path] : attention_paths(o, dtypes[i])) {
+                AttentionScope scope(kernel);
+                reset_peak_rss();
+                BenchResult r = bench::run_generation_bench(o, dtypes[i], o.dtypes[i]);
+                r.attention = path;
+                r.peak_rss_mb = peak_rss_mb();
+                report.results.push_back(r);
+                if (on_result) on_result(r);
+            }
         }
     }
     return report;

@@ -56,6 +56,18 @@ at::Tensor read_latents_file(const fs::path& file, const std::vector<std::int64_
     return t;
 }
 
+// The bfloat16 copy of the VAE where there is one (its output checked), else the float32 VAE.
+at::Tensor decode_latent(BaseModel& base, const at::Tensor& latent) {
+    if (base.fast_decoder_vae) {
+        const at::Tensor fast = base.fast_decoder_vae
+                                    ->decode(latent.to(at::kBFloat16))
+                                    .to(at::kFloat)
+                                    .contiguous();
+        if (at::isfinite(fast).all().item<bool>()) return fast;
+    }
+    return base.vae->decode(latent.to(at::kFloat));
+}
+
 }  // namespace
 
 Image load_source(const ImageSource& source, const std::string& what) {
@@ -327,7 +339,7 @@ GenerationResult Engine::generate(const GenerationRequest& q, const ProgressCall
     std::vector<at::Tensor> decoded;
     for (std::int64_t i = 0; i < copies; ++i) {
         check_cancel(cancel);
-        decoded.push_back(base.vae->decode(latents.narrow(0, i, 1) / sf));
+        decoded.push_back(decode_latent(base, latents.narrow(0, i, 1) / sf));
     }
     const at::Tensor all = at::cat(decoded);
     if (!at::isfinite(all).all().item<bool>()) throw Error("the decoded image contains NaN");

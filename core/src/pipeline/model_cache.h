@@ -18,13 +18,19 @@ namespace ips::pipeline {
 struct BaseModel {
     std::string key;  // path + precision
     nn::UNet2DConditionModel unet{nullptr};  // in the generation precision
-    nn::AutoencoderKL vae{nullptr};          // float32 (bfloat16 decodes overflow)
+    nn::AutoencoderKL vae{nullptr};          // float32: encodes, and decodes where the fast copy fails
+    // bfloat16 generations only: a bfloat16 copy of the VAE for decoding (about 2x faster than float32 on
+    // AVX-512-BF16). Its output is checked; a non-finite decode is redone by `vae`.
+    nn::AutoencoderKL fast_decoder_vae{nullptr};
     nn::CLIPTextModel text_encoder{nullptr}; // float32 (runs once per prompt)
     std::optional<ClipTokenizer> tokenizer;
     nlohmann::json scheduler_config;
 };
 
 std::string model_key(const std::filesystem::path& path, at::ScalarType dtype);
+
+// Gives a bfloat16 base its fast_decoder_vae (a converted copy of its float32 VAE); other precisions none.
+void add_fast_decoder(BaseModel& base, at::ScalarType dtype);
 
 class ModelCache {
 public:
@@ -53,6 +59,9 @@ private:
 
 // "<path>|<dtype>": identifies a loaded network.
 std::string model_key(const std::filesystem::path& path, at::ScalarType dtype);
+
+// Gives a bfloat16 base its fast_decoder_vae (a converted copy of its float32 VAE); other precisions none.
+void add_fast_decoder(BaseModel& base, at::ScalarType dtype);
 
 // bfloat16 weights on CPU run fastest with channels-last convolutions.
 nn::LoadTarget target_for(at::ScalarType dtype);
