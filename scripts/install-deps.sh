@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages IP Studio needs to build and test, and only those that are missing.
-# Usage: scripts/install-deps.sh [--fuzz] [--screenshots]
+# Usage: scripts/install-deps.sh [--fuzz] [--screenshots] [--packaging]
 set -euo pipefail
 
 packages=(
@@ -12,6 +12,7 @@ for arg in "$@"; do
   case "$arg" in
     --fuzz) packages+=(clang libclang-rt-14-dev) ;;
     --screenshots) packages+=(xvfb xauth imagemagick) ;;
+    --packaging) packages+=(dpkg-dev desktop-file-utils appstream qt6-image-formats-plugins) ;;
     *) echo "install-deps.sh: unknown option $arg" >&2; exit 2 ;;
   esac
 done
@@ -30,4 +31,4 @@ echo "install-deps: installing ${missing[*]}"
 sudo=""
 if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
 $sudo apt-get update -qq
-DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"

@@ -71,6 +71,29 @@ private Q_SLOTS:
         IPS_COMPARE_GOLDEN(d, "sample", single.vae->decode(d.input("latents") / 0.18215));
     }
 
+    // VAE files from before diffusers 0.14 (the SD1.5 and sd-vae-ft-mse uploads) name the attention
+    // query/key/value/proj_attn: they load into the same parameters.
+    void deprecatedVaeAttentionNames() {
+        QTemporaryDir dir;
+        const std::filesystem::path old = std::filesystem::path(dir.path().toStdString()) / "vae";
+        std::filesystem::create_directories(old);
+        std::filesystem::copy_file(dataPath("tiny-sd15/vae/config.json"), old / "config.json");
+        std::map<std::string, at::Tensor> renamed;
+        int renames = 0;
+        for (auto& [key, t] : ips::io::load_weights(dataPath("tiny-sd15/vae/diffusion_pytorch_model.safetensors")).tensors) {
+            std::string k = key;
+            for (auto [from, to] : {std::pair{".to_q.", ".query."}, {".to_k.", ".key."}, {".to_v.", ".value."}, {".to_out.0.", ".proj_attn."}})
+                if (auto at = k.find(from); at != std::string::npos) {
+                    k.replace(at, std::string(from).size(), to);
+                    ++renames;
+                }
+            renamed.emplace(k, t);
+        }
+        QCOMPARE(renames, 16);  // weight and bias of four projections, encoder and decoder
+        ips::io::save_safetensors(old / "diffusion_pytorch_model.safetensors", renamed);
+        expectEqualParameters(*ips::models::load_vae(dataPath("tiny-sd15/vae"), {}), *ips::models::load_vae(old, {}));
+    }
+
     void fp16VariantAndShards() {
         // A folder with only the .fp16 file, split into two shards with an index: loads, converts to fp32.
         const auto folder = scratch("unet-fp16");

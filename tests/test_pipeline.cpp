@@ -136,6 +136,54 @@ private Q_SLOTS:
         QVERIFY2(psnr >= 30.0, qPrintable(QString("PSNR %1 dB").arg(psnr)));
     }
 
+    // A separate VAE replaces the model's own: one cut from the single-file checkpoint (LDM names, no
+    // prefix) gives the same picture; a different one (diffusers folder, decoder output halved) changes
+    // exactly the decode; a file that is no VAE is refused naming it.
+    void separateVae() {
+        ips::PipelineOptions options;
+        options.config_root = dataPath("tiny-sd15");
+        ips::pipeline::Engine own(options);
+        ips::GenerationRequest q;
+        q.model = dataPath("tiny-sd15");
+        q.prompt = "a red cube";
+        q.width = q.height = 64;
+        q.num_inference_steps = 2;
+        q.seed = 7;
+        ips::pipeline::Trace plain;
+        const auto reference = own.generate(q, {}, nullptr, &plain).images.front();
+
+        std::map<std::string, at::Tensor> ldm;
+        for (auto& [key, t] : ips::io::load_weights(dataPath("tiny-sd15-single.safetensors")).tensors)
+            if (key.rfind("first_stage_model.", 0) == 0) ldm.emplace(key.substr(18), t);
+        q.vae = scratchPath() / "vae-ldm.safetensors";
+        ips::io::save_safetensors(q.vae, ldm);
+        QVERIFY(own.generate(q, {}, nullptr).images.front().pixels == reference.pixels);
+
+        const fs::path half = scratchPath() / "vae-half";
+        fs::copy(dataPath("tiny-sd15/vae"), half, fs::copy_options::recursive);
+        auto weights = ips::io::load_weights(half / "diffusion_pytorch_model.safetensors").tensors;
+        for (const char* k : {"decoder.conv_out.weight", "decoder.conv_out.bias"}) weights[k] = weights[k] * 0.5;
+        fs::remove(half / "diffusion_pytorch_model.safetensors");
+        ips::io::save_safetensors(half / "diffusion_pytorch_model.safetensors", weights);
+        q.vae = half;
+        ips::pipeline::Trace swapped;
+        own.generate(q, {}, nullptr, &swapped);
+        QVERIFY(at::allclose(swapped.latents_final, plain.latents_final));  // the UNet's work is unchanged
+        QVERIFY(ipstest::maxAbsDiff(swapped.decoded, plain.decoded * 0.5) < 1e-4);
+
+        q.vae = dataPath("tiny-controlnet/diffusion_pytorch_model.safetensors");
+        try {
+            own.generate(q, {}, nullptr);
+            QFAIL("a ControlNet is not a VAE");
+        } catch (const ips::Error& e) {
+            QVERIFY2(std::string(e.what()).find("diffusion_pytorch_model.safetensors") != std::string::npos, e.what());
+        }
+        // The request file carries it.
+        q.vae = half;
+        const auto round = ips::parse_request_json(ips::request_to_json(q, scratchPath()), scratchPath(), "test");
+        QCOMPARE(round.vae, half);
+    }
+
     void seedsAreDiffusersSeeds() {
         // torch.Generator("cpu").manual_seed(seed) then randn: the golden latents of these cases.
         for (const char* id : {"pipe_a_txt2img", "pipe_j_dpmpp_2m_karras", "pipe_k_euler"}) {

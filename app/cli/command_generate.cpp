@@ -59,6 +59,7 @@ std::string duration_text(double seconds) {
 
 void apply_flags(const Args& a, ips::GenerationRequest& q) {
     if (auto v = a.value("--model")) q.model = path_arg(*v);
+    if (auto v = a.value("--vae")) q.vae = path_arg(*v);
     if (auto v = a.value("--prompt")) q.prompt = *v;
     if (auto v = a.value("--negative-prompt")) q.negative_prompt = *v;
     if (auto v = a.value("--width")) q.width = static_cast<int>(integer_arg("--width", *v));
@@ -120,7 +121,7 @@ void apply_flags(const Args& a, ips::GenerationRequest& q) {
 
 int run_generate(const std::vector<std::string>& argv) {
     const Args a(argv, {"--force", "--quiet", "--random-seed"},
-                 {"--output", "--from-png", "--save-request", "--save-latents", "--model", "--prompt", "--negative-prompt",
+                 {"--output", "--from-png", "--save-request", "--save-latents", "--model", "--vae", "--prompt", "--negative-prompt",
                   "--width", "--height", "--steps", "--guidance", "--seed", "--scheduler", "--clip-skip", "--batch", "--dtype",
                   "--init-image", "--strength", "--mask", "--latents", "--ip-adapter", "--ip-image", "--ip-image-encoder",
                   "--ip-scale", "--ip-mode", "--ip-crop", "--controlnet", "--control-image", "--control-scale", "--threads",

@@ -29,7 +29,7 @@ const char* const kUsage =
     "  generate [REQUEST.json] --output OUT.png [--force] [--quiet] [flags]\n"
     "                                      generate images; REQUEST.json is a preset (schema 1, diffusers\n"
     "                                      names, paths relative to it); flags override its fields:\n"
-    "        --model PATH --prompt TEXT --negative-prompt TEXT --width N --height N --steps N\n"
+    "        --model PATH --vae PATH --prompt TEXT --negative-prompt TEXT --width N --height N --steps N\n"
     "        --guidance X --seed N|--random-seed --scheduler NAME --clip-skip N --batch N\n"
     "        --dtype float32|bfloat16 --init-image FILE --strength X --mask FILE\n"
     "        --ip-adapter FILE --ip-image FILE (repeatable) --ip-image-encoder DIR --ip-scale X\n"

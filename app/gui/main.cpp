@@ -2,14 +2,22 @@
 #include <QApplication>
 #include <QCommandLineParser>
 #include <QDir>
+#include <QFileInfo>
 #include <QMessageBox>
+#include <QMimeData>
+#include <QNetworkProxyFactory>
 #include <QStandardPaths>
+#include <QTimer>
+#include <QUrl>
+#include <cstdio>
 #include <exception>
+#include <filesystem>
 
 #include "app_icon.h"
 #include "config_root.h"
 #include "ips/version.h"
 #include "main_window.h"
+#include "reference_panel.h"
 
 namespace {
 
@@ -45,11 +53,20 @@ int main(int argc, char** argv) {
     QApplication::setApplicationDisplayName(QStringLiteral("IP Studio"));
     QApplication::setApplicationVersion(QString::fromLatin1(ips::version_string()));
     QApplication::setWindowIcon(ipsapp::appIcon());
+    // Matches the window to its launcher (io.github.ipstudio.IPStudio.desktop) on Wayland.
+    QGuiApplication::setDesktopFileName(QStringLiteral("io.github.ipstudio.IPStudio"));
+    // Model downloads go through the system's proxy settings (http_proxy / https_proxy / no_proxy).
+    QNetworkProxyFactory::setUseSystemConfiguration(true);
 
     QCommandLineParser parser;
     parser.setApplicationDescription(QStringLiteral("IP Studio: Stable Diffusion with image prompts (IP-Adapter)"));
     parser.addHelpOption();
     parser.addVersionOption();
+    parser.addPositionalArgument(QStringLiteral("pictures"), QStringLiteral("Reference pictures to start with."),
+                                 QStringLiteral("[pictures...]"));
+    const QCommandLineOption smokeTest(QStringLiteral("smoke-test"),
+                                       QStringLiteral("Open the window, check the model configurations are found, exit (0 = fine)."));
+    parser.addOption(smokeTest);
     parser.process(app);
 
     ipsui::AppContext context;
@@ -59,5 +76,24 @@ int main(int argc, char** argv) {
 
     ipsui::MainWindow window(context);
     window.show();
+    if (const QStringList pictures = parser.positionalArguments(); !pictures.isEmpty()) {
+        // "Open with IP Studio": the pictures become references, checked like dropped files.
+        QMimeData mime;
+        QList<QUrl> urls;
+        for (const QString& p : pictures) urls << QUrl::fromLocalFile(QFileInfo(p).absoluteFilePath());
+        mime.setUrls(urls);
+        window.references()->addFromMime(&mime);
+    }
+    if (parser.isSet(smokeTest)) {
+        QTimer::singleShot(0, &app, [&] {
+            std::error_code ec;
+            const auto vocab = context.pipeline.config_root / "tokenizer" / "vocab.json";
+            const bool configs = std::filesystem::exists(vocab, ec);
+            std::printf("ipstudio %s smoke test: window %s, model configurations %s (%s)\n", ips::version_string(),
+                        window.isVisible() ? "shown" : "NOT shown", configs ? "found" : "MISSING",
+                        context.pipeline.config_root.string().c_str());
+            app.exit(window.isVisible() && configs ? 0 : 1);
+        });
+    }
     return app.exec();
 }

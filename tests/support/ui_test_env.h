@@ -21,6 +21,8 @@ inline void isolateSettings(const QTemporaryDir& dir) {
     QSettings::setDefaultFormat(QSettings::IniFormat);
     QSettings::setPath(QSettings::IniFormat, QSettings::UserScope, dir.filePath(QStringLiteral("settings")));
     QSettings().clear();
+    // The first-run model manager would open over every test window; test_model_manager covers it.
+    QSettings().setValue(QStringLiteral("firstRun/modelManagerOffered"), true);
 }
 
 inline ipsui::ModelConfig tinyModels() {

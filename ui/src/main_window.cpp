@@ -6,6 +6,7 @@
 #include <QCloseEvent>
 #include <QComboBox>
 #include <QDir>
+#include <QFileInfo>
 #include <QGroupBox>
 #include <QHBoxLayout>
 #include <QInputDialog>
@@ -30,6 +31,7 @@
 #include "init_image_panel.h"
 #include "ips/errors.h"
 #include "ips/request_json.h"
+#include "model_manager_dialog.h"
 #include "models_dialog.h"
 #include "preset_store.h"
 #include "qt_convert.h"
@@ -313,6 +315,7 @@ void MainWindow::buildMenus() {
 
     QMenu* settingsMenu = menuBar()->addMenu(tr("&Settings"));
     add(settingsMenu, tr("&Models\u2026"), QKeySequence(tr("Ctrl+,")), [this] { openModelsDialog(); });
+    add(settingsMenu, tr("Model ma&nager\u2026"), QKeySequence(tr("Ctrl+Shift+M")), [this] { openModelManager(); });
 }
 
 void MainWindow::connectWorker() {
@@ -393,6 +396,7 @@ ips::GenerationRequest MainWindow::settingsRequest() const {
 std::optional<ips::GenerationRequest> MainWindow::buildRequest(QString* error) const {
     ips::GenerationRequest r;
     r.model = toFsPath(models_.baseModel);
+    if (!models_.vae.isEmpty()) r.vae = toFsPath(models_.vae);
     if (models_.baseModel.isEmpty()) {
         *error = tr("No base model chosen. Open Settings \u25b8 Models (Ctrl+,) and choose a Stable Diffusion 1.5 folder or "
                     ".safetensors file.");
@@ -542,6 +546,39 @@ void MainWindow::openModelsDialog() {
     models_.save(settings);
 }
 
+QDialog* MainWindow::openModelManager() {
+    if (!modelManager_) {
+        // Kept when closed: its downloads go on in the background.
+        auto* dialog = new ModelManagerDialog(QDir(context_.dataFolder).filePath(QStringLiteral("models")), this);
+        connect(dialog, &ModelManagerDialog::modelChosen, this, &MainWindow::useChosenModel);
+        modelManager_ = dialog;
+    }
+    modelManager_->show();
+    modelManager_->raise();
+    return modelManager_;
+}
+
+void MainWindow::useChosenModel(ModelRole role, const QString& path) {
+    const ModelCheck check = checkModel(path, role);
+    if (!check.ok) return showMessage(check.error);
+    ModelConfig config = models_;
+    switch (role) {
+        case ModelRole::BaseModel: config.baseModel = path; break;
+        case ModelRole::ImageEncoder: config.imageEncoder = path; break;
+        case ModelRole::IpAdapter:
+            if (!config.ipAdapters.contains(path)) config.ipAdapters << path;
+            break;
+        case ModelRole::ControlNet:
+            if (!config.controlNets.contains(path)) config.controlNets << path;
+            break;
+        case ModelRole::Vae: config.vae = path; break;
+    }
+    setModelConfig(config);
+    QSettings settings;
+    models_.save(settings);
+    stage_->setText(tr("Using %1 (%2)").arg(QFileInfo(path).fileName(), check.description));
+}
+
 void MainWindow::restoreSession() {
     QSettings s;
     restoreGeometry(s.value(QStringLiteral("window/geometry")).toByteArray());
@@ -549,6 +586,11 @@ void MainWindow::restoreSession() {
     ModelConfig config;
     config.load(s);
     setModelConfig(config);
+    // First run without a base model: offer the model manager instead of only an error (once).
+    if (config.baseModel.isEmpty() && !s.value(QStringLiteral("firstRun/modelManagerOffered")).toBool()) {
+        s.setValue(QStringLiteral("firstRun/modelManagerOffered"), true);
+        QMetaObject::invokeMethod(this, [this] { openModelManager(); }, Qt::QueuedConnection);
+    }
     settings_->setThreads(s.value(QStringLiteral("session/threads"), 0).toInt());
     const QString saved = s.value(QStringLiteral("session/request")).toString();
     if (saved.isEmpty()) return;

@@ -2,6 +2,7 @@
 // The IP Studio window: image prompt and ControlNet on the left, the canvas (result / init image and
 // mask), prompts and Generate in the middle, settings, presets and history on the right.
 #include <QMainWindow>
+#include <QPointer>
 #include <optional>
 
 #include "ips/generation.h"
@@ -29,7 +30,7 @@ class WorkerHost;
 struct GenerationOutcome;
 
 struct AppContext {
-    QString dataFolder;   // presets live in dataFolder/presets
+    QString dataFolder;   // presets live in dataFolder/presets, downloaded models in dataFolder/models
     QString cacheFolder;  // copies of results for dragging out
     ips::PipelineOptions pipeline;
 };
@@ -79,6 +80,10 @@ Q_SIGNALS:
 protected:
     void closeEvent(QCloseEvent*) override;
 
+public:
+    // Settings > Model manager (non-modal; offered by itself on the first run without models).
+    QDialog* openModelManager();
+
 private:
     QWidget* buildLeftColumn();
     QWidget* buildCenterColumn();
@@ -88,6 +93,7 @@ private:
     void refreshPresetList(const QString& select = {});
     void openModelsDialog();
     void restoreSession();
+    void useChosenModel(ModelRole role, const QString& path);
     void saveSession();
     void setBusy(bool busy);
     void onFinished(const GenerationOutcome& outcome);
@@ -95,6 +101,7 @@ private:
 
     AppContext context_;
     ModelConfig models_;
+    QPointer<QDialog> modelManager_;
     PresetStore* presets_;
     WorkerHost* host_;
     ReferencePanel* references_;

@@ -14,6 +14,7 @@ void ModelConfig::load(QSettings& s) {
     ipAdapters = s.value(QStringLiteral("ipAdapters")).toStringList();
     imageEncoder = s.value(QStringLiteral("imageEncoder")).toString();
     controlNets = s.value(QStringLiteral("controlNets")).toStringList();
+    vae = s.value(QStringLiteral("vae")).toString();
     s.endGroup();
 }
 
@@ -23,6 +24,7 @@ void ModelConfig::save(QSettings& s) const {
     s.setValue(QStringLiteral("ipAdapters"), ipAdapters);
     s.setValue(QStringLiteral("imageEncoder"), imageEncoder);
     s.setValue(QStringLiteral("controlNets"), controlNets);
+    s.setValue(QStringLiteral("vae"), vae);
     s.endGroup();
 }
 
@@ -34,7 +36,8 @@ QString ModelConfig::missingAdvice() const {
     if (ipAdapters.isEmpty()) missing << QStringLiteral("an IP-Adapter (h94/IP-Adapter: models/ip-adapter_sd15.safetensors)");
     if (imageEncoder.isEmpty()) missing << QStringLiteral("its image encoder (h94/IP-Adapter: the models/image_encoder folder)");
     if (missing.isEmpty()) return {};
-    return QStringLiteral("Missing: %1. Download them, then choose them in Settings \u25b8 Models (Ctrl+,).")
+    return QStringLiteral("Missing: %1. Download them or find the ones already on this computer in Settings \u25b8 Model "
+                          "manager (Ctrl+Shift+M), or choose files in Settings \u25b8 Models (Ctrl+,).")
         .arg(missing.join(QStringLiteral("; ")));
 }
 
@@ -44,6 +47,7 @@ QString roleName(ModelRole role) {
         case ModelRole::IpAdapter: return QStringLiteral("an IP-Adapter");
         case ModelRole::ImageEncoder: return QStringLiteral("a CLIP image encoder folder");
         case ModelRole::ControlNet: return QStringLiteral("a ControlNet folder");
+        case ModelRole::Vae: return QStringLiteral("a VAE (diffusers folder or single file)");
     }
     return {};
 }
@@ -57,6 +61,7 @@ bool fits(const ips::ModelInfo& info, ModelRole role) {
         case ModelRole::IpAdapter: return info.kind == K::IpAdapter;
         case ModelRole::ImageEncoder: return info.kind == K::ImageEncoder;
         case ModelRole::ControlNet: return info.kind == K::ControlNet;
+        case ModelRole::Vae: return info.kind == K::Vae;
     }
     return false;
 }

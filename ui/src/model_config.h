@@ -7,13 +7,14 @@
 
 namespace ipsui {
 
-enum class ModelRole { BaseModel, IpAdapter, ImageEncoder, ControlNet };
+enum class ModelRole { BaseModel, IpAdapter, ImageEncoder, ControlNet, Vae };
 
 struct ModelConfig {
     QString baseModel;  // diffusers folder or single-file .safetensors
     QStringList ipAdapters;
     QString imageEncoder;  // CLIP vision folder
     QStringList controlNets;
+    QString vae;  // optional: replaces the base model's own VAE (e.g. ft-MSE for "noVAE" fine-tunes)
 
     void load(QSettings& settings);
     void save(QSettings& settings) const;

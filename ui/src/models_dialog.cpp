@@ -28,6 +28,7 @@ ModelsDialog::ModelsDialog(ModelConfig config, QWidget* parent) : QDialog(parent
     form->addRow(tr("IP-Adapters"), listRow(ModelRole::IpAdapter, adapters_));
     form->addRow(tr("Image encoder"), singleRow(ModelRole::ImageEncoder, encoder_, encoderStatus_));
     form->addRow(tr("ControlNets"), listRow(ModelRole::ControlNet, controlNets_));
+    form->addRow(tr("VAE (optional)"), singleRow(ModelRole::Vae, vae_, vaeStatus_));
     layout->addLayout(form);
     message_ = new QLabel;
     message_->setWordWrap(true);
@@ -52,10 +53,19 @@ QWidget* ModelsDialog::singleRow(ModelRole role, QLineEdit*& edit, QLabel*& stat
     auto* folder = new QPushButton(tr("Folder\u2026"));
     h->addWidget(edit, 1);
     h->addWidget(folder);
-    if (role == ModelRole::BaseModel) {
+    if (role == ModelRole::BaseModel || role == ModelRole::Vae) {
         auto* file = new QPushButton(tr("File\u2026"));
         h->addWidget(file);
         connect(file, &QPushButton::clicked, this, [this, role] { browse(role, false); });
+    }
+    if (role == ModelRole::Vae) {
+        auto* clear = new QPushButton(tr("Model's own"));
+        clear->setToolTip(tr("Use the base model's own VAE"));
+        h->addWidget(clear);
+        connect(clear, &QPushButton::clicked, this, [this] {
+            config_.vae.clear();
+            refresh();
+        });
     }
     v->addLayout(h);
     status = new QLabel;
@@ -99,6 +109,7 @@ void ModelsDialog::browse(ModelRole role, bool folder) {
     else
         path = QFileDialog::getOpenFileName(this, roleName(role), start,
                                             role == ModelRole::IpAdapter ? tr("IP-Adapter (*.safetensors *.bin)")
+                                            : role == ModelRole::Vae     ? tr("VAE (*.safetensors *.bin *.pt *.ckpt)")
                                                                          : tr("Checkpoint (*.safetensors)"));
     if (path.isEmpty()) return;
     RecentFolders::remember(QStringLiteral("models"), QFileInfo(path).absolutePath());
@@ -123,6 +134,7 @@ bool ModelsDialog::choose(ModelRole role, const QString& path) {
         case ModelRole::ControlNet:
             if (!config_.controlNets.contains(path)) config_.controlNets << path;
             break;
+        case ModelRole::Vae: config_.vae = path; break;
     }
     message_->setStyleSheet(QString());
     message_->setText(tr("%1: %2").arg(QFileInfo(path).fileName(), check.description));
@@ -140,6 +152,9 @@ void ModelsDialog::refresh() {
     baseStatus_->setText(describe(config_.baseModel, ModelRole::BaseModel));
     encoder_->setText(config_.imageEncoder);
     encoderStatus_->setText(describe(config_.imageEncoder, ModelRole::ImageEncoder));
+    vae_->setText(config_.vae);
+    vae_->setPlaceholderText(tr("the base model's own"));
+    vaeStatus_->setText(describe(config_.vae, ModelRole::Vae));
     adapters_->clear();
     for (const QString& p : config_.ipAdapters) {
         auto* item = new QListWidgetItem(QFileInfo(p).fileName() + QStringLiteral("   ") + describe(p, ModelRole::IpAdapter), adapters_);

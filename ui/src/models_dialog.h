@@ -35,6 +35,8 @@ private:
     QLabel* encoderStatus_ = nullptr;
     QListWidget* adapters_ = nullptr;
     QListWidget* controlNets_ = nullptr;
+    QLineEdit* vae_ = nullptr;
+    QLabel* vaeStatus_ = nullptr;
     QLabel* message_ = nullptr;
 };
 

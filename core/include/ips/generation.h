@@ -48,6 +48,9 @@ struct ControlNetSettings {
 
 struct GenerationRequest {
     std::filesystem::path model;  // diffusers pipeline folder or single-file SD1.x checkpoint
+    // Optional: a separate VAE replacing the model's own (a diffusers VAE folder, e.g.
+    // stabilityai/sd-vae-ft-mse, or a single file such as vae-ft-mse-840000-ema-pruned.safetensors).
+    std::filesystem::path vae;
     std::string prompt;
     std::string negative_prompt;
     int width = 512;

@@ -1,5 +1,7 @@
 #include "models/model_loader.h"
 
+#include <algorithm>
+
 #include "io/component_files.h"
 #include "io/detect.h"
 #include "io/json_file.h"
@@ -40,6 +42,25 @@ std::string file_of(const fs::path& folder) { return io::display_path(folder); }
 // transformers registers position_ids as a buffer; some files carry it, the model does not need it.
 const std::set<std::string> kClipIgnored = {"text_model.embeddings.position_ids", "vision_model.embeddings.position_ids"};
 
+// VAE weights saved before diffusers 0.14 (the SD1.5 and sd-vae-ft-mse uploads among them) name the
+// mid-block attention query / key / value / proj_attn; today's names are to_q / to_k / to_v / to_out.0.
+void rename_deprecated_vae_attention(std::map<std::string, at::Tensor>& weights) {
+    static const std::pair<std::string, std::string> kRenames[] = {
+        {".query.", ".to_q."}, {".key.", ".to_k."}, {".value.", ".to_v."}, {".proj_attn.", ".to_out.0."}};
+    std::map<std::string, at::Tensor> renamed;
+    for (auto& [key, tensor] : weights) {
+        std::string k = key;
+        if (k.find(".attentions.") != std::string::npos)
+            for (const auto& [from, to] : kRenames)
+                if (const auto at = k.find(from); at != std::string::npos) {
+                    k.replace(at, from.size(), to);
+                    break;
+                }
+        renamed.emplace(std::move(k), std::move(tensor));
+    }
+    weights.swap(renamed);
+}
+
 }  // namespace
 
 nn::UNet2DConditionModel load_unet(const fs::path& folder, const LoadTarget& target) {
@@ -54,10 +75,45 @@ nn::UNet2DConditionModel load_unet(const fs::path& folder, const LoadTarget& tar
 
 nn::AutoencoderKL load_vae(const fs::path& folder, const LoadTarget& target) {
     auto tensors = read_component(folder, ModelKind::Vae);
+    rename_deprecated_vae_attention(tensors);
     const auto config = io::load_config<io::AutoencoderKLConfig>(folder / "config.json");
     nn::check_supported(config, file_of(folder / "config.json"));
     nn::AutoencoderKL vae(config);
     nn::load_state_dict(*vae, std::move(tensors), file_of(folder), "the VAE", target);
+    vae->eval();
+    return vae;
+}
+
+nn::AutoencoderKL load_separate_vae(const fs::path& path, const fs::path& config_root, const LoadTarget& target) {
+    std::error_code ec;
+    if (fs::is_directory(path, ec)) return load_vae(fs::is_regular_file(path / "model_index.json", ec) ? path / "vae" : path, target);
+    const std::string name = io::display_path(path);
+    auto all = io::load_weights(path).tensors;
+    const bool diffusers_names = std::any_of(all.begin(), all.end(), [](const auto& kv) {
+        return kv.first.find("down_blocks.") != std::string::npos || kv.first.find("mid_block.") != std::string::npos;
+    });
+    const auto config = io::load_config<io::AutoencoderKLConfig>(config_root / "vae" / "config.json");
+    nn::check_supported(config, file_of(config_root / "vae" / "config.json"));
+    std::map<std::string, at::Tensor> weights;
+    io::LdmLayout layout;
+    layout.num_vae_blocks = static_cast<int>(config.block_out_channels.size());
+    for (auto& [key, tensor] : all) {
+        if (diffusers_names) {
+            weights.emplace(key, std::move(tensor));
+            continue;
+        }
+        const std::string ldm = key.rfind("first_stage_model.", 0) == 0 ? key : "first_stage_model." + key;
+        if (auto k = io::ldm_to_diffusers(ldm, io::LdmComponent::Vae, layout)) {
+            at::Tensor t = std::move(tensor);
+            if (io::is_vae_attention_projection(*k) && t.dim() == 4) t = t.flatten(1);  // [C, C, 1, 1] -> [C, C]
+            weights.emplace(*k, std::move(t));
+        }
+        // Other keys (a loss's discriminator in some training checkpoints) are not the VAE's.
+    }
+    if (weights.empty()) throw ModelLoadError(name + ": no VAE weights in it (expected encoder.* / decoder.* tensors)");
+    rename_deprecated_vae_attention(weights);
+    nn::AutoencoderKL vae(config);
+    nn::load_state_dict(*vae, std::move(weights), name, "the VAE", target);
     vae->eval();
     return vae;
 }

@@ -17,6 +17,11 @@ using nn::LoadTarget;
 // not a text encoder) before building anything, then loads strictly.
 nn::UNet2DConditionModel load_unet(const std::filesystem::path& folder, const LoadTarget& target);
 nn::AutoencoderKL load_vae(const std::filesystem::path& folder, const LoadTarget& target);
+// A separate VAE: a diffusers VAE folder, a pipeline folder (its vae/), or a single weights file in the
+// original LDM naming (encoder.down.0..., optionally under first_stage_model.) or diffusers naming, with
+// the SD1.5 VAE configuration from `config_root`.
+nn::AutoencoderKL load_separate_vae(const std::filesystem::path& path, const std::filesystem::path& config_root,
+                                    const LoadTarget& target);
 nn::CLIPTextModel load_text_encoder(const std::filesystem::path& folder, const LoadTarget& target);
 nn::CLIPVisionModelWithProjection load_image_encoder(const std::filesystem::path& folder, const LoadTarget& target);
 nn::ControlNetModel load_controlnet(const std::filesystem::path& folder, const LoadTarget& target);

@@ -131,7 +131,7 @@ GenerationResult Engine::generate(const GenerationRequest& q, const ProgressCall
 
     // Models.
     report("loading models", 0, 0, nullptr);
-    BaseModel& base = models_.base(q.model, dtype);
+    BaseModel& base = models_.base(q.model, dtype, q.vae);
     auto& unet = base.unet;
     const std::int64_t unet_channels = unet->config.in_channels;
     const bool inpainting = q.mask_image.has_value();

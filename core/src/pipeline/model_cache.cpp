@@ -48,8 +48,9 @@ void add_fast_decoder(BaseModel& base, at::ScalarType dtype) {
 
 nn::LoadTarget target_for(at::ScalarType dtype) { return {dtype, at::kCPU, dtype == at::kBFloat16}; }
 
-BaseModel& ModelCache::base(const fs::path& model, at::ScalarType dtype) {
-    const std::string key = model_key(model, dtype);
+BaseModel& ModelCache::base(const fs::path& model, at::ScalarType dtype, const fs::path& vae) {
+    std::string key = model_key(model, dtype);
+    if (!vae.empty()) key += "|vae " + model_key(vae, at::kFloat);
     if (base_ && base_->key == key) return *base_;
     // Free the previous model (and what was loaded for it) before loading the next.
     base_.reset();
@@ -76,6 +77,7 @@ BaseModel& ModelCache::base(const fs::path& model, at::ScalarType dtype) {
         b->tokenizer.emplace(ClipTokenizer::from_folder(config_root_ / "tokenizer"));
         b->scheduler_config = io::read_python_json_file(config_root_ / "scheduler" / "scheduler_config.json");
     }
+    if (!vae.empty()) b->vae = models::load_separate_vae(vae, config_root_, fp32);
     add_fast_decoder(*b, dtype);
     base_ = std::move(b);
     adapters_.clear();  // adapters are built against the UNet's layers

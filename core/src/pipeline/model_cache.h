@@ -37,7 +37,8 @@ public:
     explicit ModelCache(std::filesystem::path config_root) : config_root_(std::move(config_root)) {}
 
     // A diffusers pipeline folder, or a single-file checkpoint with configs from config_root.
-    BaseModel& base(const std::filesystem::path& model, at::ScalarType dtype);
+    // `vae`, when set, replaces the model's own VAE.
+    BaseModel& base(const std::filesystem::path& model, at::ScalarType dtype, const std::filesystem::path& vae = {});
     ipadapter::IPAdapterModel adapter(const std::filesystem::path& file, at::ScalarType dtype);
     ipadapter::ImageEncoder& encoder(const std::filesystem::path& folder, at::ScalarType dtype);
     nn::ControlNetModel controlnet(const std::filesystem::path& folder, at::ScalarType dtype);

@@ -44,6 +44,7 @@ void require_range(double start, double end, const std::string& field) {
 
 void validate_request(const GenerationRequest& q) {
     require_file(q.model, "model", true);
+    if (!q.vae.empty()) require_file(q.vae, "vae", true);
     for (auto [value, name] : {std::pair{q.width, "width"}, std::pair{q.height, "height"}}) {
         if (value % 8 != 0 || value < 64 || value > 2048)
             throw InputError(std::string(name) + " must be a multiple of 8 between 64 and 2048 (got " + std::to_string(value) + ")");

@@ -162,7 +162,7 @@ GenerationRequest parse_request_json(const std::string& text, const fs::path& ba
     }
     if (!j.is_object()) throw InputError(source + ": expected a JSON object with the generation settings");
     const Reader r(source, base_dir);
-    r.only_keys(j, {"schema", "model", "prompt", "negative_prompt", "width", "height", "num_inference_steps", "guidance_scale",
+    r.only_keys(j, {"schema", "model", "vae", "prompt", "negative_prompt", "width", "height", "num_inference_steps", "guidance_scale",
                     "seed", "scheduler", "clip_skip", "num_images_per_prompt", "dtype", "eta", "ip_adapters", "controlnets",
                     "init_image", "strength", "mask_image", "latents", "name"},
                 "");
@@ -172,6 +172,7 @@ GenerationRequest parse_request_json(const std::string& text, const fs::path& ba
     if (schema < 1) r.fail("schema", "must be 1");
     GenerationRequest q;
     q.model = r.path_field(j, "model", "");
+    if (j.contains("vae") && !j["vae"].is_null()) q.vae = r.path_field(j, "vae", "");
     q.prompt = r.string(j, "prompt", "", "");
     q.negative_prompt = r.string(j, "negative_prompt", "", "");
     q.width = static_cast<int>(r.integer(j, "width", "", 512));
@@ -216,6 +217,7 @@ std::string request_to_json(const GenerationRequest& q, const fs::path& base) {
     nlohmann::ordered_json j;
     j["schema"] = kRequestSchema;
     j["model"] = relative_text(q.model, base);
+    if (!q.vae.empty()) j["vae"] = relative_text(q.vae, base);
     j["prompt"] = q.prompt;
     j["negative_prompt"] = q.negative_prompt;
     j["width"] = q.width;

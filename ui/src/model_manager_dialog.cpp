@@ -1,0 +1,321 @@
+#include "model_manager_dialog.h"
+
+#include <QApplication>
+#include <QDialogButtonBox>
+#include <QFileDialog>
+#include <QHBoxLayout>
+#include <QHeaderView>
+#include <QLabel>
+#include <QLineEdit>
+#include <QLocale>
+#include <QNetworkAccessManager>
+#include <QPushButton>
+#include <QSettings>
+#include <QTabWidget>
+#include <QTreeWidget>
+#include <QVBoxLayout>
+
+#include "catalog_download.h"
+#include "ips/errors.h"
+#include "qt_convert.h"
+#include "recent_folders.h"
+
+namespace ipsui {
+namespace {
+
+enum CatalogColumn { NameColumn, KindColumn, SizeColumn, StatusColumn };
+enum FoundColumn { FoundName, FoundKind, FoundBase, FoundSize, FoundSource, FoundProblem };
+constexpr int kIdRole = Qt::UserRole;
+constexpr int kPathRole = Qt::UserRole + 1;
+constexpr int kModelRole = Qt::UserRole + 2;
+
+// The wait cursor for a scan, restored however the scan ends.
+struct WaitCursor {
+    WaitCursor() { QApplication::setOverrideCursor(Qt::WaitCursor); }
+    ~WaitCursor() { QApplication::restoreOverrideCursor(); }
+    WaitCursor(const WaitCursor&) = delete;
+    WaitCursor& operator=(const WaitCursor&) = delete;
+};
+
+QString sizeText(qint64 bytes) { return bytes > 0 ? QLocale().formattedDataSize(bytes) : QObject::tr("unknown size"); }
+
+QString durationText(double seconds) {
+    if (seconds < 0) return {};
+    const int s = int(seconds + 0.5);
+    return s >= 3600 ? QString("%1 h %2 min").arg(s / 3600).arg(s % 3600 / 60)
+                     : s >= 60 ? QString("%1 min %2 s").arg(s / 60).arg(s % 60) : QString("%1 s").arg(s);
+}
+
+std::optional<ModelRole> roleOfCatalog(const QString& role) {
+    if (role == "base-model") return ModelRole::BaseModel;
+    if (role == "ip-adapter") return ModelRole::IpAdapter;
+    if (role == "image-encoder") return ModelRole::ImageEncoder;
+    if (role == "controlnet") return ModelRole::ControlNet;
+    if (role == "vae") return ModelRole::Vae;
+    return std::nullopt;
+}
+
+std::optional<ModelRole> roleOfKind(const ips::DiscoveredModel& m) {
+    using K = ips::ModelKind;
+    if (!m.problem.empty()) return std::nullopt;
+    switch (m.kind) {
+        case K::DiffusersPipeline:
+        case K::SingleFileCheckpoint: return m.base_architecture == "sd1.x" ? std::optional(ModelRole::BaseModel) : std::nullopt;
+        case K::IpAdapter: return ModelRole::IpAdapter;
+        case K::ImageEncoder: return ModelRole::ImageEncoder;
+        case K::ControlNet: return ModelRole::ControlNet;
+        case K::Vae: return ModelRole::Vae;
+        default: return std::nullopt;
+    }
+}
+
+}  // namespace
+
+ModelManagerDialog::ModelManagerDialog(QString modelsFolder, QWidget* parent)
+    : QDialog(parent), modelsFolder_(std::move(modelsFolder)), network_(new QNetworkAccessManager(this)) {
+    setWindowTitle(tr("Model manager"));
+    resize(860, 560);
+    try {
+        catalog_ = ModelCatalog::builtIn();
+    } catch (const ips::Error& e) {
+        status_.insert(QString(), QString::fromStdString(e.what()));
+    }
+    auto* layout = new QVBoxLayout(this);
+    auto* tabs = new QTabWidget;
+    tabs->addTab(catalogPage(), tr("Download"));
+    tabs->addTab(foundPage(), tr("On this computer"));
+    layout->addWidget(tabs, 1);
+    message_ = new QLabel;
+    message_->setWordWrap(true);
+    message_->setTextInteractionFlags(Qt::TextSelectableByMouse);
+    layout->addWidget(message_);
+    auto* buttons = new QDialogButtonBox(QDialogButtonBox::Close);
+    connect(buttons, &QDialogButtonBox::rejected, this, &QDialog::reject);
+    layout->addWidget(buttons);
+    refreshCatalog();
+}
+
+QWidget* ModelManagerDialog::catalogPage() {
+    auto* page = new QWidget;
+    auto* v = new QVBoxLayout(page);
+    auto* intro = new QLabel(tr("Recommended models from the Hugging Face Hub. They are saved in %1; downloads resume where "
+                                "they stopped, even after a restart, and each file is checked against its SHA-256 before it "
+                                "is used. Proxy settings come from the system (http_proxy / https_proxy).")
+                                 .arg(modelsFolder_));
+    intro->setWordWrap(true);
+    v->addWidget(intro);
+    catalogView_ = new QTreeWidget;
+    catalogView_->setHeaderLabels({tr("Model"), tr("Kind"), tr("Size"), tr("Status")});
+    catalogView_->setRootIsDecorated(false);
+    catalogView_->header()->setSectionResizeMode(NameColumn, QHeaderView::Stretch);
+    catalogView_->header()->setSectionResizeMode(StatusColumn, QHeaderView::Stretch);
+    v->addWidget(catalogView_, 1);
+    auto* row = new QHBoxLayout;
+    auto* recommended = new QPushButton(tr("Download recommended"));
+    auto* get = new QPushButton(tr("Download"));
+    auto* pause = new QPushButton(tr("Pause"));
+    auto* cancel = new QPushButton(tr("Cancel"));
+    auto* use = new QPushButton(tr("Use"));
+    for (auto* b : {recommended, get, pause, cancel, use}) row->addWidget(b);
+    row->addStretch();
+    row->addWidget(new QLabel(tr("Access token")));
+    token_ = new QLineEdit(QSettings().value(QStringLiteral("downloads/token")).toString());
+    token_->setEchoMode(QLineEdit::Password);
+    token_->setPlaceholderText(tr("optional (gated models)"));
+    connect(token_, &QLineEdit::editingFinished, this, [this] { QSettings().setValue(QStringLiteral("downloads/token"), token_->text()); });
+    row->addWidget(token_);
+    v->addLayout(row);
+    const auto selectedId = [this] {
+        const auto* item = catalogView_->currentItem();
+        return item ? item->data(NameColumn, kIdRole).toString() : QString();
+    };
+    connect(recommended, &QPushButton::clicked, this, &ModelManagerDialog::downloadRecommended);
+    connect(get, &QPushButton::clicked, this, [this, selectedId] { download(selectedId()); });
+    connect(pause, &QPushButton::clicked, this, [this, selectedId] {
+        if (auto d = downloads_.value(selectedId())) d->pause();
+    });
+    connect(cancel, &QPushButton::clicked, this, [this, selectedId] {
+        if (auto d = downloads_.value(selectedId())) d->cancel();
+    });
+    connect(use, &QPushButton::clicked, this, [this, selectedId] {
+        const CatalogModel* m = catalog_.find(selectedId());
+        if (!m) return;
+        const auto role = roleOfCatalog(m->role);
+        if (!m->isInstalled(modelsFolder_)) message_->setText(tr("%1 is not downloaded yet.").arg(m->name));
+        else if (!role) message_->setText(tr("%1 cannot be used directly.").arg(m->name));
+        else Q_EMIT modelChosen(*role, m->installedPath(modelsFolder_));
+    });
+    return page;
+}
+
+void ModelManagerDialog::refreshCatalog() {
+    catalogView_->clear();
+    for (const CatalogModel& m : catalog_.models) {
+        auto* item = new QTreeWidgetItem(catalogView_);
+        item->setText(NameColumn, m.recommended ? m.name + tr(" (recommended)") : m.name);
+        item->setData(NameColumn, kIdRole, m.id);
+        item->setText(KindColumn, m.role);
+        item->setText(SizeColumn, sizeText(m.knownSize()));
+        item->setToolTip(NameColumn, m.repo + (m.revision.isEmpty() ? QString() : " @ " + m.revision.left(10)));
+        updateRow(item);
+    }
+    if (!status_.value(QString()).isEmpty()) message_->setText(status_.value(QString()));
+}
+
+void ModelManagerDialog::updateRow(QTreeWidgetItem* row) {
+    const QString id = row->data(NameColumn, kIdRole).toString();
+    const CatalogModel* m = catalog_.find(id);
+    if (!m) return;
+    QString status;
+    if (m->isInstalled(modelsFolder_)) status = tr("installed");
+    else if (const auto d = downloads_.value(id); d && d->state() != ModelDownload::State::Finished)
+        status = status_.value(id);
+    else status = status_.value(id, tr("missing"));
+    row->setText(StatusColumn, status);
+}
+
+void ModelManagerDialog::download(const QString& id) {
+    const CatalogModel* m = catalog_.find(id);
+    if (!m || m->isInstalled(modelsFolder_)) return;
+    QPointer<CatalogDownload> d = downloads_.value(id);
+    if (!d) {
+        d = new CatalogDownload(network_, catalog_, *m, modelsFolder_, token_->text().toUtf8(), this);
+        downloads_.insert(id, d);
+        const auto row = [this, id]() -> QTreeWidgetItem* {
+            for (int i = 0; i < catalogView_->topLevelItemCount(); ++i)
+                if (catalogView_->topLevelItem(i)->data(NameColumn, kIdRole).toString() == id) return catalogView_->topLevelItem(i);
+            return nullptr;
+        };
+        connect(d, &CatalogDownload::progress, this, [this, id, row](qint64 received, qint64 total, double speed, double left) {
+            QString text = total > 0 ? tr("%1 of %2").arg(QLocale().formattedDataSize(received), QLocale().formattedDataSize(total))
+                                     : QLocale().formattedDataSize(received);
+            if (speed > 0) text += tr(", %1/s").arg(QLocale().formattedDataSize(qint64(speed)));
+            if (left >= 0) text += tr(", %1 left").arg(durationText(left));
+            status_.insert(id, text);
+            if (auto* r = row()) updateRow(r);
+        });
+        connect(d, &CatalogDownload::stateChanged, this, [this, id, row, d] {
+            if (d && d->state() == ModelDownload::State::Paused) status_.insert(id, tr("paused at ") + status_.value(id));
+            if (d && d->state() == ModelDownload::State::Cancelled) {
+                status_.insert(id, tr("cancelled"));
+                downloads_.remove(id);
+                d->deleteLater();
+            }
+            if (auto* r = row()) updateRow(r);
+        });
+        connect(d, &CatalogDownload::failed, this, [this, id, row](const QString& message) {
+            status_.insert(id, tr("failed: %1").arg(message));
+            message_->setText(message);
+            if (auto* r = row()) updateRow(r);
+        });
+        connect(d, &CatalogDownload::finished, this, [this, id, row](const QString& path) {
+            status_.remove(id);
+            message_->setText(tr("Downloaded to %1.").arg(path));
+            if (auto* r = row()) updateRow(r);
+        });
+    }
+    status_.insert(id, tr("starting…"));
+    d->start();
+}
+
+void ModelManagerDialog::downloadRecommended() {
+    for (const CatalogModel& m : catalog_.models)
+        if (m.recommended && !m.isInstalled(modelsFolder_)) download(m.id);
+}
+
+QWidget* ModelManagerDialog::foundPage() {
+    auto* page = new QWidget;
+    auto* v = new QVBoxLayout(page);
+    auto* intro = new QLabel(tr("Models already on this computer are used where they are, never copied. The Hugging Face "
+                                "cache (%1) is searched; add the folder of ComfyUI, AUTOMATIC1111, InvokeAI or any folder of "
+                                "models. Files are recognised from their contents.")
+                                 .arg(fromFsPath(ips::huggingface_hub_cache())));
+    intro->setWordWrap(true);
+    v->addWidget(intro);
+    foundView_ = new QTreeWidget;
+    foundView_->setHeaderLabels({tr("File"), tr("Kind"), tr("Base"), tr("Size"), tr("Found in"), tr("Problem")});
+    foundView_->setRootIsDecorated(false);
+    foundView_->header()->setSectionResizeMode(FoundName, QHeaderView::Stretch);
+    v->addWidget(foundView_, 1);
+    auto* row = new QHBoxLayout;
+    auto* rescan = new QPushButton(tr("Search the Hugging Face cache"));
+    auto* add = new QPushButton(tr("Add folder\u2026"));
+    auto* use = new QPushButton(tr("Use"));
+    for (auto* b : {rescan, add, use}) row->addWidget(b);
+    row->addStretch();
+    v->addLayout(row);
+    connect(rescan, &QPushButton::clicked, this, &ModelManagerDialog::scanHubCache);
+    connect(add, &QPushButton::clicked, this, [this] {
+        const QString folder = QFileDialog::getExistingDirectory(this, tr("Folder with models"), RecentFolders::get(QStringLiteral("model-scan")));
+        if (folder.isEmpty()) return;
+        RecentFolders::remember(QStringLiteral("model-scan"), folder);
+        scanFolder(folder);
+    });
+    connect(use, &QPushButton::clicked, this, &ModelManagerDialog::useFound);
+    connect(foundView_, &QTreeWidget::itemDoubleClicked, this, &ModelManagerDialog::useFound);
+    QMetaObject::invokeMethod(this, &ModelManagerDialog::scanHubCache, Qt::QueuedConnection);
+    return page;
+}
+
+void ModelManagerDialog::addFoundRows(const std::vector<ips::DiscoveredModel>& found) {
+    for (const auto& m : found) {
+        auto* item = new QTreeWidgetItem(foundView_);
+        const QString path = fromFsPath(m.path);
+        item->setText(FoundName, m.repo.empty() ? path : QString::fromStdString(m.repo) + ": " + fromFsPath(m.path.filename()));
+        item->setToolTip(FoundName, path);
+        item->setData(FoundName, kPathRole, path);
+        QString kind = QString::fromUtf8(ips::model_kind_name(m.kind));
+        if (!m.variant.empty()) kind += " (" + QString::fromStdString(m.variant) + ")";
+        item->setText(FoundKind, kind);
+        item->setText(FoundBase, QString::fromStdString(m.base_architecture));
+        item->setText(FoundSize, sizeText(qint64(m.size_bytes)));
+        item->setText(FoundSource, QString::fromStdString(m.source));
+        item->setText(FoundProblem, QString::fromStdString(m.problem.empty() ? m.note : m.problem));
+        item->setToolTip(FoundProblem, item->text(FoundProblem));
+        if (const auto role = roleOfKind(m)) item->setData(FoundName, kModelRole, int(*role));
+        else item->setForeground(FoundName, palette().brush(QPalette::Disabled, QPalette::Text));
+    }
+}
+
+void ModelManagerDialog::scanHubCache() {
+    const WaitCursor busy;
+    for (int i = foundView_->topLevelItemCount() - 1; i >= 0; --i)
+        if (foundView_->topLevelItem(i)->text(FoundSource) == QLatin1String("Hugging Face cache")) delete foundView_->takeTopLevelItem(i);
+    const QString cache = fromFsPath(ips::huggingface_hub_cache());
+    try {
+        const auto found = ips::discover_hub_cache(ips::huggingface_hub_cache());
+        addFoundRows(found);
+        message_->setText(tr("%n model(s) in the Hugging Face cache (%1).", nullptr, int(found.size())).arg(cache));
+    } catch (const std::exception& e) {
+        message_->setText(tr("The Hugging Face cache (%1) could not be searched: %2").arg(cache, QString::fromUtf8(e.what())));
+    }
+}
+
+void ModelManagerDialog::scanFolder(const QString& folder) {
+    const WaitCursor busy;
+    try {
+        const auto found = ips::discover_model_folder(toFsPath(folder));
+        addFoundRows(found);
+        message_->setText(tr("%1 (%2): %n model(s).", nullptr, int(found.size()))
+                              .arg(folder, QString::fromStdString(ips::installation_kind(toFsPath(folder)))));
+    } catch (const std::exception& e) {
+        message_->setText(QString::fromUtf8(e.what()));
+    }
+}
+
+void ModelManagerDialog::useFound() {
+    const auto* item = foundView_->currentItem();
+    if (!item) return;
+    const QVariant role = item->data(FoundName, kModelRole);
+    if (!role.isValid()) {
+        message_->setText(tr("%1 cannot be used: %2")
+                              .arg(item->data(FoundName, kPathRole).toString(),
+                                   item->text(FoundProblem).isEmpty() ? tr("IP Studio uses SD 1.x base models, IP-Adapters, image encoders and ControlNets")
+                                                                      : item->text(FoundProblem)));
+        return;
+    }
+    Q_EMIT modelChosen(ModelRole(role.toInt()), item->data(FoundName, kPathRole).toString());
+    message_->setText(tr("Using %1.").arg(item->data(FoundName, kPathRole).toString()));
+}
+
+}  // namespace ipsui
