@@ -60,7 +60,8 @@ std::optional<ModelRole> roleOfKind(const ips::DiscoveredModel& m) {
     if (!m.problem.empty()) return std::nullopt;
     switch (m.kind) {
         case K::DiffusersPipeline:
-        case K::SingleFileCheckpoint: return m.base_architecture == "sd1.x" ? std::optional(ModelRole::BaseModel) : std::nullopt;
+        case K::SingleFileCheckpoint:  // the Models page's rule: anything but SDXL and SD 2.x
+            return m.base_architecture != "sdxl" && m.base_architecture != "sd2.x" ? std::optional(ModelRole::BaseModel) : std::nullopt;
         case K::IpAdapter: return ModelRole::IpAdapter;
         case K::ImageEncoder: return ModelRole::ImageEncoder;
         case K::ControlNet: return ModelRole::ControlNet;
@@ -74,7 +75,7 @@ std::optional<ModelRole> roleOfKind(const ips::DiscoveredModel& m) {
 ModelManagerDialog::ModelManagerDialog(QString modelsFolder, QWidget* parent)
     : QDialog(parent), modelsFolder_(std::move(modelsFolder)), network_(new QNetworkAccessManager(this)) {
     setWindowTitle(tr("Model manager"));
-    resize(860, 560);
+    resize(1000, 560);
     try {
         catalog_ = ModelCatalog::builtIn();
     } catch (const ips::Error& e) {
@@ -107,6 +108,7 @@ QWidget* ModelManagerDialog::catalogPage() {
     catalogView_ = new QTreeWidget;
     catalogView_->setHeaderLabels({tr("Model"), tr("Kind"), tr("Size"), tr("Status")});
     catalogView_->setRootIsDecorated(false);
+    for (int c : {KindColumn, SizeColumn}) catalogView_->header()->setSectionResizeMode(c, QHeaderView::ResizeToContents);
     catalogView_->header()->setSectionResizeMode(NameColumn, QHeaderView::Stretch);
     catalogView_->header()->setSectionResizeMode(StatusColumn, QHeaderView::Stretch);
     v->addWidget(catalogView_, 1);
@@ -235,7 +237,10 @@ QWidget* ModelManagerDialog::foundPage() {
     foundView_ = new QTreeWidget;
     foundView_->setHeaderLabels({tr("File"), tr("Kind"), tr("Base"), tr("Size"), tr("Found in"), tr("Problem")});
     foundView_->setRootIsDecorated(false);
+    foundView_->header()->setStretchLastSection(false);
+    for (int c : {FoundKind, FoundBase, FoundSize, FoundSource}) foundView_->header()->setSectionResizeMode(c, QHeaderView::ResizeToContents);
     foundView_->header()->setSectionResizeMode(FoundName, QHeaderView::Stretch);
+    foundView_->header()->setSectionResizeMode(FoundProblem, QHeaderView::Stretch);
     v->addWidget(foundView_, 1);
     auto* row = new QHBoxLayout;
     auto* rescan = new QPushButton(tr("Search the Hugging Face cache"));
@@ -261,7 +266,15 @@ void ModelManagerDialog::addFoundRows(const std::vector<ips::DiscoveredModel>& f
     for (const auto& m : found) {
         auto* item = new QTreeWidgetItem(foundView_);
         const QString path = fromFsPath(m.path);
-        item->setText(FoundName, m.repo.empty() ? path : QString::fromStdString(m.repo) + ": " + fromFsPath(m.path.filename()));
+        QString shown = path;
+        if (!m.repo.empty()) {
+            // "ORG/NAME: path/in/repo" (the snapshot folder itself is the whole repository).
+            const QString snapshot = QStringLiteral("/snapshots/") + QString::fromStdString(m.revision);
+            const int at = path.indexOf(snapshot);
+            const QString inRepo = at < 0 ? QString() : path.mid(at + snapshot.size() + 1);
+            shown = QString::fromStdString(m.repo) + (inRepo.isEmpty() ? QString() : QStringLiteral(": ") + inRepo);
+        }
+        item->setText(FoundName, shown);
         item->setToolTip(FoundName, path);
         item->setData(FoundName, kPathRole, path);
         QString kind = QString::fromUtf8(ips::model_kind_name(m.kind));
