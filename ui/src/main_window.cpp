@@ -562,17 +562,7 @@ void MainWindow::useChosenModel(ModelRole role, const QString& path) {
     const ModelCheck check = checkModel(path, role);
     if (!check.ok) return showMessage(check.error);
     ModelConfig config = models_;
-    switch (role) {
-        case ModelRole::BaseModel: config.baseModel = path; break;
-        case ModelRole::ImageEncoder: config.imageEncoder = path; break;
-        case ModelRole::IpAdapter:
-            if (!config.ipAdapters.contains(path)) config.ipAdapters << path;
-            break;
-        case ModelRole::ControlNet:
-            if (!config.controlNets.contains(path)) config.controlNets << path;
-            break;
-        case ModelRole::Vae: config.vae = path; break;
-    }
+    config.set(role, path);
     setModelConfig(config);
     QSettings settings;
     models_.save(settings);

@@ -8,6 +8,20 @@
 
 namespace ipsui {
 
+void ModelConfig::set(ModelRole role, const QString& path) {
+    switch (role) {
+        case ModelRole::BaseModel: baseModel = path; break;
+        case ModelRole::ImageEncoder: imageEncoder = path; break;
+        case ModelRole::Vae: vae = path; break;
+        case ModelRole::IpAdapter:
+            if (!ipAdapters.contains(path)) ipAdapters << path;
+            break;
+        case ModelRole::ControlNet:
+            if (!controlNets.contains(path)) controlNets << path;
+            break;
+    }
+}
+
 void ModelConfig::load(QSettings& s) {
     s.beginGroup(QStringLiteral("models"));
     baseModel = s.value(QStringLiteral("base")).toString();

@@ -16,6 +16,8 @@ struct ModelConfig {
     QStringList controlNets;
     QString vae;  // optional: replaces the base model's own VAE (e.g. ft-MSE for "noVAE" fine-tunes)
 
+    // Puts `path` in the slot of `role` (lists: added once).
+    void set(ModelRole role, const QString& path);
     void load(QSettings& settings);
     void save(QSettings& settings) const;
     // What is missing for a first generation, as advice the window shows (empty: ready).

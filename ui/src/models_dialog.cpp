@@ -125,17 +125,7 @@ bool ModelsDialog::choose(ModelRole role, const QString& path) {
         return false;
     }
     lastError_.clear();
-    switch (role) {
-        case ModelRole::BaseModel: config_.baseModel = path; break;
-        case ModelRole::ImageEncoder: config_.imageEncoder = path; break;
-        case ModelRole::IpAdapter:
-            if (!config_.ipAdapters.contains(path)) config_.ipAdapters << path;
-            break;
-        case ModelRole::ControlNet:
-            if (!config_.controlNets.contains(path)) config_.controlNets << path;
-            break;
-        case ModelRole::Vae: config_.vae = path; break;
-    }
+    config_.set(role, path);
     message_->setStyleSheet(QString());
     message_->setText(tr("%1: %2").arg(QFileInfo(path).fileName(), check.description));
     refresh();
