@@ -18,11 +18,18 @@ namespace fs = std::filesystem;
 constexpr int kMaxDepth = 8;            // model trees are shallow; deeper is a wrong folder or a loop
 constexpr std::size_t kMaxEntries = 20000;  // stop walking a huge unrelated tree (a home folder)
 
-bool is_weights_file(const fs::path& p) {
+std::string lower_extension(const fs::path& p) {
     std::string ext = p.extension().string();
     std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return char(std::tolower(c)); });
-    return ext == ".safetensors" || ext == ".bin" || ext == ".pt" || ext == ".pth" || ext == ".ckpt";
+    return ext;
 }
+
+bool is_pickle_file(const fs::path& p) {
+    const std::string ext = lower_extension(p);
+    return ext == ".bin" || ext == ".pt" || ext == ".pth" || ext == ".ckpt";
+}
+
+bool is_weights_file(const fs::path& p) { return lower_extension(p) == ".safetensors" || is_pickle_file(p); }
 
 std::uint64_t size_of(const fs::path& p) {
     std::error_code ec;
@@ -37,12 +44,6 @@ std::uint64_t size_of(const fs::path& p) {
         if (it->is_regular_file(e)) total += it->file_size(e);
     }
     return total;
-}
-
-bool is_pickle_file(const fs::path& p) {
-    std::string ext = p.extension().string();
-    std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return char(std::tolower(c)); });
-    return ext == ".bin" || ext == ".pt" || ext == ".pth" || ext == ".ckpt";
 }
 
 // Recognising a pickle checkpoint means loading it; past this size a scan lists it without reading.

@@ -66,21 +66,20 @@ QString roleName(ModelRole role) {
     return {};
 }
 
-namespace {
-
-bool fits(const ips::ModelInfo& info, ModelRole role) {
+std::optional<ModelRole> roleOfKind(ips::ModelKind kind) {
     using K = ips::ModelKind;
-    switch (role) {
-        case ModelRole::BaseModel: return info.kind == K::DiffusersPipeline || info.kind == K::SingleFileCheckpoint;
-        case ModelRole::IpAdapter: return info.kind == K::IpAdapter;
-        case ModelRole::ImageEncoder: return info.kind == K::ImageEncoder;
-        case ModelRole::ControlNet: return info.kind == K::ControlNet;
-        case ModelRole::Vae: return info.kind == K::Vae;
+    switch (kind) {
+        case K::DiffusersPipeline:
+        case K::SingleFileCheckpoint: return ModelRole::BaseModel;
+        case K::IpAdapter: return ModelRole::IpAdapter;
+        case K::ImageEncoder: return ModelRole::ImageEncoder;
+        case K::ControlNet: return ModelRole::ControlNet;
+        case K::Vae: return ModelRole::Vae;
+        default: return std::nullopt;
     }
-    return false;
 }
 
-}  // namespace
+bool runsBaseArchitecture(const std::string& base) { return base != "sdxl" && base != "sd2.x"; }
 
 ModelCheck checkModel(const QString& path, ModelRole role) {
     ModelCheck check;
@@ -100,11 +99,11 @@ ModelCheck checkModel(const QString& path, ModelRole role) {
     else if (info.parameter_count > 0) parts << QStringLiteral("%1 k parameters").arg(double(info.parameter_count) / 1e3, 0, 'f', 1);
     const QString description = parts.join(QStringLiteral(" \u00b7 "));
     check.description = description;
-    if (!fits(info, role)) {
+    if (roleOfKind(info.kind) != role) {
         check.error = QStringLiteral("%1 is %2; expected %3").arg(name, info.kind == ips::ModelKind::Unknown ? QStringLiteral("not a model IP Studio recognises") : description, roleName(role));
         return check;
     }
-    if (info.base_architecture == "sdxl" || info.base_architecture == "sd2.x") {
+    if (!runsBaseArchitecture(info.base_architecture)) {
         check.error = QStringLiteral("%1 is %2; IP Studio runs Stable Diffusion 1.x models").arg(name, description);
         return check;
     }

@@ -5,6 +5,11 @@
 #include <QString>
 #include <QStringList>
 
+#include <optional>
+#include <string>
+
+#include "ips/model_info.h"
+
 namespace ipsui {
 
 enum class ModelRole { BaseModel, IpAdapter, ImageEncoder, ControlNet, Vae };
@@ -30,6 +35,11 @@ struct ModelCheck {
     QString description;  // e.g. "IP-Adapter plus (sd1.x), 22.0 M parameters"
     QString error;        // why it was refused, naming the file
 };
+
+// The slot a recognised model fills (none for kinds the app cannot use on their own), and whether its base
+// architecture is one IP Studio runs: the rules checkModel applies, shared with the model manager.
+std::optional<ModelRole> roleOfKind(ips::ModelKind kind);
+bool runsBaseArchitecture(const std::string& baseArchitecture);
 
 // Recognises the model from its tensor names (never its file name) and checks it fits `role`.
 ModelCheck checkModel(const QString& path, ModelRole role);

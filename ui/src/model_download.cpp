@@ -97,7 +97,7 @@ void ModelDownload::start() {
         fail("cannot read " + partPath() + ": " + part_.errorString(), false);
         return;
     }
-    rangeStart_ = received_ = part_.size();
+    received_ = part_.size();
     headersSeen_ = false;
     serverSha256_.clear();
     clock_.start();
@@ -124,19 +124,20 @@ void ModelDownload::request(const QUrl& url, int redirects) {
     connect(reply_, &QNetworkReply::finished, this, &ModelDownload::onFinished);
 }
 
+void ModelDownload::discardReceived() {
+    part_.resize(0);
+    part_.seek(0);
+    hash_.reset();
+    received_ = 0;
+}
+
 void ModelDownload::onHeaders() {
     if (!reply_ || headersSeen_) return;
     const int code = reply_->attribute(QNetworkRequest::HttpStatusCodeAttribute).toInt();
     if (code == 0 || (code >= 300 && code < 400)) return;  // redirects are handled when they finish
     headersSeen_ = true;
     if (const QString sha = sha256FromEtag(reply_->rawHeader("X-Linked-ETag")); !sha.isEmpty()) serverSha256_ = sha;
-    if (code == 200 && received_ > 0) {
-        // The server ignored the Range request: start the file over.
-        part_.resize(0);
-        part_.seek(0);
-        hash_.reset();
-        received_ = rangeStart_ = 0;
-    }
+    if (code == 200 && received_ > 0) discardReceived();  // the server ignored the Range request
     if (code == 206 && rangeStartOf(reply_->rawHeader("Content-Range")) != received_) {
         // Bytes from somewhere else than asked: appending them would corrupt the file.
         return fail(QString("%1: the server sent a part starting elsewhere than byte %2; the partial file was "
@@ -195,10 +196,7 @@ void ModelDownload::onFinished() {
     if (code == 416) {  // nothing left after the bytes we have: complete already, or a part that cannot be right
         const qint64 remote = totalOf(reply->rawHeader("Content-Range"));
         if (received_ > 0 && (remote == received_ || (remote < 0 && received_ == spec_.expectedSize))) return complete();
-        part_.resize(0);
-        part_.seek(0);
-        hash_.reset();
-        received_ = rangeStart_ = 0;
+        discardReceived();
         headersSeen_ = false;
         return request(spec_.url, 0);
     }

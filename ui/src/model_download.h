@@ -57,6 +57,7 @@ private:
     void onFinished();
     void fail(const QString& message, bool discardPart);
     void complete();
+    void discardReceived();  // empties the part file: the download starts over from byte 0
     void setState(State s);
     void stopReply();
     QString describe() const;
@@ -68,7 +69,7 @@ private:
     QFile part_;
     QCryptographicHash hash_{QCryptographicHash::Sha256};
     QString serverSha256_;  // from X-Linked-ETag
-    qint64 received_ = 0, total_ = -1, rangeStart_ = 0;
+    qint64 received_ = 0, total_ = -1;
     bool headersSeen_ = false;
     QElapsedTimer clock_;
     qint64 rateBytes_ = 0;

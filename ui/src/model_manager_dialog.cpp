@@ -55,19 +55,9 @@ std::optional<ModelRole> roleOfCatalog(const QString& role) {
     return std::nullopt;
 }
 
-std::optional<ModelRole> roleOfKind(const ips::DiscoveredModel& m) {
-    using K = ips::ModelKind;
-    if (!m.problem.empty()) return std::nullopt;
-    switch (m.kind) {
-        case K::DiffusersPipeline:
-        case K::SingleFileCheckpoint:  // the Models page's rule: anything but SDXL and SD 2.x
-            return m.base_architecture != "sdxl" && m.base_architecture != "sd2.x" ? std::optional(ModelRole::BaseModel) : std::nullopt;
-        case K::IpAdapter: return ModelRole::IpAdapter;
-        case K::ImageEncoder: return ModelRole::ImageEncoder;
-        case K::ControlNet: return ModelRole::ControlNet;
-        case K::Vae: return ModelRole::Vae;
-        default: return std::nullopt;
-    }
+std::optional<ModelRole> usableAs(const ips::DiscoveredModel& m) {
+    if (!m.problem.empty() || !runsBaseArchitecture(m.base_architecture)) return std::nullopt;
+    return roleOfKind(m.kind);
 }
 
 }  // namespace
@@ -168,12 +158,7 @@ void ModelManagerDialog::updateRow(QTreeWidgetItem* row) {
     const QString id = row->data(NameColumn, kIdRole).toString();
     const CatalogModel* m = catalog_.find(id);
     if (!m) return;
-    QString status;
-    if (m->isInstalled(modelsFolder_)) status = tr("installed");
-    else if (const auto d = downloads_.value(id); d && d->state() != ModelDownload::State::Finished)
-        status = status_.value(id);
-    else status = status_.value(id, tr("missing"));
-    row->setText(StatusColumn, status);
+    row->setText(StatusColumn, m->isInstalled(modelsFolder_) ? tr("installed") : status_.value(id, tr("missing")));
 }
 
 void ModelManagerDialog::download(const QString& id) {
@@ -285,7 +270,7 @@ void ModelManagerDialog::addFoundRows(const std::vector<ips::DiscoveredModel>& f
         item->setText(FoundSource, QString::fromStdString(m.source));
         item->setText(FoundProblem, QString::fromStdString(m.problem.empty() ? m.note : m.problem));
         item->setToolTip(FoundProblem, item->text(FoundProblem));
-        if (const auto role = roleOfKind(m)) item->setData(FoundName, kModelRole, int(*role));
+        if (const auto role = usableAs(m)) item->setData(FoundName, kModelRole, int(*role));
         else item->setForeground(FoundName, palette().brush(QPalette::Disabled, QPalette::Text));
     }
 }

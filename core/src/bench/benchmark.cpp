@@ -236,9 +236,7 @@ BenchReport run_benchmarks(const BenchOptions& o, const std::function<void(const
             const at::Tensor pixels = at::randn({1, 3, vision_config.image_size, vision_config.image_size}).to(dtype);
             const std::int64_t tokens = 1 + (vision_config.image_size / vision_config.patch_size) * (vision_config.image_size / vision_config.patch_size);
             BenchResult r{"image_encoder", dname, false, vision_config.image_size, vision_config.image_size, 1};
-            r.attention = nn::attention_kernel() == nn::AttentionKernel::automatic && dtype == at::kBFloat16
-                              ? nn::automatic_attention_path()
-                              : "plain";
+            r.attention = dtype == at::kBFloat16 ? nn::automatic_attention_path() : "plain";
             r.gflop = bench::clip_encoder_flops(1, tokens, vision_config.hidden_size, vision_config.intermediate_size,
                                                 vision_config.num_hidden_layers) / 1e9;
             runner.measure(r, [&] { vision->forward(pixels); });

@@ -42,6 +42,17 @@ std::string file_of(const fs::path& folder) { return io::display_path(folder); }
 // transformers registers position_ids as a buffer; some files carry it, the model does not need it.
 const std::set<std::string> kClipIgnored = {"text_model.embeddings.position_ids", "vision_model.embeddings.position_ids"};
 
+// Files in the original LDM layout store the VAE's attention projections as 1x1 convolutions; the
+// diffusers VAE has linear layers. False when `ldm_key` is no VAE tensor.
+bool take_ldm_vae_tensor(const std::string& ldm_key, at::Tensor&& tensor, const io::LdmLayout& layout,
+                         std::map<std::string, at::Tensor>& vae) {
+    const auto key = io::ldm_to_diffusers(ldm_key, io::LdmComponent::Vae, layout);
+    if (!key) return false;
+    if (io::is_vae_attention_projection(*key) && tensor.dim() == 4) tensor = tensor.flatten(1);  // [C, C, 1, 1] -> [C, C]
+    vae.emplace(*key, std::move(tensor));
+    return true;
+}
+
 // VAE weights saved before diffusers 0.14 (the SD1.5 and sd-vae-ft-mse uploads among them) name the
 // mid-block attention query / key / value / proj_attn; today's names are to_q / to_k / to_v / to_out.0.
 void rename_deprecated_vae_attention(std::map<std::string, at::Tensor>& weights) {
@@ -103,12 +114,8 @@ nn::AutoencoderKL load_separate_vae(const fs::path& path, const fs::path& config
             continue;
         }
         const std::string ldm = key.rfind("first_stage_model.", 0) == 0 ? key : "first_stage_model." + key;
-        if (auto k = io::ldm_to_diffusers(ldm, io::LdmComponent::Vae, layout)) {
-            at::Tensor t = std::move(tensor);
-            if (io::is_vae_attention_projection(*k) && t.dim() == 4) t = t.flatten(1);  // [C, C, 1, 1] -> [C, C]
-            weights.emplace(*k, std::move(t));
-        }
         // Other keys (a loss's discriminator in some training checkpoints) are not the VAE's.
+        take_ldm_vae_tensor(ldm, std::move(tensor), layout, weights);
     }
     if (weights.empty()) throw ModelLoadError(name + ": no VAE weights in it (expected encoder.* / decoder.* tensors)");
     rename_deprecated_vae_attention(weights);
@@ -183,12 +190,9 @@ StableDiffusionNetworks load_single_file(const fs::path& checkpoint, const fs::p
         const std::string& key = node.key();
         if (auto k = io::ldm_to_diffusers(key, io::LdmComponent::UNet, layout)) {
             unet_w.emplace(*k, std::move(node.mapped()));
-        } else if (auto kv = io::ldm_to_diffusers(key, io::LdmComponent::Vae, layout)) {
-            at::Tensor t = std::move(node.mapped());
-            if (io::is_vae_attention_projection(*kv) && t.dim() == 4) t = t.flatten(1);  // [C, C, 1, 1] -> [C, C]
-            vae_w.emplace(*kv, std::move(t));
-        } else if (auto kt = io::ldm_to_diffusers(key, io::LdmComponent::TextEncoder, layout)) {
-            text_w.emplace(*kt, std::move(node.mapped()));
+        } else if (!take_ldm_vae_tensor(key, std::move(node.mapped()), layout, vae_w)) {
+            if (auto kt = io::ldm_to_diffusers(key, io::LdmComponent::TextEncoder, layout))
+                text_w.emplace(*kt, std::move(node.mapped()));
         }
     }
     StableDiffusionNetworks n;

@@ -77,7 +77,6 @@ void set_attention_kernel(AttentionKernel kernel) {
         throw std::invalid_argument("this CPU has no AVX-512-BF16: the fused avx512_bf16 attention cannot run here");
     g_kernel = kernel;
 }
-AttentionKernel attention_kernel() { return g_kernel; }
 std::string automatic_attention_path() { return std::string("fused ") + kernels::isa_name(kernels::best_isa()); }
 
 void set_attention_chunk_budget(std::size_t bytes) { g_chunk_budget = std::max<std::size_t>(bytes, 1); }

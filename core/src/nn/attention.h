@@ -21,7 +21,6 @@ at::Tensor scaled_dot_product_attention(const at::Tensor& q, const at::Tensor& k
 // The others force one path for tests and benchmarks; a fused path the CPU lacks throws.
 enum class AttentionKernel { automatic, plain, fused_portable, fused_avx512_bf16 };
 void set_attention_kernel(AttentionKernel kernel);
-AttentionKernel attention_kernel();
 // The path automatic takes for bfloat16 on this CPU ("fused avx512_bf16", "fused portable").
 std::string automatic_attention_path();
 
