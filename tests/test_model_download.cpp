@@ -289,7 +289,7 @@ private Q_SLOTS:
         const auto builtIn = ipsui::ModelCatalog::builtIn();
         QStringList roles;
         for (const auto& m : builtIn.models) roles << m.role;
-        for (const char* role : {"base-model", "ip-adapter", "image-encoder", "controlnet", "vae"}) QVERIFY(roles.contains(role));
+        for (const char* role : {"base-model", "ip-adapter", "image-encoder", "controlnet", "vae", "preview-decoder"}) QVERIFY(roles.contains(role));
         QVERIFY(builtIn.find("ip-adapter-sd15")->files[0].sha256.size() == 64);
     }
 };

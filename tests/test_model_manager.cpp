@@ -98,6 +98,21 @@ private Q_SLOTS:
         settings.remove(QStringLiteral("models"));
     }
 
+    void previewDecoderIsChosenAndChecked() {
+        ipsui::ModelsDialog dialog({});
+        QVERIFY2(dialog.choose(ipsui::ModelRole::PreviewDecoder, dataFile("tiny-taesd")), qPrintable(dialog.lastError()));
+        QCOMPARE(dialog.config().previewDecoder, dataFile("tiny-taesd"));
+        QVERIFY(!dialog.choose(ipsui::ModelRole::PreviewDecoder, dataFile("tiny-sd15/vae")));
+        QVERIFY2(dialog.lastError().contains(QStringLiteral("expected a TAESD preview decoder")), qPrintable(dialog.lastError()));
+        QCOMPARE(dialog.config().previewDecoder, dataFile("tiny-taesd"));
+        QSettings settings;
+        dialog.config().save(settings);
+        ipsui::ModelConfig loaded;
+        loaded.load(settings);
+        QCOMPARE(loaded.previewDecoder, dataFile("tiny-taesd"));
+        settings.remove(QStringLiteral("models"));
+    }
+
     void firstRunOffersTheModelManagerOnce() {
         QSettings().remove(QStringLiteral("firstRun/modelManagerOffered"));
         {

@@ -122,6 +122,7 @@ const char* model_kind_name(ModelKind kind) {
         case ModelKind::Tokenizer: return "tokenizer";
         case ModelKind::Scheduler: return "scheduler";
         case ModelKind::ImageProcessor: return "image-processor";
+        case ModelKind::TinyAutoencoder: return "tiny-autoencoder";
     }
     return "unknown";
 }

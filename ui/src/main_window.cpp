@@ -336,7 +336,8 @@ void MainWindow::connectWorker() {
                                       : tr("step 0 / %1").arg(total));
     });
     connect(h, &WorkerHost::preview, this, [this](const QImage& image) {
-        // Previews are latent-sized (1/8); shown at the output size so the view does not jump at the end.
+        // Latent-space previews are 1/8 of the output, TAESD ones full size: both shown at the output size, so
+        // the view does not jump between them or at the end.
         result_->setImage(image.scaled(activeOutputSize_, Qt::IgnoreAspectRatio, Qt::SmoothTransformation));
         host_->worker()->previewShown();
     });
@@ -397,6 +398,7 @@ std::optional<ips::GenerationRequest> MainWindow::buildRequest(QString* error) c
     ips::GenerationRequest r;
     r.model = toFsPath(models_.baseModel);
     if (!models_.vae.isEmpty()) r.vae = toFsPath(models_.vae);
+    if (!models_.previewDecoder.isEmpty()) r.preview_decoder = toFsPath(models_.previewDecoder);
     if (models_.baseModel.isEmpty()) {
         *error = tr("No base model chosen. Open Settings \u25b8 Models (Ctrl+,) and choose a Stable Diffusion 1.5 folder or "
                     ".safetensors file.");

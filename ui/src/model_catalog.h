@@ -15,7 +15,7 @@ struct CatalogFile {
 
 struct CatalogModel {
     QString id, name;
-    QString role;  // "base-model", "ip-adapter", "image-encoder", "controlnet", "vae"
+    QString role;  // "base-model", "ip-adapter", "image-encoder", "controlnet", "vae", "preview-decoder"
     QString base;  // "sd1.x"
     QString repo, revision;
     QString folder;       // below the models folder

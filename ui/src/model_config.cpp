@@ -13,6 +13,7 @@ void ModelConfig::set(ModelRole role, const QString& path) {
         case ModelRole::BaseModel: baseModel = path; break;
         case ModelRole::ImageEncoder: imageEncoder = path; break;
         case ModelRole::Vae: vae = path; break;
+        case ModelRole::PreviewDecoder: previewDecoder = path; break;
         case ModelRole::IpAdapter:
             if (!ipAdapters.contains(path)) ipAdapters << path;
             break;
@@ -29,6 +30,7 @@ void ModelConfig::load(QSettings& s) {
     imageEncoder = s.value(QStringLiteral("imageEncoder")).toString();
     controlNets = s.value(QStringLiteral("controlNets")).toStringList();
     vae = s.value(QStringLiteral("vae")).toString();
+    previewDecoder = s.value(QStringLiteral("previewDecoder")).toString();
     s.endGroup();
 }
 
@@ -39,6 +41,7 @@ void ModelConfig::save(QSettings& s) const {
     s.setValue(QStringLiteral("imageEncoder"), imageEncoder);
     s.setValue(QStringLiteral("controlNets"), controlNets);
     s.setValue(QStringLiteral("vae"), vae);
+    s.setValue(QStringLiteral("previewDecoder"), previewDecoder);
     s.endGroup();
 }
 
@@ -62,6 +65,7 @@ QString roleName(ModelRole role) {
         case ModelRole::ImageEncoder: return QStringLiteral("a CLIP image encoder folder");
         case ModelRole::ControlNet: return QStringLiteral("a ControlNet folder");
         case ModelRole::Vae: return QStringLiteral("a VAE (diffusers folder or single file)");
+        case ModelRole::PreviewDecoder: return QStringLiteral("a TAESD preview decoder (madebyollin/taesd folder or taesd_decoder file)");
     }
     return {};
 }
@@ -75,6 +79,7 @@ std::optional<ModelRole> roleOfKind(ips::ModelKind kind) {
         case K::ImageEncoder: return ModelRole::ImageEncoder;
         case K::ControlNet: return ModelRole::ControlNet;
         case K::Vae: return ModelRole::Vae;
+        case K::TinyAutoencoder: return ModelRole::PreviewDecoder;
         default: return std::nullopt;
     }
 }
@@ -105,6 +110,10 @@ ModelCheck checkModel(const QString& path, ModelRole role) {
     }
     if (!runsBaseArchitecture(info.base_architecture)) {
         check.error = QStringLiteral("%1 is %2; IP Studio runs Stable Diffusion 1.x models").arg(name, description);
+        return check;
+    }
+    if (role == ModelRole::PreviewDecoder && info.variant == "encoder") {
+        check.error = QStringLiteral("%1 is a TAESD encoder; previews need the decoder (taesd_decoder)").arg(name);
         return check;
     }
     if (role == ModelRole::IpAdapter && info.variant == "faceid") {

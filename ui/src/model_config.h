@@ -12,7 +12,7 @@
 
 namespace ipsui {
 
-enum class ModelRole { BaseModel, IpAdapter, ImageEncoder, ControlNet, Vae };
+enum class ModelRole { BaseModel, IpAdapter, ImageEncoder, ControlNet, Vae, PreviewDecoder };
 
 struct ModelConfig {
     QString baseModel;  // diffusers folder or single-file .safetensors
@@ -20,6 +20,7 @@ struct ModelConfig {
     QString imageEncoder;  // CLIP vision folder
     QStringList controlNets;
     QString vae;  // optional: replaces the base model's own VAE (e.g. ft-MSE for "noVAE" fine-tunes)
+    QString previewDecoder;  // optional: TAESD, full-size live previews every few steps
 
     // Puts `path` in the slot of `role` (lists: added once).
     void set(ModelRole role, const QString& path);

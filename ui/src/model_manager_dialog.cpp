@@ -52,6 +52,7 @@ std::optional<ModelRole> roleOfCatalog(const QString& role) {
     if (role == "image-encoder") return ModelRole::ImageEncoder;
     if (role == "controlnet") return ModelRole::ControlNet;
     if (role == "vae") return ModelRole::Vae;
+    if (role == "preview-decoder") return ModelRole::PreviewDecoder;
     return std::nullopt;
 }
 

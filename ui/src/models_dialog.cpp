@@ -29,6 +29,7 @@ ModelsDialog::ModelsDialog(ModelConfig config, QWidget* parent) : QDialog(parent
     form->addRow(tr("Image encoder"), singleRow(ModelRole::ImageEncoder, encoder_, encoderStatus_));
     form->addRow(tr("ControlNets"), listRow(ModelRole::ControlNet, controlNets_));
     form->addRow(tr("VAE (optional)"), singleRow(ModelRole::Vae, vae_, vaeStatus_));
+    form->addRow(tr("Live preview (optional)"), singleRow(ModelRole::PreviewDecoder, preview_, previewStatus_));
     layout->addLayout(form);
     message_ = new QLabel;
     message_->setWordWrap(true);
@@ -53,7 +54,7 @@ QWidget* ModelsDialog::singleRow(ModelRole role, QLineEdit*& edit, QLabel*& stat
     auto* folder = new QPushButton(tr("Folder\u2026"));
     h->addWidget(edit, 1);
     h->addWidget(folder);
-    if (role == ModelRole::BaseModel || role == ModelRole::Vae) {
+    if (role == ModelRole::BaseModel || role == ModelRole::Vae || role == ModelRole::PreviewDecoder) {
         auto* file = new QPushButton(tr("File\u2026"));
         h->addWidget(file);
         connect(file, &QPushButton::clicked, this, [this, role] { browse(role, false); });
@@ -64,6 +65,15 @@ QWidget* ModelsDialog::singleRow(ModelRole role, QLineEdit*& edit, QLabel*& stat
         h->addWidget(clear);
         connect(clear, &QPushButton::clicked, this, [this] {
             config_.vae.clear();
+            refresh();
+        });
+    }
+    if (role == ModelRole::PreviewDecoder) {
+        auto* clear = new QPushButton(tr("None"));
+        clear->setToolTip(tr("Preview from the latents alone (no decoder)"));
+        h->addWidget(clear);
+        connect(clear, &QPushButton::clicked, this, [this] {
+            config_.previewDecoder.clear();
             refresh();
         });
     }
@@ -110,6 +120,7 @@ void ModelsDialog::browse(ModelRole role, bool folder) {
         path = QFileDialog::getOpenFileName(this, roleName(role), start,
                                             role == ModelRole::IpAdapter ? tr("IP-Adapter (*.safetensors *.bin)")
                                             : role == ModelRole::Vae     ? tr("VAE (*.safetensors *.bin *.pt *.ckpt)")
+                                            : role == ModelRole::PreviewDecoder ? tr("TAESD decoder (*.safetensors *.pth)")
                                                                          : tr("Checkpoint (*.safetensors)"));
     if (path.isEmpty()) return;
     RecentFolders::remember(QStringLiteral("models"), QFileInfo(path).absolutePath());
@@ -145,6 +156,9 @@ void ModelsDialog::refresh() {
     vae_->setText(config_.vae);
     vae_->setPlaceholderText(tr("the base model's own"));
     vaeStatus_->setText(describe(config_.vae, ModelRole::Vae));
+    preview_->setText(config_.previewDecoder);
+    preview_->setPlaceholderText(tr("none: a small preview from the latents; TAESD (madebyollin/taesd) shows full-size pictures"));
+    previewStatus_->setText(describe(config_.previewDecoder, ModelRole::PreviewDecoder));
     adapters_->clear();
     for (const QString& p : config_.ipAdapters) {
         auto* item = new QListWidgetItem(QFileInfo(p).fileName() + QStringLiteral("   ") + describe(p, ModelRole::IpAdapter), adapters_);

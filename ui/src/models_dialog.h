@@ -37,6 +37,8 @@ private:
     QListWidget* controlNets_ = nullptr;
     QLineEdit* vae_ = nullptr;
     QLabel* vaeStatus_ = nullptr;
+    QLineEdit* preview_ = nullptr;
+    QLabel* previewStatus_ = nullptr;
     QLabel* message_ = nullptr;
 };
 

@@ -69,6 +69,13 @@ struct GenerationRequest {
     std::optional<double> strength;         // default 0.8 (img2img), 1.0 (inpainting)
     std::optional<ImageSource> mask_image;  // white = repaint
     std::filesystem::path latents_file;     // initial latents (safetensors, key "latents"); empty = from the seed
+
+    // How progress is shown, not what is made (not written to presets or PNG metadata). With a TAESD
+    // decoder (a diffusers AutoencoderTiny folder such as madebyollin/taesd, or a taesd_decoder file) the
+    // preview is a full-size picture every `preview_every` steps; the other steps, and without one, it is
+    // the latent-space preview. The full VAE never runs for a preview.
+    std::filesystem::path preview_decoder;
+    int preview_every = 4;
 };
 
 struct GenerationProgress {
@@ -76,7 +83,7 @@ struct GenerationProgress {
     int step = 0;       // steps done (denoising)
     int total = 0;
     double elapsed_seconds = 0;
-    const Image* preview = nullptr;  // latent-space preview of the current estimate (denoising only)
+    const Image* preview = nullptr;  // the current estimate (denoising only): latent-space or TAESD-decoded
 };
 using ProgressCallback = std::function<void(const GenerationProgress&)>;
 
@@ -102,6 +109,11 @@ struct GenerationResult {
 struct PipelineOptions {
     std::filesystem::path config_root;  // SD1.5 configs + tokenizer for single-file checkpoints (models/sd15)
     int threads = 0;                    // 0: all cores
+    // Image encoders (ViT-H/14: 1.3 GB in bfloat16, 2.5 GB in float32) are loaded only when a reference
+    // picture is not in the embedding cache and, unless this is set, released once a request's
+    // references are encoded, leaving that memory to the denoising. Set it when references change at
+    // every generation and memory is plentiful (a reload from the page cache takes a few seconds).
+    bool keep_image_encoders = false;
 };
 
 class Pipeline {

@@ -21,6 +21,7 @@ enum class ModelKind {
     Tokenizer,
     Scheduler,
     ImageProcessor,
+    TinyAutoencoder,  // TAESD (diffusers AutoencoderTiny, or madebyollin's taesd_decoder file): live previews
 };
 
 // Stable lower-case names used by the CLI and in JSON ("ip-adapter", "unet", ...).

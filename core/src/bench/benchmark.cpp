@@ -17,6 +17,7 @@
 #include "nn/attention.h"
 #include "nn/autoencoder_kl.h"
 #include "nn/clip_models.h"
+#include "nn/tiny_autoencoder.h"
 #include "nn/unet_2d_condition.h"
 
 namespace ips {
@@ -138,10 +139,11 @@ private:
 }  // namespace
 
 BenchReport run_benchmarks(const BenchOptions& o, const std::function<void(const BenchResult&)>& on_result) {
-    const std::set<std::string> known = {"unet_forward", "vae_decode", "vae_encode", "text_encoder", "image_encoder", "generation"};
+    const std::set<std::string> known = {"unet_forward", "vae_decode", "preview_decode", "vae_encode", "text_encoder", "image_encoder", "generation"};
     for (const auto& name : o.only)
         if (!known.count(name))
-            throw InputError("--only " + name + ": expected unet_forward, vae_decode, vae_encode, text_encoder, image_encoder or generation");
+            throw InputError("--only " + name +
+                             ": expected unet_forward, vae_decode, preview_decode, vae_encode, text_encoder, image_encoder or generation");
     if (o.width % 8 != 0 || o.height % 8 != 0 || o.width < 64 || o.height < 64)
         throw InputError("--size " + std::to_string(o.width) + "x" + std::to_string(o.height) + ": width and height must be multiples of 8, at least 64");
     std::vector<at::ScalarType> dtypes;
@@ -218,6 +220,18 @@ BenchReport run_benchmarks(const BenchOptions& o, const std::function<void(const
                     r.gflop = bench::vae_encoder_flops(vae_config, 1, o.height, o.width) / 1e9;
                     runner.measure(r, [&] { vae->encode(x); });
                 }
+            }
+        }
+        if (runner.wanted("preview_decode")) {
+            // The TAESD decoder a live preview runs every few steps, against vae_decode's full decoder.
+            const io::AutoencoderTinyConfig tiny_config;
+            for (bool cl : runner.layouts(true)) {
+                nn::TinyDecoder tiny(tiny_config);
+                prepare(*tiny, dtype, cl);
+                const at::Tensor z = layout(at::randn({1, tiny_config.latent_channels, lh, lw}).to(dtype), cl);
+                BenchResult r{"preview_decode", dname, cl, o.width, o.height, 1};
+                r.gflop = bench::tiny_decoder_flops(tiny_config, 1, lh, lw) / 1e9;
+                runner.measure(r, [&] { tiny->forward(z); });
             }
         }
         if (runner.wanted("text_encoder")) {

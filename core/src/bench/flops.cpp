@@ -107,4 +107,19 @@ double clip_encoder_flops(std::int64_t b, std::int64_t t, std::int64_t d, std::i
     return layers * (4 * linear(b * t, d, d) + 2.0 * 2 * b * t * t * d + 2 * linear(b * t, d, inter));
 }
 
+double tiny_decoder_flops(const io::AutoencoderTinyConfig& c, std::int64_t batch, std::int64_t h, std::int64_t w) {
+    auto conv3 = [&](double in, double out, double pixels) { return 2.0 * batch * in * out * 9 * pixels; };
+    double pixels = static_cast<double>(h) * static_cast<double>(w);
+    double f = conv3(c.latent_channels, c.decoder_block_out_channels[0], pixels);
+    const std::size_t stages = c.num_decoder_blocks.size();
+    for (std::size_t i = 0; i < stages; ++i) {
+        const double ch = c.decoder_block_out_channels[i];
+        f += c.num_decoder_blocks[i] * 3 * conv3(ch, ch, pixels);
+        const bool last = i + 1 == stages;
+        if (!last) pixels *= static_cast<double>(c.upsampling_scaling_factor) * c.upsampling_scaling_factor;
+        f += conv3(ch, last ? c.out_channels : ch, pixels);
+    }
+    return f;
+}
+
 }  // namespace ips::bench

@@ -84,8 +84,11 @@ BenchResult run_generation_bench(const BenchOptions& o, at::ScalarType dtype, co
         randomise(*base->unet, dtype, channels_last);
         base->vae = nn::AutoencoderKL(io::load_config<io::AutoencoderKLConfig>(root / "vae" / "config.json"));
         randomise(*base->vae, at::kFloat, false);
-        base->text_encoder = nn::CLIPTextModel(io::load_config<io::CLIPTextConfig>(root / "text_encoder" / "config.json"));
-        randomise(*base->text_encoder, at::kFloat, false);
+        {
+            DefaultDtypeScope build_in(dtype);
+            base->text_encoder = nn::CLIPTextModel(io::load_config<io::CLIPTextConfig>(root / "text_encoder" / "config.json"));
+        }
+        randomise(*base->text_encoder, dtype, false);
         pipeline::add_fast_decoder(*base, dtype);
         base->tokenizer.emplace(ClipTokenizer::from_folder(root / "tokenizer"));
         base->scheduler_config = io::read_json_file(root / "scheduler" / "scheduler_config.json");
@@ -96,9 +99,10 @@ BenchResult run_generation_bench(const BenchOptions& o, at::ScalarType dtype, co
             vision = nn::CLIPVisionModelWithProjection(vision_config);
         }
         randomise(*vision, dtype, false);
-        engine.models().install_encoder(
-            root / "image_encoder", dtype,
-            std::make_unique<ipadapter::ImageEncoder>(vision, image::ClipImageProcessorConfig{}, "random-vit"));
+        const fs::path encoder_folder = root / "image_encoder";
+        engine.models().install_encoder(encoder_folder, dtype,
+                                        std::make_unique<ipadapter::ImageEncoder>(vision, image::ClipImageProcessorConfig{},
+                                                                                  pipeline::model_key(encoder_folder, dtype)));
         write_random_adapter(scratch, *base->unet, vision_config.projection_dim);
         engine.models().install_base(std::move(base));
     }

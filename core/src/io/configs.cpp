@@ -200,6 +200,27 @@ AutoencoderKLConfig parse_vae_config(const json& j, const std::string& file) {
     return c;
 }
 
+AutoencoderTinyConfig parse_tiny_vae_config(const json& j, const std::string& file) {
+    ConfigReader r(j, file);
+    AutoencoderTinyConfig c;
+    r.get("latent_channels", c.latent_channels);
+    r.get("out_channels", c.out_channels);
+    r.get("decoder_block_out_channels", c.decoder_block_out_channels);
+    r.get("num_decoder_blocks", c.num_decoder_blocks);
+    if (c.decoder_block_out_channels.empty() || c.decoder_block_out_channels.size() != c.num_decoder_blocks.size())
+        r.fail("num_decoder_blocks", "expected one value per decoder_block_out_channels entry (" +
+                                         std::to_string(c.decoder_block_out_channels.size()) + ")");
+    require_positive(r, "decoder_block_out_channels", c.decoder_block_out_channels);
+    require_positive(r, "num_decoder_blocks", c.num_decoder_blocks);
+    r.get("upsampling_scaling_factor", c.upsampling_scaling_factor);
+    if (c.upsampling_scaling_factor < 1) r.fail("upsampling_scaling_factor", "expected a positive integer");
+    r.get("act_fn", c.act_fn);
+    if (c.act_fn != "relu") r.fail("act_fn", "only \"relu\" is supported (TAESD)");
+    r.get("upsample_fn", c.upsample_fn);
+    if (c.upsample_fn != "nearest") r.fail("upsample_fn", "only \"nearest\" is supported (TAESD)");
+    return c;
+}
+
 CLIPTextConfig parse_clip_text_config(const json& j, const std::string& file) {
     // Full CLIPConfig files nest the text part under "text_config".
     const json& t = (j.is_object() && j.contains("text_config") && j["text_config"].is_object()) ? j["text_config"] : j;
@@ -275,6 +296,10 @@ ControlNetModelConfig load_config(const std::filesystem::path& p) {
 template <>
 AutoencoderKLConfig load_config(const std::filesystem::path& p) {
     return parse_vae_config(read_json_file(p), display_path(p));
+}
+template <>
+AutoencoderTinyConfig load_config(const std::filesystem::path& p) {
+    return parse_tiny_vae_config(read_json_file(p), display_path(p));
 }
 template <>
 CLIPTextConfig load_config(const std::filesystem::path& p) {

@@ -105,6 +105,17 @@ struct AutoencoderKLConfig {
     bool mid_block_add_attention = true;
 };
 
+// Mirrors diffusers AutoencoderTiny's config, the decoder's part (TAESD, used for live previews).
+struct AutoencoderTinyConfig {
+    int latent_channels = 4;
+    int out_channels = 3;
+    std::vector<int> decoder_block_out_channels = {64, 64, 64, 64};
+    std::vector<int> num_decoder_blocks = {3, 3, 3, 1};
+    int upsampling_scaling_factor = 2;
+    std::string act_fn = "relu";
+    std::string upsample_fn = "nearest";
+};
+
 // Mirrors transformers CLIPTextConfig.
 struct CLIPTextConfig {
     int vocab_size = 49408;
@@ -159,6 +170,7 @@ struct SchedulerConfig {
 UNet2DConditionModelConfig parse_unet_config(const nlohmann::json& json, const std::string& file);
 ControlNetModelConfig parse_controlnet_config(const nlohmann::json& json, const std::string& file);
 AutoencoderKLConfig parse_vae_config(const nlohmann::json& json, const std::string& file);
+AutoencoderTinyConfig parse_tiny_vae_config(const nlohmann::json& json, const std::string& file);
 CLIPTextConfig parse_clip_text_config(const nlohmann::json& json, const std::string& file);
 CLIPVisionConfig parse_clip_vision_config(const nlohmann::json& json, const std::string& file);
 SchedulerConfig parse_scheduler_config(const nlohmann::json& json, const std::string& file);

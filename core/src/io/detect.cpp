@@ -142,6 +142,27 @@ Detection detect_from_tensors(const std::vector<TensorInfo>& tensors) {
         d.dimensions["latent_channels"] = n.dim("decoder.conv_in.weight", 1);
         return d;
     }
+    if (n.has("decoder.layers.0.weight") || n.has("encoder.layers.0.weight")) {
+        d.kind = ModelKind::TinyAutoencoder;
+        d.variant = "diffusers";
+        if (n.has("decoder.layers.0.weight")) d.dimensions["latent_channels"] = n.dim("decoder.layers.0.weight", 1);
+        else d.notes.push_back("no decoder (decoder.layers.*): previews need the TAESD decoder");
+        return d;
+    }
+    // madebyollin's taesd_decoder / taesd_encoder files: a bare nn.Sequential (the decoder's first entry
+    // is its parameter-free clamp, so its first convolution is "1"; the encoder's is "0", from RGB).
+    if (n.has("1.weight") && n.has("3.conv.0.weight") && n.dim("1.weight", 2) == 3) {
+        d.kind = ModelKind::TinyAutoencoder;
+        d.variant = "decoder";
+        d.dimensions["latent_channels"] = n.dim("1.weight", 1);
+        return d;
+    }
+    if (n.has("0.weight") && n.has("1.conv.0.weight") && n.dim("0.weight", 1) == 3) {
+        d.kind = ModelKind::TinyAutoencoder;
+        d.variant = "encoder";
+        d.notes.push_back("a TAESD encoder: previews need the decoder (taesd_decoder)");
+        return d;
+    }
     if (n.has("text_model.embeddings.token_embedding.weight")) {
         d.kind = ModelKind::TextEncoder;
         d.variant = n.has("text_projection.weight") ? "with-projection" : "";

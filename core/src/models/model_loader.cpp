@@ -1,6 +1,7 @@
 #include "models/model_loader.h"
 
 #include <algorithm>
+#include <cctype>
 
 #include "io/component_files.h"
 #include "io/detect.h"
@@ -123,6 +124,49 @@ nn::AutoencoderKL load_separate_vae(const fs::path& path, const fs::path& config
     nn::load_state_dict(*vae, std::move(weights), name, "the VAE", target);
     vae->eval();
     return vae;
+}
+
+nn::TinyDecoder load_preview_decoder(const fs::path& path, const LoadTarget& target) {
+    const std::string name = io::display_path(path);
+    std::error_code ec;
+    io::AutoencoderTinyConfig config;
+    std::map<std::string, at::Tensor> all;
+    if (fs::is_directory(path, ec)) {
+        all = read_component(path, ModelKind::TinyAutoencoder);
+        config = io::load_config<io::AutoencoderTinyConfig>(path / "config.json");
+    } else {
+        all = io::load_weights(path).tensors;
+        std::vector<io::TensorInfo> infos;
+        for (const auto& [key, tensor] : all) infos.push_back({key, "", tensor.sizes().vec()});
+        const auto detected = io::detect_from_tensors(infos);
+        if (detected.kind != ModelKind::TinyAutoencoder)
+            throw ModelLoadError(name + ": holds a " + model_kind_name(detected.kind) +
+                                 ", expected a TAESD preview decoder (taesd_decoder.safetensors or a diffusers AutoencoderTiny)");
+        if (detected.variant == "encoder")
+            throw ModelLoadError(name + ": a TAESD encoder; previews need the decoder (taesd_decoder.safetensors)");
+    }
+    // The decoder's tensors under the module's names: diffusers' "decoder.layers.N" as they are, the
+    // original file's "N" one lower (its entry 0 is the parameter-free clamp, which DecoderTiny applies
+    // in forward). The encoder's tensors are not needed for previews.
+    std::map<std::string, at::Tensor> weights;
+    for (auto& [key, tensor] : all) {
+        if (key.rfind("decoder.layers.", 0) == 0) {
+            weights.emplace(key.substr(std::string("decoder.").size()), std::move(tensor));
+        } else if (!key.empty() && std::isdigit(static_cast<unsigned char>(key[0]))) {
+            const auto dot = key.find('.');
+            const int index = dot == std::string::npos ? 0 : std::stoi(key.substr(0, dot));
+            if (index < 1) throw ModelLoadError(name + ": unexpected tensor '" + key + "' for a TAESD decoder");
+            weights.emplace("layers." + std::to_string(index - 1) + key.substr(dot), std::move(tensor));
+        } else if (key.rfind("encoder.", 0) != 0) {
+            throw ModelLoadError(name + ": unexpected tensor '" + key + "' for a TAESD decoder");
+        }
+    }
+    if (auto first = weights.find("layers.0.weight"); first != weights.end() && first->second.dim() == 4)
+        config.latent_channels = static_cast<int>(first->second.size(1));
+    nn::TinyDecoder decoder(config);
+    nn::load_state_dict(*decoder, std::move(weights), name, "the TAESD preview decoder", target);
+    decoder->eval();
+    return decoder;
 }
 
 nn::CLIPTextModel load_text_encoder(const fs::path& folder, const LoadTarget& target) {

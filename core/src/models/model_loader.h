@@ -7,6 +7,7 @@
 #include "nn/clip_models.h"
 #include "nn/controlnet.h"
 #include "nn/state_dict.h"
+#include "nn/tiny_autoencoder.h"
 #include "nn/unet_2d_condition.h"
 
 namespace ips::models {
@@ -22,6 +23,9 @@ nn::AutoencoderKL load_vae(const std::filesystem::path& folder, const LoadTarget
 // the SD1.5 VAE configuration from `config_root`.
 nn::AutoencoderKL load_separate_vae(const std::filesystem::path& path, const std::filesystem::path& config_root,
                                     const LoadTarget& target);
+// A TAESD preview decoder: a diffusers AutoencoderTiny folder (madebyollin/taesd) or a single file
+// (taesd_decoder.safetensors / .pth as madebyollin publishes them, or diffusers names).
+nn::TinyDecoder load_preview_decoder(const std::filesystem::path& path, const LoadTarget& target);
 nn::CLIPTextModel load_text_encoder(const std::filesystem::path& folder, const LoadTarget& target);
 nn::CLIPVisionModelWithProjection load_image_encoder(const std::filesystem::path& folder, const LoadTarget& target);
 nn::ControlNetModel load_controlnet(const std::filesystem::path& folder, const LoadTarget& target);

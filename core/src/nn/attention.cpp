@@ -72,6 +72,8 @@ kernels::AttentionIsa isa_of(AttentionKernel kernel) {
 }
 }  // namespace
 
+bool fused_elementwise_enabled() { return g_kernel != AttentionKernel::plain; }
+
 void set_attention_kernel(AttentionKernel kernel) {
     if (kernel == AttentionKernel::fused_avx512_bf16 && !kernels::cpu_supports(kernels::AttentionIsa::avx512_bf16))
         throw std::invalid_argument("this CPU has no AVX-512-BF16: the fused avx512_bf16 attention cannot run here");

@@ -24,6 +24,10 @@ void set_attention_kernel(AttentionKernel kernel);
 // The path automatic takes for bfloat16 on this CPU ("fused avx512_bf16", "fused portable").
 std::string automatic_attention_path();
 
+// The transformer blocks' fused bfloat16 GEGLU and LayerNorm (nn/kernels/elementwise.h) follow the same
+// switch: off while `plain` is set, so that path is LibTorch's own operations throughout.
+bool fused_elementwise_enabled();
+
 // Bytes the score matrix of one chunk may take (tests lower it to exercise chunking).
 void set_attention_chunk_budget(std::size_t bytes);
 std::size_t attention_chunk_budget();

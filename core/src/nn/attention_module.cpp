@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "nn/attention.h"
+#include "nn/resnet.h"
 
 namespace ips::nn {
 
@@ -33,7 +34,7 @@ at::Tensor AttentionImpl::forward(const at::Tensor& input, const at::Tensor& enc
     at::Tensor hidden = input;
     const auto sizes = input.sizes().vec();
     if (options.spatial_input) hidden = hidden.view({sizes[0], sizes[1], sizes[2] * sizes[3]}).transpose(1, 2);
-    if (group_norm) hidden = group_norm(hidden.transpose(1, 2)).transpose(1, 2);
+    if (group_norm) hidden = apply_group_norm(group_norm, hidden.transpose(1, 2), false).transpose(1, 2);
 
     const at::Tensor q = split_heads(to_q(hidden));
     const KeyValue kv = context_kv ? *context_kv

@@ -95,7 +95,7 @@ at::Tensor EncoderImpl::forward(const at::Tensor& sample) {
     at::Tensor h = conv_in(sample);
     for (const auto& b : *down_blocks) h = b->as<VaeBlock>()->forward(h);
     h = mid_block(h);
-    return conv_out(at::silu(conv_norm_out(h)));
+    return conv_out(apply_group_norm(conv_norm_out, h, true));
 }
 
 DecoderImpl::DecoderImpl(const io::AutoencoderKLConfig& c) {
@@ -118,7 +118,7 @@ DecoderImpl::DecoderImpl(const io::AutoencoderKLConfig& c) {
 at::Tensor DecoderImpl::forward(const at::Tensor& z) {
     at::Tensor h = mid_block(conv_in(z));
     for (const auto& b : *up_blocks) h = b->as<VaeBlock>()->forward(h);
-    return conv_out(at::silu(conv_norm_out(h)));
+    return conv_out(apply_group_norm(conv_norm_out, h, true));
 }
 
 at::Tensor LatentDistribution::sample(c10::optional<at::Generator> generator) const {

@@ -1,6 +1,34 @@
 #include "nn/resnet.h"
 
+#include "nn/attention.h"
+#include "nn/kernels/elementwise.h"
+
 namespace ips::nn {
+
+at::Tensor apply_group_norm(torch::nn::GroupNorm& norm, const at::Tensor& x, bool silu) {
+    const auto& o = norm->options;
+    const bool bf16 = x.scalar_type() == at::kBFloat16 && x.device().is_cpu() && x.dim() >= 3;
+    const bool channels_innermost = bf16 && x.movedim(1, -1).is_contiguous();
+    if (channels_innermost && fused_elementwise_enabled() && o.affine() && norm->weight.scalar_type() == at::kBFloat16 &&
+        norm->weight.is_contiguous() && norm->bias.is_contiguous()) {
+        at::Tensor out = at::empty_like(x);  // same strides as x
+        const std::int64_t batch = x.size(0), channels = x.size(1);
+        kernels::group_norm_nhwc_bf16(static_cast<const std::uint16_t*>(x.data_ptr()), batch, x.numel() / (batch * channels), channels,
+                                      o.num_groups(), static_cast<const std::uint16_t*>(norm->weight.data_ptr()),
+                                      static_cast<const std::uint16_t*>(norm->bias.data_ptr()), static_cast<float>(o.eps()), silu,
+                                      static_cast<std::uint16_t*>(out.data_ptr()));
+        return out;
+    }
+    at::Tensor y;
+    if (channels_innermost && !x.is_contiguous()) {
+        const auto weight = o.affine() ? norm->weight.to(at::kFloat) : at::Tensor();
+        const auto bias = o.affine() ? norm->bias.to(at::kFloat) : at::Tensor();
+        y = at::group_norm(x.to(at::kFloat), o.num_groups(), weight, bias, o.eps()).to(at::kBFloat16);
+    } else {
+        y = norm(x);
+    }
+    return silu ? at::silu(y) : y;
+}
 
 namespace {
 torch::nn::Conv2d conv(std::int64_t in, std::int64_t out, std::int64_t kernel, std::int64_t stride, std::int64_t padding) {
@@ -18,9 +46,9 @@ ResnetBlock2DImpl::ResnetBlock2DImpl(const ResnetBlock2DOptions& o) : output_sca
 }
 
 at::Tensor ResnetBlock2DImpl::forward(const at::Tensor& input_tensor, const at::Tensor& temb) {
-    at::Tensor h = conv1(at::silu(norm1(input_tensor)));
+    at::Tensor h = conv1(apply_group_norm(norm1, input_tensor, true));
     if (time_emb_proj && temb.defined()) h = h + time_emb_proj(at::silu(temb)).unsqueeze(-1).unsqueeze(-1);
-    h = conv2(at::silu(norm2(h)));
+    h = conv2(apply_group_norm(norm2, h, true));
     const at::Tensor shortcut = conv_shortcut ? conv_shortcut(input_tensor) : input_tensor;
     at::Tensor out = shortcut + h;
     return output_scale_factor == 1.0 ? out : out / output_scale_factor;

@@ -1,13 +1,46 @@
 #include "nn/transformer_2d.h"
 
+#include "nn/attention.h"
+#include "nn/kernels/elementwise.h"
+#include "nn/resnet.h"
+
 namespace ips::nn {
+namespace {
+
+// bfloat16 activations take the fused kernels (one pass, float32 arithmetic, one rounding); float32,
+// the reference path, always LibTorch's operations.
+bool fusable_bf16(const at::Tensor& t) {
+    return t.scalar_type() == at::kBFloat16 && t.device().is_cpu() && t.is_contiguous() && fused_elementwise_enabled();
+}
+const std::uint16_t* bf16_bits(const at::Tensor& t) { return static_cast<const std::uint16_t*>(t.data_ptr()); }
+std::uint16_t* bf16_bits(at::Tensor& t) { return static_cast<std::uint16_t*>(t.data_ptr()); }
+
+at::Tensor layer_norm(torch::nn::LayerNorm& norm, const at::Tensor& x) {
+    if (!fusable_bf16(x) || !fusable_bf16(norm->weight) || !fusable_bf16(norm->bias)) return norm(x);
+    const std::int64_t width = x.size(-1);
+    at::Tensor out = at::empty_like(x);
+    kernels::layer_norm_bf16(bf16_bits(x), x.numel() / width, width, bf16_bits(norm->weight), bf16_bits(norm->bias),
+                             static_cast<float>(norm->options.eps()), bf16_bits(out));
+    return out;
+}
+
+}  // namespace
 
 GEGLUImpl::GEGLUImpl(std::int64_t dim_in, std::int64_t dim_out) {
     proj = register_module("proj", torch::nn::Linear(dim_in, dim_out * 2));
 }
 
 at::Tensor GEGLUImpl::forward(const at::Tensor& hidden_states) {
-    const auto parts = proj(hidden_states).chunk(2, -1);
+    const at::Tensor projected = proj(hidden_states);
+    if (fusable_bf16(projected)) {
+        const std::int64_t inner = projected.size(-1) / 2;
+        std::vector<std::int64_t> sizes = projected.sizes().vec();
+        sizes.back() = inner;
+        at::Tensor out = at::empty(sizes, projected.options());
+        kernels::geglu_bf16(bf16_bits(projected), 2 * inner, projected.numel() / (2 * inner), inner, bf16_bits(out), inner);
+        return out;
+    }
+    const auto parts = projected.chunk(2, -1);
     return parts[0] * at::gelu(parts[1]);
 }
 
@@ -41,14 +74,14 @@ BasicTransformerBlockImpl::BasicTransformerBlockImpl(std::int64_t dim, std::int6
 }
 
 at::Tensor BasicTransformerBlockImpl::forward(const at::Tensor& hidden_states, const CrossAttentionContext& context) {
-    at::Tensor h = attn1(norm1(hidden_states)) + hidden_states;
+    at::Tensor h = attn1(layer_norm(norm1, hidden_states)) + hidden_states;
     const std::size_t layer = context.next_layer++;
     const std::vector<ImagePromptAttention>* image_prompts = nullptr;
     if (context.image_prompts && layer < context.image_prompts->size()) image_prompts = &(*context.image_prompts)[layer];
     const KeyValue* text_kv = nullptr;
     if (context.text_key_values && layer < context.text_key_values->size()) text_kv = &(*context.text_key_values)[layer];
-    h = attn2(norm2(h), context.encoder_hidden_states, image_prompts, text_kv) + h;
-    return ff(norm3(h)) + h;
+    h = attn2(layer_norm(norm2, h), context.encoder_hidden_states, image_prompts, text_kv) + h;
+    return ff(layer_norm(norm3, h)) + h;
 }
 
 Transformer2DModelImpl::Transformer2DModelImpl(const Transformer2DModelOptions& o)
@@ -71,7 +104,7 @@ Transformer2DModelImpl::Transformer2DModelImpl(const Transformer2DModelOptions& 
 
 at::Tensor Transformer2DModelImpl::forward(const at::Tensor& hidden_states, const CrossAttentionContext& context) {
     const auto b = hidden_states.size(0), h = hidden_states.size(2), w = hidden_states.size(3);
-    at::Tensor x = norm(hidden_states);
+    at::Tensor x = apply_group_norm(norm, hidden_states, false);
     if (!use_linear_projection) x = proj_in.forward(x);
     const auto inner = x.size(1);
     x = x.permute({0, 2, 3, 1}).reshape({b, h * w, inner});  // [B, HW, C]

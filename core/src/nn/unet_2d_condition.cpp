@@ -184,7 +184,7 @@ at::Tensor UNet2DConditionModelImpl::forward(const UNetInputs& in) {
         }
         h = block->forward(h, skips, emb, context, upsample_size);
     }
-    return conv_out(at::silu(conv_norm_out(h)));
+    return conv_out(apply_group_norm(conv_norm_out, h, true));
 }
 
 }  // namespace ips::nn

@@ -60,12 +60,19 @@ at::Tensor read_latents_file(const fs::path& file, const std::vector<std::int64_
 at::Tensor decode_latent(BaseModel& base, const at::Tensor& latent) {
     if (base.fast_decoder_vae) {
         const at::Tensor fast = base.fast_decoder_vae
-                                    ->decode(latent.to(at::kBFloat16))
+                                    ->decode(latent.to(at::kBFloat16).contiguous(at::MemoryFormat::ChannelsLast))
                                     .to(at::kFloat)
                                     .contiguous();
         if (at::isfinite(fast).all().item<bool>()) return fast;
     }
     return base.vae->decode(latent.to(at::kFloat));
+}
+
+// The first image of the estimate through the TAESD decoder, which reads the UNet's latents as they are.
+Image tiny_preview(nn::TinyDecoder& decoder, const at::Tensor& latents, at::ScalarType dtype) {
+    at::Tensor z = latents.narrow(0, 0, 1).to(dtype);
+    if (dtype == at::kBFloat16) z = z.contiguous(at::MemoryFormat::ChannelsLast);
+    return to_images(decoder->forward(z).to(at::kFloat).contiguous()).front();
 }
 
 }  // namespace
@@ -100,11 +107,21 @@ Engine::TextEmbeddings Engine::text_embeddings(BaseModel& base, const Generation
     return e;
 }
 
-ipadapter::ImageEmbedding Engine::reference_embedding(const ImageSource& s, ipadapter::ImageEncoder* encoder, CropMode crop,
-                                                      const std::string& what) {
+ipadapter::ImageEmbedding Engine::reference_embedding(const ImageSource& s, const fs::path& encoder, at::ScalarType dtype,
+                                                      CropMode crop, const std::string& what) {
     if (is_embedding_file(s)) return ipadapter::load_image_embedding(s.path);
-    if (!encoder) throw InputError(what + ": an image encoder folder is needed to encode " + s.describe());
-    return embeddings_.encode(*encoder, load_source(s, what), crop);
+    if (encoder.empty()) throw InputError(what + ": an image encoder folder is needed to encode " + s.describe());
+    const Image picture = load_source(s, what);
+    if (auto hit = embeddings_.find(ipadapter::ImageEmbeddingCache::key(picture, model_key(encoder, dtype), crop))) return *hit;
+    return embeddings_.encode(models_.encoder(encoder, dtype), picture, crop);
+}
+
+ipadapter::ImageEmbedding Engine::zero_image_embedding(const fs::path& encoder, at::ScalarType dtype) {
+    const std::string key = model_key(encoder, dtype) + "|zero-image";
+    if (auto hit = embeddings_.find(key)) return *hit;
+    auto e = models_.encoder(encoder, dtype).encode_zero_image();
+    embeddings_.insert(key, e);
+    return e;
 }
 
 nn::LatentDistribution Engine::encode_image(BaseModel& base, const Image& image, const at::Tensor& pixels, const std::string& tag) {
@@ -140,15 +157,11 @@ GenerationResult Engine::generate(const GenerationRequest& q, const ProgressCall
     if (unet_channels != 4 && unet_channels != 9)
         throw InputError(io::display_path(q.model) + ": UNets with " + std::to_string(unet_channels) + " input channels are not supported");
     std::vector<ipadapter::IPAdapterModel> adapters;
-    std::vector<ipadapter::ImageEncoder*> encoders;
     for (const auto& a : q.ip_adapters) {
         adapters.push_back(models_.adapter(a.path, dtype));
-        ipadapter::ImageEncoder* encoder = nullptr;
-        if (!a.image_encoder.empty()) {
-            encoder = &models_.encoder(a.image_encoder, dtype);
-            ipadapter::check_image_encoder(*adapters.back(), encoder->config(), io::display_path(a.image_encoder));
-        }
-        encoders.push_back(encoder);
+        if (!a.image_encoder.empty())
+            ipadapter::check_image_encoder(*adapters.back(), models_.encoder_config(a.image_encoder, dtype),
+                                           io::display_path(a.image_encoder));
     }
     std::vector<nn::ControlNetModel> controlnets;
     for (const auto& c : q.controlnets) {
@@ -160,6 +173,8 @@ GenerationResult Engine::generate(const GenerationRequest& q, const ProgressCall
                                  std::to_string(cn.cross_attention_dim.front()) + "; the base model has " +
                                  std::to_string(unet->config.cross_attention_dim.front()) + ")");
     }
+    nn::TinyDecoder preview_decoder{nullptr};
+    if (!q.preview_decoder.empty() && progress) preview_decoder = models_.preview_decoder(q.preview_decoder, dtype);
     check_cancel(cancel);
 
     // Seed and scheduler.
@@ -187,16 +202,14 @@ GenerationResult Engine::generate(const GenerationRequest& q, const ProgressCall
         ipadapter::AdapterConditioning c;
         c.adapter = adapters[i];
         for (std::size_t k = 0; k < s.images.size(); ++k)
-            c.images.push_back(reference_embedding(s.images[k], encoders[i], s.image_crops.empty() ? s.crop : s.image_crops[k], where + ".images[" + std::to_string(k) + "]"));
+            c.images.push_back(reference_embedding(s.images[k], s.image_encoder, dtype, s.image_crops.empty() ? s.crop : s.image_crops[k],
+                                                   where + ".images[" + std::to_string(k) + "]"));
         c.image_weights = s.image_weights;
         if (s.negative_image) {
-            c.negative = reference_embedding(*s.negative_image, encoders[i], s.crop, where + ".negative_image");
+            c.negative = reference_embedding(*s.negative_image, s.image_encoder, dtype, s.crop, where + ".negative_image");
         } else if (adapters[i]->uses_hidden_states()) {
-            if (!encoders[i]) throw InputError(where + ": plus/full-face adapters need image_encoder for their unconditional input");
-            const std::string key = encoders[i]->id() + "|zero-image";
-            auto hit = embeddings_.find(key);
-            c.negative = hit ? *hit : encoders[i]->encode_zero_image();
-            if (!hit) embeddings_.insert(key, *c.negative);
+            if (s.image_encoder.empty()) throw InputError(where + ": plus/full-face adapters need image_encoder for their unconditional input");
+            c.negative = zero_image_embedding(s.image_encoder, dtype);
         }
         const auto scale = s.block_scales_json.empty() ? nlohmann::json(s.scale) : nlohmann::json::parse(s.block_scales_json);
         c.layer_scales = ipadapter::resolve_layer_scales(scale, s.mode, layer_names);
@@ -206,6 +219,7 @@ GenerationResult Engine::generate(const GenerationRequest& q, const ProgressCall
         conditioning.push_back(std::move(c));
     }
     ipadapter::PreparedImagePrompts image_prompts(*unet, std::move(conditioning), {cfg, copies});
+    if (!options_.keep_image_encoders) models_.release_encoders();
 
     std::vector<at::Tensor> control_images;
     for (const auto& c : q.controlnets) {
@@ -327,7 +341,9 @@ GenerationResult Engine::generate(const GenerationRequest& q, const ProgressCall
         }
         if (trace) trace->step_latents.push_back(latents);
         if (progress) {
-            const Image preview = latent_preview(out.pred_original_sample);
+            const bool decoded_preview = preview_decoder && (k + 1) % q.preview_every == 0;
+            const Image preview = decoded_preview ? tiny_preview(preview_decoder, out.pred_original_sample, dtype)
+                                                  : latent_preview(out.pred_original_sample);
             report("denoising", k + 1, total, &preview);
         }
     }

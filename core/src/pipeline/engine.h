@@ -41,11 +41,13 @@ public:
 
 private:
     struct TextEmbeddings {
-        at::Tensor cond, uncond;  // [1, 77, C] float32
+        at::Tensor cond, uncond;  // [1, 77, C] in the text encoder's precision
     };
     TextEmbeddings text_embeddings(BaseModel& base, const GenerationRequest& request);
-    ipadapter::ImageEmbedding reference_embedding(const ImageSource& source, ipadapter::ImageEncoder* encoder, CropMode crop,
-                                                  const std::string& what);
+    // `encoder` is the image encoder folder (loaded only when the picture is not in the embedding cache).
+    ipadapter::ImageEmbedding reference_embedding(const ImageSource& source, const std::filesystem::path& encoder, at::ScalarType dtype,
+                                                  CropMode crop, const std::string& what);
+    ipadapter::ImageEmbedding zero_image_embedding(const std::filesystem::path& encoder, at::ScalarType dtype);
     nn::LatentDistribution encode_image(BaseModel& base, const Image& image, const at::Tensor& pixels, const std::string& tag);
 
     PipelineOptions options_;

@@ -41,9 +41,9 @@ std::string model_key(const fs::path& path, at::ScalarType dtype) {
 }
 
 void add_fast_decoder(BaseModel& base, at::ScalarType dtype) {
-    // NCHW: LibTorch 1.13's channels-last bfloat16 VAE decoder is wrong (measured on the tiny test VAE: max
-    // error 3.8 against float32, where NCHW bfloat16 is within 0.04).
-    base.fast_decoder_vae = dtype == at::kBFloat16 ? converted_copy(base.vae, {dtype, at::kCPU, false}) : nullptr;
+    // Channels-last: its GroupNorms take the fused kernel (LibTorch 1.13's own bfloat16 channels-last
+    // GroupNorm is what made this layout wrong before; see nn::apply_group_norm).
+    base.fast_decoder_vae = dtype == at::kBFloat16 ? converted_copy(base.vae, target_for(dtype)) : nullptr;
 }
 
 nn::LoadTarget target_for(at::ScalarType dtype) { return {dtype, at::kCPU, dtype == at::kBFloat16}; }
@@ -65,7 +65,7 @@ BaseModel& ModelCache::base(const fs::path& model, at::ScalarType dtype, const f
             throw ModelLoadError(io::display_path(model) + ": not a diffusers pipeline folder (model_index.json is missing)");
         b->unet = models::load_unet(model / "unet", target_for(dtype));
         b->vae = models::load_vae(model / "vae", fp32);
-        b->text_encoder = models::load_text_encoder(model / "text_encoder", fp32);
+        b->text_encoder = models::load_text_encoder(model / "text_encoder", target_for(dtype));
         b->tokenizer.emplace(ClipTokenizer::from_folder(model / "tokenizer"));
         b->scheduler_config = io::read_python_json_file(model / "scheduler" / "scheduler_config.json");
     } else {
@@ -73,7 +73,10 @@ BaseModel& ModelCache::base(const fs::path& model, at::ScalarType dtype, const f
         b->unet = nets.unet;
         b->vae = nets.vae;
         b->text_encoder = nets.text_encoder;
-        if (dtype != at::kFloat) convert(*b->unet, target_for(dtype));
+        if (dtype != at::kFloat) {
+            convert(*b->unet, target_for(dtype));
+            convert(*b->text_encoder, target_for(dtype));
+        }
         b->tokenizer.emplace(ClipTokenizer::from_folder(config_root_ / "tokenizer"));
         b->scheduler_config = io::read_python_json_file(config_root_ / "scheduler" / "scheduler_config.json");
     }
@@ -102,6 +105,15 @@ ipadapter::ImageEncoder& ModelCache::encoder(const fs::path& folder, at::ScalarT
     return *encoders_.emplace(key, std::move(e)).first->second;
 }
 
+io::CLIPVisionConfig ModelCache::encoder_config(const fs::path& folder, at::ScalarType dtype) {
+    auto it = encoders_.find(model_key(folder, dtype));
+    if (it != encoders_.end()) return it->second->config();
+    std::error_code ec;
+    // Loading is what explains a folder that is not an image encoder.
+    if (!fs::is_regular_file(folder / "config.json", ec)) return encoder(folder, dtype).config();
+    return io::load_config<io::CLIPVisionConfig>(folder / "config.json");
+}
+
 nn::ControlNetModel ModelCache::controlnet(const fs::path& folder, at::ScalarType dtype) {
     const std::string key = model_key(folder, dtype);
     auto it = controlnets_.find(key);
@@ -111,7 +123,18 @@ nn::ControlNetModel ModelCache::controlnet(const fs::path& folder, at::ScalarTyp
     return c;
 }
 
+nn::TinyDecoder ModelCache::preview_decoder(const fs::path& path, at::ScalarType dtype) {
+    const std::string key = model_key(path, dtype);
+    if (preview_ && preview_key_ == key) return preview_;
+    preview_ = nullptr;
+    preview_ = models::load_preview_decoder(path, target_for(dtype));
+    preview_key_ = key;
+    return preview_;
+}
+
 void ModelCache::clear() {
+    preview_ = nullptr;
+    preview_key_.clear();
     base_.reset();
     adapters_.clear();
     encoders_.clear();

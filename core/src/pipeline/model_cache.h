@@ -22,11 +22,12 @@ struct BaseModel {
     // bfloat16 generations only: a bfloat16 copy of the VAE for decoding (about 2x faster than float32 on
     // AVX-512-BF16). Its output is checked; a non-finite decode is redone by `vae`.
     nn::AutoencoderKL fast_decoder_vae{nullptr};
-    nn::CLIPTextModel text_encoder{nullptr}; // float32 (runs once per prompt)
+    nn::CLIPTextModel text_encoder{nullptr}; // in the generation precision, as diffusers' pipeline.to(dtype)
     std::optional<ClipTokenizer> tokenizer;
     nlohmann::json scheduler_config;
 };
 
+// "<path>|<dtype>": identifies a loaded network.
 std::string model_key(const std::filesystem::path& path, at::ScalarType dtype);
 
 // Gives a bfloat16 base its fast_decoder_vae (a converted copy of its float32 VAE); other precisions none.
@@ -41,7 +42,12 @@ public:
     BaseModel& base(const std::filesystem::path& model, at::ScalarType dtype, const std::filesystem::path& vae = {});
     ipadapter::IPAdapterModel adapter(const std::filesystem::path& file, at::ScalarType dtype);
     ipadapter::ImageEncoder& encoder(const std::filesystem::path& folder, at::ScalarType dtype);
+    // The encoder's configuration without loading its weights (from the loaded one where there is one).
+    io::CLIPVisionConfig encoder_config(const std::filesystem::path& folder, at::ScalarType dtype);
+    void release_encoders() { encoders_.clear(); }
+    std::size_t encoders_loaded() const { return encoders_.size(); }
     nn::ControlNetModel controlnet(const std::filesystem::path& folder, at::ScalarType dtype);
+    nn::TinyDecoder preview_decoder(const std::filesystem::path& path, at::ScalarType dtype);
     void clear();
 
     // Networks built elsewhere (the benchmark's random-weight SD1.5), served as if loaded from `path`.
@@ -56,13 +62,9 @@ private:
     std::map<std::string, ipadapter::IPAdapterModel> adapters_;
     std::map<std::string, std::unique_ptr<ipadapter::ImageEncoder>> encoders_;
     std::map<std::string, nn::ControlNetModel> controlnets_;
+    std::string preview_key_;  // one preview decoder at a time
+    nn::TinyDecoder preview_{nullptr};
 };
-
-// "<path>|<dtype>": identifies a loaded network.
-std::string model_key(const std::filesystem::path& path, at::ScalarType dtype);
-
-// Gives a bfloat16 base its fast_decoder_vae (a converted copy of its float32 VAE); other precisions none.
-void add_fast_decoder(BaseModel& base, at::ScalarType dtype);
 
 // bfloat16 weights on CPU run fastest with channels-last convolutions.
 nn::LoadTarget target_for(at::ScalarType dtype);

@@ -45,6 +45,8 @@ void require_range(double start, double end, const std::string& field) {
 void validate_request(const GenerationRequest& q) {
     require_file(q.model, "model", true);
     if (!q.vae.empty()) require_file(q.vae, "vae", true);
+    if (!q.preview_decoder.empty()) require_file(q.preview_decoder, "preview_decoder", true);
+    if (q.preview_every < 1) throw InputError("preview_every must be at least 1 (got " + std::to_string(q.preview_every) + ")");
     for (auto [value, name] : {std::pair{q.width, "width"}, std::pair{q.height, "height"}}) {
         if (value % 8 != 0 || value < 64 || value > 2048)
             throw InputError(std::string(name) + " must be a multiple of 8 between 64 and 2048 (got " + std::to_string(value) + ")");
