@@ -111,7 +111,10 @@ at::Tensor Transformer2DModelImpl::forward(const at::Tensor& hidden_states, cons
     if (use_linear_projection) x = proj_in.forward(x);
     for (const auto& block : *transformer_blocks) x = block->as<BasicTransformerBlock>()->forward(x, context);
     if (use_linear_projection) x = proj_out.forward(x);
-    x = x.reshape({b, h, w, x.size(2)}).permute({0, 3, 1, 2}).contiguous();  // [B, C, H, W]
+    // [B, C, H, W] in the input's layout: channels-last stays channels-last (no copy). An NCHW result
+    // here would turn every later activation NCHW — a 1x1 convolution's weight looks contiguous in both
+    // layouts, so proj_out keeps its input's, and NCHW + channels-last adds to NCHW.
+    x = x.reshape({b, h, w, x.size(2)}).permute({0, 3, 1, 2}).contiguous(hidden_states.suggest_memory_format());
     if (!use_linear_projection) x = proj_out.forward(x);
     return x + hidden_states;
 }
