@@ -9,6 +9,7 @@
 #include "io/json_file.h"
 #include "io/weights.h"
 #include "ips/png_file.h"
+#include "nn/default_dtype.h"
 #include "pipeline/engine.h"
 
 namespace ips::bench {
@@ -16,12 +17,14 @@ namespace {
 
 namespace fs = std::filesystem;
 
-void randomise(torch::nn::Module& m, at::ScalarType dtype, bool channels_last) {
+// Random weights drawn in place, in the module's own precision (built under a DefaultDtypeScope): no
+// second copy and no float32 temporaries, whose freed memory would stay in the process and inflate the
+// benchmark's peak RSS beyond what the real networks take.
+void randomise(torch::nn::Module& m, bool channels_last) {
     torch::NoGradGuard guard;
     for (auto& p : m.parameters()) {
-        at::Tensor t = at::randn(p.sizes(), at::TensorOptions(dtype)).mul_(0.02);
-        if (channels_last && t.dim() == 4) t = t.contiguous(at::MemoryFormat::ChannelsLast);
-        p.set_data(t);
+        p.normal_(0.0, 0.02);
+        if (channels_last && p.dim() == 4) p.set_data(p.contiguous(at::MemoryFormat::ChannelsLast));
     }
     m.eval();
 }
@@ -45,18 +48,6 @@ fs::path write_random_adapter(const fs::path& folder, nn::UNet2DConditionModelIm
     return file;
 }
 
-// Modules built while it lives create their weights in `dtype`: a bfloat16 UNet never exists in float32,
-// which would double the benchmark's peak memory over a real bfloat16 load.
-class DefaultDtypeScope {
-public:
-    explicit DefaultDtypeScope(at::ScalarType dtype) : saved_(c10::get_default_dtype()) {
-        c10::set_default_dtype(c10::scalarTypeToTypeMeta(dtype));
-    }
-    ~DefaultDtypeScope() { c10::set_default_dtype(saved_); }
-private:
-    caffe2::TypeMeta saved_;
-};
-
 }  // namespace
 
 BenchResult run_generation_bench(const BenchOptions& o, at::ScalarType dtype, const std::string& dtype_name) {
@@ -78,27 +69,27 @@ BenchResult run_generation_bench(const BenchOptions& o, at::ScalarType dtype, co
         auto base = std::make_unique<pipeline::BaseModel>();
         base->key = pipeline::model_key(root, dtype);
         {
-            DefaultDtypeScope build_in(dtype);
+            nn::DefaultDtypeScope build_in(dtype);
             base->unet = nn::UNet2DConditionModel(io::load_config<io::UNet2DConditionModelConfig>(root / "unet" / "config.json"));
         }
-        randomise(*base->unet, dtype, channels_last);
+        randomise(*base->unet, channels_last);
         base->vae = nn::AutoencoderKL(io::load_config<io::AutoencoderKLConfig>(root / "vae" / "config.json"));
-        randomise(*base->vae, at::kFloat, false);
+        randomise(*base->vae, false);
         {
-            DefaultDtypeScope build_in(dtype);
+            nn::DefaultDtypeScope build_in(dtype);
             base->text_encoder = nn::CLIPTextModel(io::load_config<io::CLIPTextConfig>(root / "text_encoder" / "config.json"));
         }
-        randomise(*base->text_encoder, dtype, false);
+        randomise(*base->text_encoder, false);
         pipeline::add_fast_decoder(*base, dtype);
         base->tokenizer.emplace(ClipTokenizer::from_folder(root / "tokenizer"));
         base->scheduler_config = io::read_json_file(root / "scheduler" / "scheduler_config.json");
         auto vision_config = io::load_config<io::CLIPVisionConfig>(root / "image_encoder" / "config.json");
         nn::CLIPVisionModelWithProjection vision{nullptr};
         {
-            DefaultDtypeScope build_in(dtype);
+            nn::DefaultDtypeScope build_in(dtype);
             vision = nn::CLIPVisionModelWithProjection(vision_config);
         }
-        randomise(*vision, dtype, false);
+        randomise(*vision, false);
         const fs::path encoder_folder = root / "image_encoder";
         engine.models().install_encoder(encoder_folder, dtype,
                                         std::make_unique<ipadapter::ImageEncoder>(vision, image::ClipImageProcessorConfig{},

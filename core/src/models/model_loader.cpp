@@ -9,6 +9,7 @@
 #include "io/ldm_key_map.h"
 #include "io/weights.h"
 #include "ips/errors.h"
+#include "nn/default_dtype.h"
 
 namespace ips::models {
 namespace {
@@ -79,7 +80,11 @@ nn::UNet2DConditionModel load_unet(const fs::path& folder, const LoadTarget& tar
     auto tensors = read_component(folder, ModelKind::UNet);
     const auto config = io::load_config<io::UNet2DConditionModelConfig>(folder / "config.json");
     nn::check_supported(config, file_of(folder / "config.json"));
-    nn::UNet2DConditionModel unet(config);
+    nn::UNet2DConditionModel unet{nullptr};
+    {
+        nn::DefaultDtypeScope build_in(target.dtype);
+        unet = nn::UNet2DConditionModel(config);
+    }
     nn::load_state_dict(*unet, std::move(tensors), file_of(folder), "the UNet", target);
     unet->eval();
     return unet;
@@ -171,7 +176,11 @@ nn::TinyDecoder load_preview_decoder(const fs::path& path, const LoadTarget& tar
 
 nn::CLIPTextModel load_text_encoder(const fs::path& folder, const LoadTarget& target) {
     auto tensors = read_component(folder, ModelKind::TextEncoder);
-    nn::CLIPTextModel model(io::load_config<io::CLIPTextConfig>(folder / "config.json"));
+    nn::CLIPTextModel model{nullptr};
+    {
+        nn::DefaultDtypeScope build_in(target.dtype);
+        model = nn::CLIPTextModel(io::load_config<io::CLIPTextConfig>(folder / "config.json"));
+    }
     nn::load_state_dict(*model, std::move(tensors), file_of(folder), "the CLIP text encoder", target, kClipIgnored);
     model->eval();
     return model;
@@ -179,7 +188,11 @@ nn::CLIPTextModel load_text_encoder(const fs::path& folder, const LoadTarget& ta
 
 nn::CLIPVisionModelWithProjection load_image_encoder(const fs::path& folder, const LoadTarget& target) {
     auto tensors = read_component(folder, ModelKind::ImageEncoder);
-    nn::CLIPVisionModelWithProjection model(io::load_config<io::CLIPVisionConfig>(folder / "config.json"));
+    nn::CLIPVisionModelWithProjection model{nullptr};
+    {
+        nn::DefaultDtypeScope build_in(target.dtype);
+        model = nn::CLIPVisionModelWithProjection(io::load_config<io::CLIPVisionConfig>(folder / "config.json"));
+    }
     nn::load_state_dict(*model, std::move(tensors), file_of(folder), "the CLIP image encoder", target, kClipIgnored);
     model->eval();
     return model;
@@ -189,7 +202,11 @@ nn::ControlNetModel load_controlnet(const fs::path& folder, const LoadTarget& ta
     auto tensors = read_component(folder, ModelKind::ControlNet);
     const auto config = io::load_config<io::ControlNetModelConfig>(folder / "config.json");
     nn::check_supported(config, file_of(folder / "config.json"));
-    nn::ControlNetModel model(config);
+    nn::ControlNetModel model{nullptr};
+    {
+        nn::DefaultDtypeScope build_in(target.dtype);
+        model = nn::ControlNetModel(config);
+    }
     nn::load_state_dict(*model, std::move(tensors), file_of(folder), "the ControlNet", target);
     model->eval();
     return model;

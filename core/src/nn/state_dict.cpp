@@ -59,6 +59,8 @@ void load_state_dict(torch::nn::Module& module, std::map<std::string, at::Tensor
     torch::NoGradGuard no_grad;
     for (auto& [name, param] : named_state(module)) {
         auto node = tensors.extract(name);
+        // The default-initialised weights go first, so their memory can hold the loaded ones.
+        param.set_data(at::empty({0}, param.options()));
         at::Tensor value = node.mapped().to(target.device, target.dtype);
         if (!param.is_floating_point()) value = node.mapped().to(target.device, param.scalar_type());
         if (target.channels_last && value.dim() == 4) value = value.contiguous(at::MemoryFormat::ChannelsLast);
