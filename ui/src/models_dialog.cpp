@@ -157,7 +157,8 @@ void ModelsDialog::refresh() {
     vae_->setPlaceholderText(tr("the base model's own"));
     vaeStatus_->setText(describe(config_.vae, ModelRole::Vae));
     preview_->setText(config_.previewDecoder);
-    preview_->setPlaceholderText(tr("none: a small preview from the latents; TAESD (madebyollin/taesd) shows full-size pictures"));
+    preview_->setPlaceholderText(tr("none: the latent-space preview"));
+    preview_->setToolTip(tr("A TAESD decoder (madebyollin/taesd) shows full-size pictures every 4th step"));
     previewStatus_->setText(describe(config_.previewDecoder, ModelRole::PreviewDecoder));
     adapters_->clear();
     for (const QString& p : config_.ipAdapters) {
