@@ -2,6 +2,8 @@
 // compiled for AVX-512 and for AVX2 + FMA and picked at load time (target_clones).
 #include "nn/kernels/elementwise.h"
 
+#include "nn/kernels/bf16_scalar.h"
+
 #include <omp.h>
 
 #include <algorithm>
@@ -18,38 +20,8 @@
 namespace ips::nn::kernels {
 namespace {
 
-inline float from_bf16(std::uint16_t bits) {
-    const std::uint32_t u = std::uint32_t(bits) << 16;
-    float f;
-    std::memcpy(&f, &u, sizeof f);
-    return f;
-}
-
-// Round to nearest even, as LibTorch converts float to bfloat16 (NaN stays a NaN).
-inline std::uint16_t to_bf16(float f) {
-    std::uint32_t u;
-    std::memcpy(&u, &f, sizeof u);
-    const std::uint32_t rounded = (u + 0x7FFFu + ((u >> 16) & 1u)) >> 16;
-    return static_cast<std::uint16_t>(f != f ? 0x7FC0u : rounded);
-}
-
-// e^x for x <= 0 (2^(x log2 e), 2^f by a degree-6 polynomial, relative error about 2e-7), branch-free.
-inline float exp_nonpositive(float x) {
-    float y = std::max(x * 1.44269504f, -126.0f);
-    const float n = (y + 12582912.0f) - 12582912.0f;  // round to nearest (1.5 * 2^23), vectorises everywhere
-    const float f = y - n;
-    float p = 1.5403530e-4f;
-    p = p * f + 1.3333558e-3f;
-    p = p * f + 9.6181291e-3f;
-    p = p * f + 5.5504109e-2f;
-    p = p * f + 2.4022651e-1f;
-    p = p * f + 6.9314718e-1f;
-    p = p * f + 1.0f;
-    const std::uint32_t bits = static_cast<std::uint32_t>(static_cast<std::int32_t>(n) + 127) << 23;
-    float scale;
-    std::memcpy(&scale, &bits, sizeof scale);
-    return p * scale;
-}
+// e^x for x <= 0 (small positive x too).
+inline float exp_nonpositive(float x) { return exp2_nonpositive(x * 1.44269504f); }
 
 // gelu(x) = x/2 (1 + erf(z)), z = x / sqrt 2. erfc(|z|) by the Chebyshev fit of Numerical Recipes
 // (erfcc: relative error below 1.2e-7 for every z, so the left tail stays accurate too); 1 + erf(z) is

@@ -7,6 +7,7 @@
 #include <limits>
 #include <vector>
 
+#include "nn/kernels/bf16_scalar.h"
 #include "nn/kernels/flash_attention_isa.h"
 
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
@@ -22,39 +23,6 @@ constexpr int kRows = 4;
 constexpr int kKeys = 64;
 
 std::int64_t round_up(std::int64_t x, std::int64_t m) { return (x + m - 1) / m * m; }
-
-float from_bf16(std::uint16_t bits) {
-    const std::uint32_t u = std::uint32_t(bits) << 16;
-    float f;
-    std::memcpy(&f, &u, sizeof f);
-    return f;
-}
-
-// Round to nearest even, as LibTorch converts float to bfloat16.
-std::uint16_t to_bf16(float f) {
-    std::uint32_t u;
-    std::memcpy(&u, &f, sizeof u);
-    if (std::isnan(f)) return 0x7FC0;
-    return static_cast<std::uint16_t>((u + 0x7FFFu + ((u >> 16) & 1u)) >> 16);
-}
-
-// 2^x for x <= 0 (clamped at -126), the AVX-512 kernel's polynomial, written so loops over it vectorise.
-inline float exp2_nonpositive(float x) {
-    x = std::max(x, -126.0f);
-    const float n = std::nearbyint(x);
-    const float f = x - n;
-    float p = 1.5403530e-4f;
-    p = p * f + 1.3333558e-3f;
-    p = p * f + 9.6181291e-3f;
-    p = p * f + 5.5504109e-2f;
-    p = p * f + 2.4022651e-1f;
-    p = p * f + 6.9314718e-1f;
-    p = p * f + 1.0f;
-    const std::uint32_t bits = static_cast<std::uint32_t>(static_cast<std::int32_t>(n) + 127) << 23;
-    float scale;
-    std::memcpy(&scale, &bits, sizeof scale);
-    return p * scale;
-}
 
 struct Layout {
     std::int64_t keys;  // rounded up to a whole block
