@@ -194,6 +194,16 @@ GenerationResult Engine::generate(const GenerationRequest& q, const ProgressCall
     const auto text_kv = unet->precompute_text_key_values(prompt_embeds);
     if (trace) trace->prompt_embeds = prompt_embeds;
 
+    // Image encoders go once the references are encoded (before denoising), also when encoding fails.
+    struct EncodersInUse {
+        ModelCache& models;
+        bool release;
+        void done() {
+            if (release) models.release_encoders();
+            release = false;
+        }
+        ~EncodersInUse() { done(); }
+    } encoders_in_use{models_, !options_.keep_image_encoders};
     std::vector<ipadapter::AdapterConditioning> conditioning;
     const auto layer_names = unet->cross_attention_layer_names();
     for (std::size_t i = 0; i < q.ip_adapters.size(); ++i) {
@@ -219,7 +229,7 @@ GenerationResult Engine::generate(const GenerationRequest& q, const ProgressCall
         conditioning.push_back(std::move(c));
     }
     ipadapter::PreparedImagePrompts image_prompts(*unet, std::move(conditioning), {cfg, copies});
-    if (!options_.keep_image_encoders) models_.release_encoders();
+    encoders_in_use.done();
 
     std::vector<at::Tensor> control_images;
     for (const auto& c : q.controlnets) {
