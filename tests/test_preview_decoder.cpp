@@ -187,6 +187,13 @@ private Q_SLOTS:
         message = loadErrorOf([&] { ips::models::load_preview_decoder(partial_file, {}); });
         QVERIFY2(message.find("taesd_partial.safetensors") != std::string::npos && message.find("layers.18.bias") != std::string::npos,
                  message.c_str());
+        // Keys that are neither TAESD's nor diffusers' names.
+        auto odd = taesdDecoderFile([](const std::string&, at::IntArrayRef shape) { return at::zeros(shape); });
+        odd["3x.weight"] = at::zeros({1});
+        const auto odd_file = scratch("taesd_odd.safetensors");
+        ips::io::save_safetensors(odd_file, odd);
+        message = loadErrorOf([&] { ips::models::load_preview_decoder(odd_file, {}); });
+        QVERIFY2(message.find("taesd_odd.safetensors: unexpected tensor '3x.weight'") != std::string::npos, message.c_str());
         // A truncated file.
         const auto truncated = scratch("taesd_truncated.safetensors");
         std::ifstream in(encoder_file, std::ios::binary);
@@ -227,6 +234,17 @@ private Q_SLOTS:
         QCOMPARE(sizes, want);
         // Previews change nothing in the result.
         QVERIFY(with_previews.images.front().pixels == plain.images.front().pixels);
+
+        // A decoder for other latents (taesd3 / taef1: 16 channels) is refused before denoising, named.
+        const fs::path wide = scratch("taef1");
+        fs::create_directories(wide);
+        fs::copy_file(dataPath("tiny-taesd/config.json"), wide / "config.json");
+        auto tensors = ips::io::load_weights(dataPath("tiny-taesd/diffusion_pytorch_model.safetensors")).tensors;
+        tensors["decoder.layers.0.weight"] = at::zeros({8, 16, 3, 3});
+        ips::io::save_safetensors(wide / "diffusion_pytorch_model.safetensors", tensors);
+        q.preview_decoder = wide;
+        const auto message = loadErrorOf([&] { engine.generate(q, [](const ips::GenerationProgress&) {}, nullptr); });
+        QVERIFY2(message.find("taef1: a TAESD decoder for 16-channel latents") != std::string::npos, message.c_str());
 
         q.preview_every = 0;
         QVERIFY(ipstest::inputErrorOf([&] { ips::validate_request(q); }).find("preview_every") != std::string::npos);

@@ -116,6 +116,13 @@ ModelCheck checkModel(const QString& path, ModelRole role) {
         check.error = QStringLiteral("%1 is a TAESD encoder; previews need the decoder (taesd_decoder)").arg(name);
         return check;
     }
+    if (const auto latent = info.dimensions.find("latent_channels");
+        role == ModelRole::PreviewDecoder && latent != info.dimensions.end() && latent->second != 4) {
+        check.error = QStringLiteral("%1 is a TAESD decoder for %2-channel latents (SD3/FLUX); Stable Diffusion 1.x needs taesd (4 channels)")
+                          .arg(name)
+                          .arg(latent->second);
+        return check;
+    }
     if (role == ModelRole::IpAdapter && info.variant == "faceid") {
         check.error = QStringLiteral("%1 is an IP-Adapter FaceID, which is not supported yet").arg(name);
         return check;

@@ -154,17 +154,25 @@ nn::TinyDecoder load_preview_decoder(const fs::path& path, const LoadTarget& tar
     // original file's "N" one lower (its entry 0 is the parameter-free clamp, which DecoderTiny applies
     // in forward). The encoder's tensors are not needed for previews.
     std::map<std::string, at::Tensor> weights;
+    auto unexpected = [&](const std::string& key) { return ModelLoadError(name + ": unexpected tensor '" + key + "' for a TAESD decoder"); };
     for (auto& [key, tensor] : all) {
+        std::string module_name;
         if (key.rfind("decoder.layers.", 0) == 0) {
-            weights.emplace(key.substr(std::string("decoder.").size()), std::move(tensor));
+            module_name = key.substr(std::string("decoder.").size());
         } else if (!key.empty() && std::isdigit(static_cast<unsigned char>(key[0]))) {
             const auto dot = key.find('.');
-            const int index = dot == std::string::npos ? 0 : std::stoi(key.substr(0, dot));
-            if (index < 1) throw ModelLoadError(name + ": unexpected tensor '" + key + "' for a TAESD decoder");
-            weights.emplace("layers." + std::to_string(index - 1) + key.substr(dot), std::move(tensor));
-        } else if (key.rfind("encoder.", 0) != 0) {
-            throw ModelLoadError(name + ": unexpected tensor '" + key + "' for a TAESD decoder");
+            const std::string digits = key.substr(0, dot);
+            if (dot == std::string::npos || digits.size() > 3 ||
+                !std::all_of(digits.begin(), digits.end(), [](unsigned char c) { return std::isdigit(c); }) || std::stoi(digits) < 1)
+                throw unexpected(key);
+            module_name = "layers." + std::to_string(std::stoi(digits) - 1) + key.substr(dot);
+        } else if (key.rfind("encoder.", 0) == 0) {
+            continue;
+        } else {
+            throw unexpected(key);
         }
+        if (!weights.emplace(module_name, std::move(tensor)).second)
+            throw ModelLoadError(name + ": tensor '" + key + "' appears twice (diffusers and original names mixed)");
     }
     if (auto first = weights.find("layers.0.weight"); first != weights.end() && first->second.dim() == 4)
         config.latent_channels = static_cast<int>(first->second.size(1));

@@ -10,7 +10,7 @@ at::Tensor apply_group_norm(torch::nn::GroupNorm& norm, const at::Tensor& x, boo
     const bool bf16 = x.scalar_type() == at::kBFloat16 && x.device().is_cpu() && x.dim() >= 3;
     const bool channels_innermost = bf16 && x.movedim(1, -1).is_contiguous();
     if (channels_innermost && fused_elementwise_enabled() && o.affine() && norm->weight.scalar_type() == at::kBFloat16 &&
-        norm->weight.is_contiguous() && norm->bias.is_contiguous()) {
+        norm->bias.scalar_type() == at::kBFloat16 && norm->weight.is_contiguous() && norm->bias.is_contiguous()) {
         at::Tensor out = at::empty_like(x);  // same strides as x
         const std::int64_t batch = x.size(0), channels = x.size(1);
         kernels::group_norm_nhwc_bf16(static_cast<const std::uint16_t*>(x.data_ptr()), batch, x.numel() / (batch * channels), channels,

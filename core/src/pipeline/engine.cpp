@@ -174,7 +174,14 @@ GenerationResult Engine::generate(const GenerationRequest& q, const ProgressCall
                                  std::to_string(unet->config.cross_attention_dim.front()) + ")");
     }
     nn::TinyDecoder preview_decoder{nullptr};
-    if (!q.preview_decoder.empty() && progress) preview_decoder = models_.preview_decoder(q.preview_decoder, dtype);
+    if (!q.preview_decoder.empty() && progress) {
+        preview_decoder = models_.preview_decoder(q.preview_decoder, dtype);
+        const int channels = preview_decoder->config.latent_channels;
+        if (channels != base.vae->config.latent_channels)
+            throw ModelLoadError(io::display_path(q.preview_decoder) + ": a TAESD decoder for " + std::to_string(channels) +
+                                 "-channel latents; this model's latents have " + std::to_string(base.vae->config.latent_channels) +
+                                 " (SD1.x: taesd, not taesd3/taef1)");
+    }
     check_cancel(cancel);
 
     // Seed and scheduler.
