@@ -22,8 +22,11 @@ namespace fs = std::filesystem;
 // benchmark's peak RSS beyond what the real networks take.
 void randomise(torch::nn::Module& m, bool channels_last) {
     torch::NoGradGuard guard;
+    // A generator of its own: the same weights every run (and no defaulted optional generator, which
+    // GCC 12's -Wmaybe-uninitialized misreads in the sanitizer build).
+    at::Generator generator = at::make_generator<at::CPUGeneratorImpl>(0);
     for (auto& p : m.parameters()) {
-        p.normal_(0.0, 0.02);
+        p.normal_(0.0, 0.02, generator);
         if (channels_last && p.dim() == 4) p.set_data(p.contiguous(at::MemoryFormat::ChannelsLast));
     }
     m.eval();
