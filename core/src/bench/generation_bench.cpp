@@ -17,7 +17,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// Random weights drawn in place, in the module's own precision (built under a DefaultDtypeScope): no
+// Random weights drawn in place, in the module's own precision (built with nn::build_in): no
 // second copy and no float32 temporaries, whose freed memory would stay in the process and inflate the
 // benchmark's peak RSS beyond what the real networks take.
 void randomise(torch::nn::Module& m, bool channels_last) {
@@ -71,27 +71,17 @@ BenchResult run_generation_bench(const BenchOptions& o, at::ScalarType dtype, co
         c10::InferenceMode off(false);
         auto base = std::make_unique<pipeline::BaseModel>();
         base->key = pipeline::model_key(root, dtype);
-        {
-            nn::DefaultDtypeScope build_in(dtype);
-            base->unet = nn::UNet2DConditionModel(io::load_config<io::UNet2DConditionModelConfig>(root / "unet" / "config.json"));
-        }
+        base->unet = nn::build_in<nn::UNet2DConditionModel>(dtype, io::load_config<io::UNet2DConditionModelConfig>(root / "unet" / "config.json"));
         randomise(*base->unet, channels_last);
         base->vae = nn::AutoencoderKL(io::load_config<io::AutoencoderKLConfig>(root / "vae" / "config.json"));
         randomise(*base->vae, false);
-        {
-            nn::DefaultDtypeScope build_in(dtype);
-            base->text_encoder = nn::CLIPTextModel(io::load_config<io::CLIPTextConfig>(root / "text_encoder" / "config.json"));
-        }
+        base->text_encoder = nn::build_in<nn::CLIPTextModel>(dtype, io::load_config<io::CLIPTextConfig>(root / "text_encoder" / "config.json"));
         randomise(*base->text_encoder, false);
         pipeline::add_fast_decoder(*base, dtype);
         base->tokenizer.emplace(ClipTokenizer::from_folder(root / "tokenizer"));
         base->scheduler_config = io::read_json_file(root / "scheduler" / "scheduler_config.json");
         auto vision_config = io::load_config<io::CLIPVisionConfig>(root / "image_encoder" / "config.json");
-        nn::CLIPVisionModelWithProjection vision{nullptr};
-        {
-            nn::DefaultDtypeScope build_in(dtype);
-            vision = nn::CLIPVisionModelWithProjection(vision_config);
-        }
+        auto vision = nn::build_in<nn::CLIPVisionModelWithProjection>(dtype, vision_config);
         randomise(*vision, false);
         const fs::path encoder_folder = root / "image_encoder";
         engine.models().install_encoder(encoder_folder, dtype,

@@ -87,10 +87,15 @@ void ImageEmbeddingCache::insert(const std::string& key, const ImageEmbedding& e
 }
 
 ImageEmbedding ImageEmbeddingCache::encode(ImageEncoder& encoder, const Image& image, CropMode crop) {
-    const std::string k = key(image, encoder.id(), crop);
+    return encode(encoder.id(), [&]() -> ImageEncoder& { return encoder; }, image, crop);
+}
+
+ImageEmbedding ImageEmbeddingCache::encode(const std::string& encoder_id, const std::function<ImageEncoder&()>& encoder,
+                                           const Image& image, CropMode crop) {
+    const std::string k = key(image, encoder_id, crop);
     if (auto hit = find(k)) return *hit;
     ++misses_;
-    ImageEmbedding embedding = encoder.encode(image, crop);
+    ImageEmbedding embedding = encoder().encode(image, crop);
     insert(k, embedding);
     return embedding;
 }

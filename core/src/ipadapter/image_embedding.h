@@ -4,6 +4,7 @@
 // and embedding files (a reference reusable without the encoder).
 #include <cstddef>
 #include <filesystem>
+#include <functional>
 #include <list>
 #include <map>
 #include <optional>
@@ -60,6 +61,9 @@ public:
     void insert(const std::string& key, const ImageEmbedding& embedding);
     // Encodes through the cache.
     ImageEmbedding encode(ImageEncoder& encoder, const Image& image, CropMode crop);
+    // The same, with the encoder asked for only on a miss (it may have to be loaded first).
+    ImageEmbedding encode(const std::string& encoder_id, const std::function<ImageEncoder&()>& encoder, const Image& image,
+                          CropMode crop);
     std::size_t size() const { return entries_.size(); }
     void clear() {
         entries_.clear();

@@ -80,11 +80,7 @@ nn::UNet2DConditionModel load_unet(const fs::path& folder, const LoadTarget& tar
     auto tensors = read_component(folder, ModelKind::UNet);
     const auto config = io::load_config<io::UNet2DConditionModelConfig>(folder / "config.json");
     nn::check_supported(config, file_of(folder / "config.json"));
-    nn::UNet2DConditionModel unet{nullptr};
-    {
-        nn::DefaultDtypeScope build_in(target.dtype);
-        unet = nn::UNet2DConditionModel(config);
-    }
+    auto unet = nn::build_in<nn::UNet2DConditionModel>(target.dtype, config);
     nn::load_state_dict(*unet, std::move(tensors), file_of(folder), "the UNet", target);
     unet->eval();
     return unet;
@@ -162,10 +158,11 @@ nn::TinyDecoder load_preview_decoder(const fs::path& path, const LoadTarget& tar
         } else if (!key.empty() && std::isdigit(static_cast<unsigned char>(key[0]))) {
             const auto dot = key.find('.');
             const std::string digits = key.substr(0, dot);
-            if (dot == std::string::npos || digits.size() > 3 ||
-                !std::all_of(digits.begin(), digits.end(), [](unsigned char c) { return std::isdigit(c); }) || std::stoi(digits) < 1)
-                throw unexpected(key);
-            module_name = "layers." + std::to_string(std::stoi(digits) - 1) + key.substr(dot);
+            const bool number = dot != std::string::npos && digits.size() <= 3 &&
+                                std::all_of(digits.begin(), digits.end(), [](unsigned char c) { return std::isdigit(c); });
+            const int index = number ? std::stoi(digits) : 0;
+            if (index < 1) throw unexpected(key);
+            module_name = "layers." + std::to_string(index - 1) + key.substr(dot);
         } else if (key.rfind("encoder.", 0) == 0) {
             continue;
         } else {
@@ -184,11 +181,7 @@ nn::TinyDecoder load_preview_decoder(const fs::path& path, const LoadTarget& tar
 
 nn::CLIPTextModel load_text_encoder(const fs::path& folder, const LoadTarget& target) {
     auto tensors = read_component(folder, ModelKind::TextEncoder);
-    nn::CLIPTextModel model{nullptr};
-    {
-        nn::DefaultDtypeScope build_in(target.dtype);
-        model = nn::CLIPTextModel(io::load_config<io::CLIPTextConfig>(folder / "config.json"));
-    }
+    auto model = nn::build_in<nn::CLIPTextModel>(target.dtype, io::load_config<io::CLIPTextConfig>(folder / "config.json"));
     nn::load_state_dict(*model, std::move(tensors), file_of(folder), "the CLIP text encoder", target, kClipIgnored);
     model->eval();
     return model;
@@ -196,11 +189,7 @@ nn::CLIPTextModel load_text_encoder(const fs::path& folder, const LoadTarget& ta
 
 nn::CLIPVisionModelWithProjection load_image_encoder(const fs::path& folder, const LoadTarget& target) {
     auto tensors = read_component(folder, ModelKind::ImageEncoder);
-    nn::CLIPVisionModelWithProjection model{nullptr};
-    {
-        nn::DefaultDtypeScope build_in(target.dtype);
-        model = nn::CLIPVisionModelWithProjection(io::load_config<io::CLIPVisionConfig>(folder / "config.json"));
-    }
+    auto model = nn::build_in<nn::CLIPVisionModelWithProjection>(target.dtype, io::load_config<io::CLIPVisionConfig>(folder / "config.json"));
     nn::load_state_dict(*model, std::move(tensors), file_of(folder), "the CLIP image encoder", target, kClipIgnored);
     model->eval();
     return model;
@@ -210,11 +199,7 @@ nn::ControlNetModel load_controlnet(const fs::path& folder, const LoadTarget& ta
     auto tensors = read_component(folder, ModelKind::ControlNet);
     const auto config = io::load_config<io::ControlNetModelConfig>(folder / "config.json");
     nn::check_supported(config, file_of(folder / "config.json"));
-    nn::ControlNetModel model{nullptr};
-    {
-        nn::DefaultDtypeScope build_in(target.dtype);
-        model = nn::ControlNetModel(config);
-    }
+    auto model = nn::build_in<nn::ControlNetModel>(target.dtype, config);
     nn::load_state_dict(*model, std::move(tensors), file_of(folder), "the ControlNet", target);
     model->eval();
     return model;

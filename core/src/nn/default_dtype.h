@@ -6,6 +6,8 @@
 #include <c10/core/DefaultDtype.h>
 #include <c10/core/ScalarType.h>
 
+#include <utility>
+
 namespace ips::nn {
 
 class DefaultDtypeScope {
@@ -20,5 +22,12 @@ public:
 private:
     caffe2::TypeMeta saved_;
 };
+
+// A module constructed with its weights in `dtype`: build_in<UNet2DConditionModel>(target.dtype, config).
+template <typename Module, typename... Args>
+Module build_in(at::ScalarType dtype, Args&&... args) {
+    DefaultDtypeScope scope(dtype);
+    return Module(std::forward<Args>(args)...);
+}
 
 }  // namespace ips::nn

@@ -56,11 +56,17 @@ at::Tensor read_latents_file(const fs::path& file, const std::vector<std::int64_
     return t;
 }
 
+// A tensor as a network of `dtype` takes it: bfloat16 networks run channels-last.
+at::Tensor network_input(const at::Tensor& t, at::ScalarType dtype) {
+    const at::Tensor converted = t.to(dtype);
+    return dtype == at::kBFloat16 ? converted.contiguous(at::MemoryFormat::ChannelsLast) : converted;
+}
+
 // The bfloat16 copy of the VAE where there is one (its output checked), else the float32 VAE.
 at::Tensor decode_latent(BaseModel& base, const at::Tensor& latent) {
     if (base.fast_decoder_vae) {
         const at::Tensor fast = base.fast_decoder_vae
-                                    ->decode(latent.to(at::kBFloat16).contiguous(at::MemoryFormat::ChannelsLast))
+                                    ->decode(network_input(latent, at::kBFloat16))
                                     .to(at::kFloat)
                                     .contiguous();
         if (at::isfinite(fast).all().item<bool>()) return fast;
@@ -70,9 +76,7 @@ at::Tensor decode_latent(BaseModel& base, const at::Tensor& latent) {
 
 // The first image of the estimate through the TAESD decoder, which reads the UNet's latents as they are.
 Image tiny_preview(nn::TinyDecoder& decoder, const at::Tensor& latents, at::ScalarType dtype) {
-    at::Tensor z = latents.narrow(0, 0, 1).to(dtype);
-    if (dtype == at::kBFloat16) z = z.contiguous(at::MemoryFormat::ChannelsLast);
-    return to_images(decoder->forward(z).to(at::kFloat).contiguous()).front();
+    return to_images(decoder->forward(network_input(latents.narrow(0, 0, 1), dtype)).to(at::kFloat).contiguous()).front();
 }
 
 }  // namespace
@@ -111,9 +115,9 @@ ipadapter::ImageEmbedding Engine::reference_embedding(const ImageSource& s, cons
                                                       CropMode crop, const std::string& what) {
     if (is_embedding_file(s)) return ipadapter::load_image_embedding(s.path);
     if (encoder.empty()) throw InputError(what + ": an image encoder folder is needed to encode " + s.describe());
-    const Image picture = load_source(s, what);
-    if (auto hit = embeddings_.find(ipadapter::ImageEmbeddingCache::key(picture, model_key(encoder, dtype), crop))) return *hit;
-    return embeddings_.encode(models_.encoder(encoder, dtype), picture, crop);
+    return embeddings_.encode(
+        model_key(encoder, dtype), [&]() -> ipadapter::ImageEncoder& { return models_.encoder(encoder, dtype); }, load_source(s, what),
+        crop);
 }
 
 ipadapter::ImageEmbedding Engine::zero_image_embedding(const fs::path& encoder, at::ScalarType dtype) {
@@ -321,8 +325,7 @@ GenerationResult Engine::generate(const GenerationRequest& q, const ProgressCall
         const std::size_t index = begin + static_cast<std::size_t>(k);
         const at::Tensor t = scheduler->timesteps()[static_cast<std::int64_t>(index)];
         at::Tensor model_input = cfg ? at::cat({latents, latents}) : latents;
-        model_input = scheduler->scale_model_input(model_input, index).to(dtype);
-        if (dtype == at::kBFloat16) model_input = model_input.contiguous(at::MemoryFormat::ChannelsLast);
+        model_input = network_input(scheduler->scale_model_input(model_input, index), dtype);
 
         nn::UNetInputs in;
         in.sample = unet_channels == 9 ? at::cat({model_input, mask_cfg, masked_cfg}, 1) : model_input;

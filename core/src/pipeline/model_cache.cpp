@@ -126,7 +126,7 @@ nn::ControlNetModel ModelCache::controlnet(const fs::path& folder, at::ScalarTyp
 nn::TinyDecoder ModelCache::preview_decoder(const fs::path& path, at::ScalarType dtype) {
     const std::string key = model_key(path, dtype);
     if (preview_ && preview_key_ == key) return preview_;
-    preview_ = nullptr;
+    preview_ = nullptr;  // the previous one goes before the next loads
     preview_ = models::load_preview_decoder(path, target_for(dtype));
     preview_key_ = key;
     return preview_;
