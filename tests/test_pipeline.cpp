@@ -271,6 +271,32 @@ private Q_SLOTS:
         QCOMPARE(engine->generate(q, {}, nullptr).images.front().height, 136);
     }
 
+    void timestepSpacingReachesTheScheduler() {
+        auto q = requestFor(ipstest::loadGolden("pipe_a_txt2img"), scratchPath());
+        q.scheduler = "ddim";
+        q.num_inference_steps = 4;
+        ips::pipeline::Trace trace;
+        engine->generate(q, {}, nullptr, &trace);
+        // diffusers' DDIM "leading" at 4 of 1000 steps with steps_offset 1: 751 501 251 1.
+        const auto leading = trace.timesteps.to(at::kLong);
+        q.timestep_spacing = "trailing";  // Hyper-SD's setting: 999 749 499 249
+        engine->generate(q, {}, nullptr, &trace);
+        const auto trailing = trace.timesteps.to(at::kLong);
+        QCOMPARE(trailing[0].item<std::int64_t>(), std::int64_t(999));
+        QCOMPARE(trailing[3].item<std::int64_t>(), std::int64_t(249));
+        QCOMPARE(leading[0].item<std::int64_t>(), std::int64_t(751));
+        QCOMPARE(leading[3].item<std::int64_t>(), std::int64_t(1));
+        // The field survives the request file and is refused where it cannot apply.
+        const auto parsed = ips::parse_request_json(ips::request_to_json(q, {}), {}, "round trip");
+        QCOMPARE(parsed.timestep_spacing, std::string("trailing"));
+        q.timestep_spacing = "sgm_uniform";
+        QVERIFY(inputErrorOf([&] { engine->generate(q, {}, nullptr); }).find("timestep_spacing must be leading, linspace or trailing") !=
+                std::string::npos);
+        q.timestep_spacing = "trailing";
+        q.scheduler = "lcm";
+        QVERIFY(inputErrorOf([&] { engine->generate(q, {}, nullptr); }).find("lcm takes its timesteps") != std::string::npos);
+    }
+
     void badRequests() {
         auto base = requestFor(ipstest::loadGolden("pipe_a_txt2img"), scratchPath());
         auto expect = [&](const std::function<void(ips::GenerationRequest&)>& change, const char* text) {

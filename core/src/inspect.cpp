@@ -7,6 +7,7 @@
 #include "io/weights.h"
 #include "ips/errors.h"
 #include "ips/model_info.h"
+#include "lora/lora_keys.h"
 
 namespace ips {
 namespace {
@@ -36,6 +37,9 @@ ModelInfo inspect_weight_files(const fs::path& shown_path, const std::vector<fs:
     info.base_architecture = detection.base_architecture;
     info.dimensions = detection.dimensions;
     info.notes = detection.notes;
+    if (info.kind == ModelKind::Lora && files.size() == 1 &&
+        io::sniff_weights_format(files.front()) == io::WeightsFormat::Safetensors)
+        info.trigger_words = lora::trigger_words(io::SafetensorsFile::open(files.front()).metadata());
     return info;
 }
 
@@ -123,6 +127,7 @@ const char* model_kind_name(ModelKind kind) {
         case ModelKind::Scheduler: return "scheduler";
         case ModelKind::ImageProcessor: return "image-processor";
         case ModelKind::TinyAutoencoder: return "tiny-autoencoder";
+        case ModelKind::Lora: return "lora";
     }
     return "unknown";
 }

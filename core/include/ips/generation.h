@@ -46,6 +46,12 @@ struct ControlNetSettings {
     double start = 0.0, end = 1.0;
 };
 
+// A LoRA merged into the UNet and text encoder for the generation: weight * ΔW (negative allowed).
+struct LoraSettings {
+    std::filesystem::path path;  // .safetensors / .bin / .pt: kohya, diffusers, PEFT, LyCORIS LoHa/LoKr
+    double weight = 1.0;
+};
+
 struct GenerationRequest {
     std::filesystem::path model;  // diffusers pipeline folder or single-file SD1.x checkpoint
     // Optional: a separate VAE replacing the model's own (a diffusers VAE folder, e.g.
@@ -59,12 +65,16 @@ struct GenerationRequest {
     double guidance_scale = 7.5;
     std::optional<std::uint64_t> seed;  // none: a random seed (reported in the result)
     std::string scheduler = "ddim";
+    // "" keeps the model's scheduler config; "leading", "linspace" or "trailing" replace its spacing (Hyper-SD
+    // and other few-step LoRAs want "trailing"). lcm and tcd have no spacing.
+    std::string timestep_spacing;
     std::optional<int> clip_skip;
     int num_images_per_prompt = 1;
     std::string dtype = "float32";  // or "bfloat16"
     double eta = 0.0;               // DDIM only
     std::vector<IpAdapterSettings> ip_adapters;
     std::vector<ControlNetSettings> controlnets;
+    std::vector<LoraSettings> loras;        // applied in order to the base model's weights
     std::optional<ImageSource> init_image;  // img2img / inpainting
     std::optional<double> strength;         // default 0.8 (img2img), 1.0 (inpainting)
     std::optional<ImageSource> mask_image;  // white = repaint

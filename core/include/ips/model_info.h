@@ -22,6 +22,7 @@ enum class ModelKind {
     Scheduler,
     ImageProcessor,
     TinyAutoencoder,  // TAESD (diffusers AutoencoderTiny, or madebyollin's taesd_decoder file): live previews
+    Lora,             // LoRA / LyCORIS weight updates (kohya, diffusers, PEFT, LoHa, LoKr)
 };
 
 // Stable lower-case names used by the CLI and in JSON ("ip-adapter", "unet", ...).
@@ -41,6 +42,7 @@ struct ModelInfo {
     std::map<std::string, std::size_t> dtype_counts;  // "F32" -> number of tensors
     std::map<std::string, std::int64_t> dimensions;   // e.g. "cross_attention_dim" -> 768
     std::vector<std::string> notes;                   // limitations, e.g. "FaceID is not supported yet"
+    std::vector<std::string> trigger_words;           // LoRA: the tags of kohya's ss_tag_frequency, most used first
     std::vector<ModelInfo> components;                // sub-models of a folder
 };
 

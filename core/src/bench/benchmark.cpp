@@ -5,6 +5,8 @@
 #include <set>
 #include <thread>
 
+#include <unistd.h>
+
 #include <ATen/Parallel.h>
 #include <torch/nn.h>
 #include <torch/version.h>
@@ -12,6 +14,8 @@
 #include "bench/flops.h"
 #include "bench/generation_bench.h"
 #include "io/json_file.h"
+#include "io/weights.h"
+#include "lora/lora_model.h"
 #include "ips/bench.h"
 #include "ips/errors.h"
 #include "nn/attention.h"
@@ -96,6 +100,28 @@ struct AttentionScope {
     ~AttentionScope() { nn::set_attention_kernel(nn::AttentionKernel::automatic); }
 };
 
+// A kohya LoRA as the common SD1.5 ones are: rank 64, float16, every attention projection, feed-forward and
+// proj_in/proj_out of the UNet and every text-encoder attention/MLP layer (about 150 MB at SD1.5 sizes).
+void write_bench_lora(const fs::path& file, nn::UNet2DConditionModelImpl& unet, nn::CLIPTextModelImpl& text) {
+    std::map<std::string, at::Tensor> tensors;
+    const std::int64_t rank = 64;
+    auto add = [&](const std::string& prefix, const lora::LoraTargets& t, const std::vector<std::string>& parts) {
+        for (const auto& [module, shape] : t.weights) {
+            if (std::none_of(parts.begin(), parts.end(), [&](const std::string& p) { return module.find(p) != std::string::npos; }))
+                continue;
+            const std::string k = prefix + lora::flatten_module_name(module);
+            std::vector<std::int64_t> down = {rank, shape[1]}, up = {shape[0], rank};
+            if (shape.size() == 4) down.insert(down.end(), {shape[2], shape[3]}), up.insert(up.end(), {1, 1});
+            tensors[k + ".lora_down.weight"] = (at::randn(down) * 0.01).to(at::kHalf);
+            tensors[k + ".lora_up.weight"] = (at::randn(up) * 0.01).to(at::kHalf);
+            tensors[k + ".alpha"] = at::scalar_tensor(32.0).to(at::kHalf);
+        }
+    };
+    add("lora_unet_", lora::unet_targets(unet), {".attn1.to_", ".attn2.to_", ".ff.net.", ".proj_in", ".proj_out"});
+    add("lora_te_", lora::text_encoder_targets(text), {".self_attn.", ".mlp.fc"});
+    io::save_safetensors(file, tensors);
+}
+
 class Runner {
 public:
     Runner(const BenchOptions& o, const std::function<void(const BenchResult&)>& cb, BenchReport& report)
@@ -139,11 +165,12 @@ private:
 }  // namespace
 
 BenchReport run_benchmarks(const BenchOptions& o, const std::function<void(const BenchResult&)>& on_result) {
-    const std::set<std::string> known = {"unet_forward", "vae_decode", "preview_decode", "vae_encode", "text_encoder", "image_encoder", "generation"};
+    const std::set<std::string> known = {"unet_forward", "vae_decode", "preview_decode", "vae_encode", "text_encoder", "image_encoder",
+                                         "generation", "lora"};
     for (const auto& name : o.only)
         if (!known.count(name))
             throw InputError("--only " + name +
-                             ": expected unet_forward, vae_decode, preview_decode, vae_encode, text_encoder, image_encoder or generation");
+                             ": expected unet_forward, vae_decode, preview_decode, vae_encode, text_encoder, image_encoder, generation or lora");
     if (o.width % 8 != 0 || o.height % 8 != 0 || o.width < 64 || o.height < 64)
         throw InputError("--size " + std::to_string(o.width) + "x" + std::to_string(o.height) + ": width and height must be multiples of 8, at least 64");
     std::vector<at::ScalarType> dtypes;
@@ -254,6 +281,46 @@ BenchReport run_benchmarks(const BenchOptions& o, const std::function<void(const
             r.gflop = bench::clip_encoder_flops(1, tokens, vision_config.hidden_size, vision_config.intermediate_size,
                                                 vision_config.num_hidden_layers) / 1e9;
             runner.measure(r, [&] { vision->forward(pixels); });
+        }
+    }
+    // LoRA merging (writes a 150 MB file to the temporary folder): only when asked for by name.
+    if (std::find(o.only.begin(), o.only.end(), "lora") != o.only.end()) {
+        for (const auto dtype : dtypes) {
+            const std::string dname = dtype == at::kFloat ? "float32" : "bfloat16";
+            nn::UNet2DConditionModel unet(unet_config);
+            prepare(*unet, dtype, dtype == at::kBFloat16);
+            nn::CLIPTextModel text(text_config);
+            prepare(*text, dtype, false);
+            const fs::path file = fs::temp_directory_path() / ("ipstudio-bench-lora-" + std::to_string(::getpid()) + ".safetensors");
+            write_bench_lora(file, *unet, *text);
+            struct Remove {
+                fs::path p;
+                ~Remove() {
+                    std::error_code ec;
+                    fs::remove(p, ec);
+                }
+            } remove{file};
+            // Reading + checking + merging into the base weights, then removing it again.
+            BenchResult load{"lora_load_apply_remove", dname, dtype == at::kBFloat16, 0, 0, 1};
+            runner.measure(load, [&] {
+                lora::LoraState s;
+                s.apply(*unet, text.get(), {{file, 0.8}});
+                s.apply(*unet, text.get(), {});
+            });
+            // A weight change of a loaded LoRA: every touched weight re-merged from its original.
+            lora::LoraState s;
+            double w = 0.8;
+            s.apply(*unet, text.get(), {{file, w}});
+            BenchResult reweight{"lora_reweight", dname, dtype == at::kBFloat16, 0, 0, 1};
+            runner.measure(reweight, [&] {
+                w = w == 0.8 ? 0.5 : 0.8;
+                s.apply(*unet, text.get(), {{file, w}});
+            });
+            BenchResult remove_r{"lora_remove_reapply", dname, dtype == at::kBFloat16, 0, 0, 1};
+            runner.measure(remove_r, [&] {
+                s.apply(*unet, text.get(), {});
+                s.apply(*unet, text.get(), {{file, w}});  // back, for the next run
+            });
         }
     }
     // A whole generation takes minutes: only when asked for by name.

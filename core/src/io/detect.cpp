@@ -4,6 +4,8 @@
 #include <climits>
 #include <unordered_map>
 
+#include "lora/lora_keys.h"
+
 namespace ips::io {
 namespace {
 
@@ -80,6 +82,36 @@ Detection detect_ip_adapter(const Names& n) {
     return d;
 }
 
+Detection detect_lora(const lora::LoraSummary& s) {
+    Detection d;
+    d.kind = ModelKind::Lora;
+    for (const auto f : s.formats) d.variant += (d.variant.empty() ? "" : "+") + std::string(lora::lora_format_name(f));
+    d.base_architecture = s.base.base;
+    std::size_t total = 0;
+    std::string parts;
+    for (const auto& [part, count] : s.modules) {
+        total += count;
+        parts += (parts.empty() ? "" : " + ") + std::string(lora::lora_part_name(part));
+        const char* key = part == lora::LoraPart::UNet          ? "unet_modules"
+                          : part == lora::LoraPart::TextEncoder ? "text_encoder_modules"
+                                                                : "text_encoder_2_modules";
+        d.dimensions[key] = static_cast<std::int64_t>(count);
+    }
+    d.dimensions["modules"] = static_cast<std::int64_t>(total);
+    if (s.rank_max > 0) {
+        d.dimensions["rank_min"] = s.rank_min;
+        d.dimensions["rank_max"] = s.rank_max;
+    }
+    if (s.base.cross_attention_dim > 0) d.dimensions["cross_attention_dim"] = s.base.cross_attention_dim;
+    if (s.base.text_hidden_size > 0) d.dimensions["text_hidden_size"] = s.base.text_hidden_size;
+    d.notes.push_back("parts: " + parts);
+    if (s.other_tensors > 0)
+        d.notes.push_back(std::to_string(s.other_tensors) + " tensors with names that are not LoRA names");
+    if (s.base.base == "sdxl" || s.base.base == "sd2.x")
+        d.notes.push_back("a LoRA for " + s.base.base + ": only SD1.x models are supported");
+    return d;
+}
+
 }  // namespace
 
 std::string base_from_cross_attention_dim(std::int64_t dim) {
@@ -94,6 +126,7 @@ Detection detect_from_tensors(const std::vector<TensorInfo>& tensors) {
     Detection d;
     if (n.any_prefix("image_proj.") && (n.any_prefix("ip_adapter.") || n.any_prefix("adapter_modules.")))
         return detect_ip_adapter(n);
+    if (const auto lora = lora::summarize_lora(tensors); lora.is_lora()) return detect_lora(lora);
 
     if (n.any_prefix("model.diffusion_model.")) {
         d.kind = ModelKind::SingleFileCheckpoint;

@@ -99,7 +99,8 @@ void Engine::unload() {
 
 Engine::TextEmbeddings Engine::text_embeddings(BaseModel& base, const GenerationRequest& q) {
     const int skip = q.clip_skip.value_or(0);
-    const std::string key = base.key + "\x1f" + q.prompt + "\x1f" + q.negative_prompt + "\x1f" + std::to_string(skip);
+    const std::string key = base.key + "\x1f" + base.loras.signature() + "\x1f" + q.prompt + "\x1f" + q.negative_prompt +
+                            "\x1f" + std::to_string(skip);
     if (auto it = text_cache_.find(key); it != text_cache_.end()) return it->second;
     TextEmbeddings e;
     ++text_encodes_;
@@ -153,6 +154,12 @@ GenerationResult Engine::generate(const GenerationRequest& q, const ProgressCall
     // Models.
     report("loading models", 0, 0, nullptr);
     BaseModel& base = models_.base(q.model, dtype, q.vae);
+    {
+        // Brings the weights to base + the requested LoRAs (only what changed; nothing on an error).
+        std::vector<lora::LoraRequest> loras;
+        for (const auto& l : q.loras) loras.push_back({l.path, l.weight});
+        base.loras.apply(*base.unet, base.text_encoder.get(), loras);
+    }
     auto& unet = base.unet;
     const std::int64_t unet_channels = unet->config.in_channels;
     const bool inpainting = q.mask_image.has_value();
@@ -191,7 +198,7 @@ GenerationResult Engine::generate(const GenerationRequest& q, const ProgressCall
     // Seed and scheduler.
     const std::uint64_t seed = q.seed ? *q.seed : std::random_device()();
     auto generator = at::make_generator<at::CPUGeneratorImpl>(seed);
-    auto scheduler = schedulers::make_scheduler(q.scheduler, base.scheduler_config, q.eta);
+    auto scheduler = schedulers::make_scheduler(q.scheduler, base.scheduler_config, schedulers::SchedulerOptions{q.eta, q.timestep_spacing});
     scheduler->set_timesteps(q.num_inference_steps);
 
     // Conditioning.

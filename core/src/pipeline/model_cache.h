@@ -11,6 +11,7 @@
 #include "ipadapter/image_embedding.h"
 #include "ipadapter/ip_adapter_model.h"
 #include "ips/clip_tokenizer.h"
+#include "lora/lora_model.h"
 #include "models/model_loader.h"
 
 namespace ips::pipeline {
@@ -25,6 +26,8 @@ struct BaseModel {
     nn::CLIPTextModel text_encoder{nullptr}; // in the generation precision, as diffusers' pipeline.to(dtype)
     std::optional<ClipTokenizer> tokenizer;
     nlohmann::json scheduler_config;
+    // The LoRAs merged into unet and text_encoder (their originals kept): set per request by the engine.
+    lora::LoraState loras;
 };
 
 // "<path>|<dtype>": identifies a loaded network.

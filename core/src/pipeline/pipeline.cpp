@@ -57,6 +57,10 @@ void validate_request(const GenerationRequest& q) {
         throw InputError("guidance_scale must be between 0 and 100");
     if (q.num_images_per_prompt < 1 || q.num_images_per_prompt > 16) throw InputError("num_images_per_prompt must be between 1 and 16");
     if (q.dtype != "float32" && q.dtype != "bfloat16") throw InputError("dtype must be float32 or bfloat16 (got '" + q.dtype + "')");
+    if (!q.timestep_spacing.empty() && q.timestep_spacing != "leading" && q.timestep_spacing != "linspace" && q.timestep_spacing != "trailing")
+        throw InputError("timestep_spacing must be leading, linspace or trailing (got '" + q.timestep_spacing + "')");
+    if (!q.timestep_spacing.empty() && (q.scheduler == "lcm" || q.scheduler == "tcd"))
+        throw InputError("timestep_spacing: " + q.scheduler + " takes its timesteps from original_inference_steps and has no spacing");
     const auto names = schedulers::scheduler_names();
     if (std::find(names.begin(), names.end(), q.scheduler) == names.end()) {
         std::string known;
@@ -98,6 +102,12 @@ void validate_request(const GenerationRequest& q) {
         if (a.mode != "full" && a.mode != "style" && a.mode != "composition")
             throw InputError(where + ".mode must be full, style or composition (got '" + a.mode + "')");
         require_range(a.start, a.end, where);
+    }
+    for (std::size_t i = 0; i < q.loras.size(); ++i) {
+        const std::string where = "loras[" + std::to_string(i) + "]";
+        require_file(q.loras[i].path, where + ".path", false);
+        if (!std::isfinite(q.loras[i].weight) || std::abs(q.loras[i].weight) > 10)
+            throw InputError(where + ".weight must be between -10 and 10");
     }
     for (std::size_t i = 0; i < q.controlnets.size(); ++i) {
         const auto& c = q.controlnets[i];

@@ -19,6 +19,8 @@ namespace {
 using nlohmann::json;
 namespace fs = std::filesystem;
 
+constexpr double kMaxLoraWeight = 10.0;  // A1111 accepts any number; past this a LoRA only makes noise
+
 class Reader {
 public:
     Reader(const std::string& source, const fs::path& base) : source_(source), base_(base) {}
@@ -119,12 +121,23 @@ ControlNetSettings read_controlnet(const Reader& r, const json& c, const std::st
     ControlNetSettings s;
     s.path = r.path_field(c, "path", where + ".");
     if (s.path.empty()) r.fail(where + ".path", "is required");
-    const auto image = r.image_field(c, "image", where + ".");
-    if (!image) r.fail(where + ".image", "is required (the structure map)");
-    s.image = *image;
+    // A preset keeps a unit without its map (null); generating needs one (validate_request says so).
+    if (const auto image = r.image_field(c, "image", where + ".")) s.image = *image;
     s.conditioning_scale = r.number(c, "conditioning_scale", where + ".", 1.0);
     s.start = r.number(c, "start", where + ".", 0.0);
     s.end = r.number(c, "end", where + ".", 1.0);
+    return s;
+}
+
+LoraSettings read_lora(const Reader& r, const json& l, const std::string& where) {
+    if (!l.is_object()) r.fail(where, "must be an object {\"path\": ..., \"weight\": ...}");
+    r.only_keys(l, {"path", "weight"}, where + ".");
+    LoraSettings s;
+    s.path = r.path_field(l, "path", where + ".");
+    if (s.path.empty()) r.fail(where + ".path", "is required");
+    s.weight = r.number(l, "weight", where + ".", 1.0);
+    if (std::abs(s.weight) > kMaxLoraWeight)
+        r.fail(where + ".weight", "is out of range (" + std::to_string(s.weight) + "; expected -10 to 10)");
     return s;
 }
 
@@ -163,8 +176,8 @@ GenerationRequest parse_request_json(const std::string& text, const fs::path& ba
     if (!j.is_object()) throw InputError(source + ": expected a JSON object with the generation settings");
     const Reader r(source, base_dir);
     r.only_keys(j, {"schema", "model", "vae", "prompt", "negative_prompt", "width", "height", "num_inference_steps", "guidance_scale",
-                    "seed", "scheduler", "clip_skip", "num_images_per_prompt", "dtype", "eta", "ip_adapters", "controlnets",
-                    "init_image", "strength", "mask_image", "latents", "name"},
+                    "seed", "scheduler", "timestep_spacing", "clip_skip", "num_images_per_prompt", "dtype", "eta", "ip_adapters", "controlnets",
+                    "loras", "init_image", "strength", "mask_image", "latents", "name"},
                 "");
     const long long schema = r.integer(j, "schema", "", kRequestSchema);
     if (schema > kRequestSchema)
@@ -184,11 +197,12 @@ GenerationRequest parse_request_json(const std::string& text, const fs::path& ba
         q.seed = j.at("seed").get<std::uint64_t>();
     }
     q.scheduler = r.string(j, "scheduler", "", "ddim");
+    q.timestep_spacing = r.string(j, "timestep_spacing", "", "");
     if (j.contains("clip_skip") && !j.at("clip_skip").is_null()) q.clip_skip = static_cast<int>(r.integer(j, "clip_skip", "", 0));
     q.num_images_per_prompt = static_cast<int>(r.integer(j, "num_images_per_prompt", "", 1));
     q.dtype = r.string(j, "dtype", "", "float32");
     q.eta = r.number(j, "eta", "", 0.0);
-    for (const char* list : {"ip_adapters", "controlnets"})
+    for (const char* list : {"ip_adapters", "controlnets", "loras"})
         if (j.contains(list) && !j.at(list).is_null() && !j.at(list).is_array()) r.fail(list, "must be a list");
     if (j.contains("ip_adapters") && j.at("ip_adapters").is_array())
         for (std::size_t i = 0; i < j.at("ip_adapters").size(); ++i)
@@ -196,6 +210,9 @@ GenerationRequest parse_request_json(const std::string& text, const fs::path& ba
     if (j.contains("controlnets") && j.at("controlnets").is_array())
         for (std::size_t i = 0; i < j.at("controlnets").size(); ++i)
             q.controlnets.push_back(read_controlnet(r, j.at("controlnets")[i], "controlnets[" + std::to_string(i) + "]"));
+    if (j.contains("loras") && j.at("loras").is_array())
+        for (std::size_t i = 0; i < j.at("loras").size(); ++i)
+            q.loras.push_back(read_lora(r, j.at("loras")[i], "loras[" + std::to_string(i) + "]"));
     q.init_image = r.image_field(j, "init_image", "");
     q.strength = r.optional_number(j, "strength", "");
     q.mask_image = r.image_field(j, "mask_image", "");
@@ -226,6 +243,7 @@ std::string request_to_json(const GenerationRequest& q, const fs::path& base) {
     j["guidance_scale"] = q.guidance_scale;
     j["seed"] = q.seed ? json(*q.seed) : json(nullptr);
     j["scheduler"] = q.scheduler;
+    if (!q.timestep_spacing.empty()) j["timestep_spacing"] = q.timestep_spacing;
     j["clip_skip"] = q.clip_skip ? json(*q.clip_skip) : json(nullptr);
     j["num_images_per_prompt"] = q.num_images_per_prompt;
     j["dtype"] = q.dtype;
@@ -263,6 +281,10 @@ std::string request_to_json(const GenerationRequest& q, const fs::path& base) {
         o["end"] = c.end;
         j["controlnets"].push_back(o);
     }
+    if (!q.loras.empty()) {
+        j["loras"] = nlohmann::ordered_json::array();
+        for (const auto& l : q.loras) j["loras"].push_back({{"path", relative_text(l.path, base)}, {"weight", l.weight}});
+    }
     j["init_image"] = image_json(q.init_image, base, "init_image");
     j["strength"] = q.strength ? json(*q.strength) : json(nullptr);
     j["mask_image"] = image_json(q.mask_image, base, "mask_image");
@@ -281,7 +303,10 @@ void write_request_file(const fs::path& file, const GenerationRequest& q) {
 
 std::string a1111_parameters(const GenerationRequest& q, std::uint64_t seed) {
     std::ostringstream s;
-    s << q.prompt << "\n";
+    s << q.prompt;
+    for (const auto& l : q.loras)  // A1111 names LoRAs in the prompt: <lora:file stem:weight>
+        s << (q.prompt.empty() ? "" : " ") << "<lora:" << io::display_path(l.path.stem()) << ":" << format_number(l.weight) << ">";
+    s << "\n";
     if (!q.negative_prompt.empty()) s << "Negative prompt: " << q.negative_prompt << "\n";
     std::string sampler = q.scheduler;
     for (const auto& choice : sampler_choices())

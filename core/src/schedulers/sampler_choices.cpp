@@ -7,7 +7,8 @@ const std::vector<SamplerChoice>& sampler_choices() {
         {"ddim", "DDIM"},         {"pndm", "PLMS"},
         {"euler", "Euler"},       {"euler_a", "Euler a"},
         {"dpmpp_2m", "DPM++ 2M"}, {"dpmpp_2m_karras", "DPM++ 2M Karras"},
-        {"lms", "LMS"},
+        {"lms", "LMS"},           {"lcm", "LCM"},
+        {"tcd", "TCD"},
     };
     return choices;
 }

@@ -21,6 +21,10 @@ public:
     virtual ~Scheduler() = default;
 
     virtual void set_timesteps(int num_inference_steps) = 0;
+    // LCM's and TCD's set_timesteps(n, strength=s), as LatentConsistencyModelImg2ImgPipeline calls it: n timesteps
+    // taken from the first `strength` part of their origin schedule, and all of them run (begin index 0).
+    // The other schedulers have no such argument (img2img starts them late: set_begin_index): InputError.
+    virtual void set_timesteps_with_strength(int num_inference_steps, double strength);
     // The timesteps to run (int64 or float32, as diffusers' scheduler.timesteps).
     const at::Tensor& timesteps() const { return timesteps_; }
     std::size_t size() const { return static_cast<std::size_t>(timesteps_.size(0)); }
@@ -49,10 +53,26 @@ protected:
 // Names accepted by make_scheduler.
 std::vector<std::string> scheduler_names();
 
-// `name`: ddim, pndm, euler, euler_a, dpmpp_2m, dpmpp_2m_karras, lms. `config` is the model's
+// What a request sets beside the model's scheduler_config.json.
+struct SchedulerOptions {
+    // DDIM's noise amount, TCD's gamma: the pipeline's `eta`, which diffusers passes to step() (default 0.0 in
+    // StableDiffusionPipeline; TCD's own step() default 0.3 applies only when it is called without one).
+    double eta = 0.0;
+    // "" keeps the config's timestep_spacing (or the class default); "linspace", "leading" or "trailing"
+    // replace it, as from_config(config, timestep_spacing=...) does (Hyper-SD: "trailing"). For ddim, pndm,
+    // euler, euler_a, dpmpp_2m, lms (dpmpp_2m_karras takes its timesteps from the Karras sigmas: no effect);
+    // lcm and tcd have no spacing (their timesteps come from original_inference_steps): InputError.
+    // ComfyUI's "sgm_uniform" (Krita's Hyper-SD preset) is not a diffusers 0.30 option: it is trailing with
+    // fractional timesteps 999 * (1 - i/n) and log-linear sigma interpolation (8 steps: t 874.125 vs 874, sigma
+    // 7.3020 vs 7.2974, under 0.6 % apart); diffusers (and this option) give Hyper-SD "trailing".
+    std::string timestep_spacing;
+};
+
+// `name`: ddim, pndm, euler, euler_a, dpmpp_2m, dpmpp_2m_karras, lms, lcm, tcd. `config` is the model's
 // scheduler_config.json; keys a scheduler class does not know are ignored (diffusers' from_config).
-// `eta` is DDIM's noise amount (diffusers passes it to step()). Throws InputError for unknown names,
-// unsupported settings and values of the wrong type.
+// Throws InputError naming the field for unknown names, unsupported settings and values of the wrong type.
+std::unique_ptr<Scheduler> make_scheduler(const std::string& name, const nlohmann::json& config, const SchedulerOptions& options);
+// The same with only `eta` set.
 std::unique_ptr<Scheduler> make_scheduler(const std::string& name, const nlohmann::json& config, double eta = 0.0);
 
 }  // namespace ips::schedulers
