@@ -3,6 +3,8 @@
 #include <QtTest>
 
 #include <QApplication>
+#include <QLabel>
+#include <QLineEdit>
 #include <QTreeWidget>
 
 #include "model_manager_dialog.h"
@@ -61,14 +63,13 @@ private Q_SLOTS:
                 [&](ipsui::ModelRole role, const QString& path) { chosen.append({role, path}); });
         dialog.scanFolder(QString::fromStdString(comfy.string()));
         QTreeWidget* view = dialog.foundView();
+        // The model first; the unreadable file under the "not models" row.
         QCOMPARE(view->topLevelItemCount(), 2);
-        QTreeWidgetItem* plus = nullptr;
-        QTreeWidgetItem* broken = nullptr;
-        for (int i = 0; i < 2; ++i) {
-            auto* row = view->topLevelItem(i);
-            (row->text(0).endsWith(QStringLiteral("plus.safetensors")) ? plus : broken) = row;
-        }
-        QVERIFY(plus && broken);
+        QTreeWidgetItem* plus = view->topLevelItem(0);
+        QVERIFY2(plus->text(0).startsWith(QStringLiteral("plus.safetensors")), qPrintable(plus->text(0)));
+        QCOMPARE(view->topLevelItem(1)->childCount(), 1);
+        QTreeWidgetItem* broken = view->topLevelItem(1)->child(0);
+        QVERIFY(broken->text(0).startsWith(QStringLiteral("broken.safetensors")));
         QCOMPARE(plus->text(1), QStringLiteral("ip-adapter (plus)"));
         QCOMPARE(plus->text(4), QStringLiteral("ComfyUI"));
         QVERIFY(!broken->text(5).isEmpty());  // the reason it cannot be used
@@ -80,6 +81,96 @@ private Q_SLOTS:
         QCOMPARE(chosen.size(), 1);
         QCOMPARE(chosen[0].first, ipsui::ModelRole::IpAdapter);
         QCOMPARE(chosen[0].second, QString::fromStdString((comfy / "models/ipadapter/plus.safetensors").string()));
+    }
+
+    void foundListLeadsWithModels() {
+        // A folder of 3 models among 6 files that are not models (what a LoRA or upscaler folder looks like
+        // to the scan), with the models' names sorting last.
+        const fs::path folder = fs::u8path(dir.filePath(QStringLiteral("mixed")).toStdString());
+        fs::create_directories(folder);
+        for (int i = 0; i < 6; ++i) ipstest::writeBytes(folder / ("a-foreign-" + std::to_string(i) + ".safetensors"), "not a model at all");
+        fs::copy_file(dataPath("tiny-ip-adapter/ip-adapter_sd15.safetensors"), folder / "zz-adapter.safetensors");
+        fs::copy(dataPath("tiny-controlnet"), folder / "zz-controlnet", fs::copy_options::recursive);
+        fs::copy_file(dataPath("tiny-sd15-single.safetensors"), folder / "zz-checkpoint.safetensors");
+
+        ipsui::ModelManagerDialog dialog(dir.filePath(QStringLiteral("models")));
+        dialog.scanFolder(QString::fromStdString(folder.string()));
+        QTreeWidget* view = dialog.foundView();
+        QCOMPARE(view->topLevelItemCount(), 4);  // 3 models + one row for the rest
+        // Grouped by kind: the base model first, then the adapter, then the ControlNet.
+        QVERIFY2(view->topLevelItem(0)->text(0).startsWith(QStringLiteral("zz-checkpoint.safetensors")), qPrintable(view->topLevelItem(0)->text(0)));
+        QVERIFY2(view->topLevelItem(1)->text(0).startsWith(QStringLiteral("zz-adapter.safetensors")), qPrintable(view->topLevelItem(1)->text(0)));
+        QVERIFY2(view->topLevelItem(2)->text(0).startsWith(QStringLiteral("zz-controlnet")), qPrintable(view->topLevelItem(2)->text(0)));
+        QTreeWidgetItem* others = view->topLevelItem(3);
+        QCOMPARE(others->childCount(), 6);
+        QVERIFY2(others->text(0).contains(QStringLiteral("Not models (6)")), qPrintable(others->text(0)));
+        QVERIFY(!others->isExpanded());
+        QCOMPARE(dialog.countText(), QStringLiteral("3 models, 6 other files"));
+        QVERIFY2(dialog.foundMessage()->text().contains(QStringLiteral("3 models, 6 other files")), qPrintable(dialog.foundMessage()->text()));
+        // The scan's message stays on its own tab.
+        QVERIFY(dialog.catalogMessage()->text().isEmpty());
+    }
+
+    void offlineDownloadsAllReachAFinalState() {
+        // Eight recommended models on a host that cannot be looked up (as with no network): every row
+        // must end "failed" with a plain message, none stuck at "starting…" or "queued".
+        QByteArray json = R"({"schema": 1, "hub": "https://ipstudio-offline-test.invalid", "models": [)";
+        for (int i = 0; i < 8; ++i) {
+            if (i) json += ",";
+            json += QStringLiteral(R"({"id": "m%1", "name": "Model %1", "role": "ip-adapter", "base": "sd1.x", "repo": "org/m%1",
+                "revision": "main", "folder": "m%1", "recommended": true,
+                "files": [{"path": "a.safetensors", "size": 1000}, {"path": "b.safetensors", "size": 1000}]})")
+                        .arg(i)
+                        .toUtf8();
+        }
+        json += "]}";
+        const ipsui::ModelCatalog catalog = ipsui::ModelCatalog::parse(json, QStringLiteral("test catalog"));
+        QCOMPARE(catalog.models.size(), 8);
+        ipsui::ModelManagerDialog dialog(dir.filePath(QStringLiteral("offline-models")));
+        dialog.setCatalog(catalog);
+        dialog.downloadRecommended();
+        const auto allFailed = [&] {
+            for (const auto& m : catalog.models)
+                if (!dialog.rowStatus(m.id).startsWith(QStringLiteral("failed"))) return false;
+            return true;
+        };
+        QTRY_VERIFY_WITH_TIMEOUT(allFailed(), 30000);  // under the 60 s stall timeout: a stuck request fails the test
+        for (const auto& m : catalog.models) {
+            const QString status = dialog.rowStatus(m.id);
+            QVERIFY2(status.contains(QStringLiteral("offline")) && status.contains(QStringLiteral("ipstudio-offline-test.invalid")) &&
+                         status.contains(QStringLiteral("On this computer")),
+                     qPrintable(status));
+        }
+        QVERIFY(dialog.catalogMessage()->text().contains(QStringLiteral("offline")));
+        QVERIFY2(!dialog.foundMessage()->text().contains(QStringLiteral("offline")), qPrintable(dialog.foundMessage()->text()));
+        // Nothing half-written is left at a model's place.
+        for (const auto& m : catalog.models) QVERIFY(!m.isInstalled(dir.filePath(QStringLiteral("offline-models"))));
+        // A second try fails the same way (the rows do not stay "queued").
+        dialog.downloadRecommended();
+        QTRY_VERIFY_WITH_TIMEOUT(allFailed(), 30000);  // under the 60 s stall timeout: a stuck request fails the test
+    }
+
+    void typedModelPathsAreChecked() {
+        ipsui::ModelsDialog dialog({});
+        QLineEdit* base = dialog.pathEdit(ipsui::ModelRole::BaseModel);
+        QVERIFY(base && !base->isReadOnly());
+        base->setText(QStringLiteral("  \"%1\" ").arg(dataFile("tiny-sd15")));  // pasted with quotes and spaces
+        Q_EMIT base->editingFinished();
+        QCOMPARE(dialog.config().baseModel, dataFile("tiny-sd15"));
+        // A typed path that is not a base model is refused; the field goes back to the chosen one.
+        base->setText(dataFile("tiny-controlnet"));
+        Q_EMIT base->editingFinished();
+        QCOMPARE(dialog.config().baseModel, dataFile("tiny-sd15"));
+        QCOMPARE(base->text(), dataFile("tiny-sd15"));
+        QVERIFY(!dialog.lastError().isEmpty());
+        // Optional slots take an empty field as "none".
+        QLineEdit* vae = dialog.pathEdit(ipsui::ModelRole::Vae);
+        vae->setText(QStringLiteral("file://") + dataFile("tiny-sd15/vae"));
+        Q_EMIT vae->editingFinished();
+        QCOMPARE(dialog.config().vae, dataFile("tiny-sd15/vae"));
+        vae->clear();
+        Q_EMIT vae->editingFinished();
+        QVERIFY(dialog.config().vae.isEmpty());
     }
 
     void separateVaeIsChosenAndChecked() {

@@ -157,6 +157,8 @@ private Q_SLOTS:
         QCOMPARE(window->references()->scaleSlider()->value(), 120);
         window->references()->modeBox()->setCurrentIndex(window->references()->modeBox()->findData(QStringLiteral("style")));
         window->references()->row(1)->setWeight(0.5);
+        // New references take the crop mode chosen last (earlier tests chose others): set both.
+        window->references()->row(0)->setCrop(ips::CropMode::Center);
         window->references()->row(1)->setCrop(ips::CropMode::Squash);
         window->promptEdit()->setPlainText(QStringLiteral("a red fox, watercolor"));
         window->negativeEdit()->setPlainText(QStringLiteral("blurry"));

@@ -16,6 +16,7 @@
 #include "ips/errors.h"
 #include "ips/image_tools.h"
 #include "qt_convert.h"
+#include "elided_label.h"
 #include "recent_folders.h"
 #include "sketch_pad.h"
 #include "step_range_edit.h"
@@ -57,7 +58,7 @@ ControlUnit::ControlUnit(int number, QWidget* parent) : QWidget(parent), number_
     pictureLayout->setContentsMargins(0, 0, 0, 0);
     auto* pictureRow = new QHBoxLayout;
     auto* load = new QPushButton(tr("Load\u2026"));
-    pictureName_ = new QLabel(tr("no picture"));
+    pictureName_ = new ElidedLabel(tr("no picture"));
     pictureRow->addWidget(load);
     pictureRow->addWidget(pictureName_, 1);
     pictureLayout->addLayout(pictureRow);
@@ -107,7 +108,7 @@ ControlUnit::ControlUnit(int number, QWidget* parent) : QWidget(parent), number_
     scale_->setValue(1.0);
     knobs->addRow(tr("Conditioning scale"), scale_);
     range_ = new StepRangeEdit;
-    knobs->addRow(tr("Steps from/to"), range_);
+    knobs->addRow(tr("Active"), range_);
     layout->addLayout(knobs);
 
     connect(remove, &QToolButton::clicked, this, [this] { Q_EMIT removeRequested(this); });
@@ -168,17 +169,17 @@ bool ControlUnit::setPicture(const LoadedImage& picture) {
                                ? picture.image.scaled(1024, 1024, Qt::KeepAspectRatio, Qt::SmoothTransformation)
                                : picture.image;
     cannyInput_ = toIpsImage(bounded);
-    pictureName_->setText(picture.path.isEmpty() ? tr("picture in memory") : QFileInfo(picture.path).fileName());
-    pictureName_->setToolTip(picture.path);
+    pictureName_->setFullText(picture.path.isEmpty() ? tr("picture in memory") : QFileInfo(picture.path).fileName());
+    if (!picture.path.isEmpty()) pictureName_->setToolTip(picture.path);
     updateMap();
     return true;
 }
 
 void ControlUnit::choosePicture() {
-    const QString file = QFileDialog::getOpenFileName(this, tr("ControlNet picture"), RecentFolders::get(QStringLiteral("controlnet")),
-                                                      tr("Images (*.png *.jpg *.jpeg *.webp *.bmp)"));
+    const QString file = QFileDialog::getOpenFileName(this, tr("ControlNet picture"), RecentFolders::get(RecentFolders::kPictures),
+                                                      RecentFolders::pictureFilter());
     if (file.isEmpty()) return;
-    RecentFolders::remember(QStringLiteral("controlnet"), file);
+    RecentFolders::remember(RecentFolders::kPictures, file);
     setPicture(loadImageFile(file));
 }
 
@@ -196,6 +197,28 @@ void ControlUnit::updateMap() {
     }
     if (map_.isNull()) mapView_->setText(source() == Source::Sketch ? tr("draw above") : tr("no map"));
     else mapView_->setPixmap(QPixmap::fromImage(map_.scaled(200, 120, Qt::KeepAspectRatio, Qt::SmoothTransformation)));
+    Q_EMIT changed();
+}
+
+std::optional<ips::ControlNetSettings> ControlUnit::knobs() const {
+    if (!isOn() || model_->currentData().toString().isEmpty()) return std::nullopt;
+    ips::ControlNetSettings s;
+    s.path = toFsPath(model_->currentData().toString());
+    s.conditioning_scale = scale_->value();
+    s.start = range_->start();
+    s.end = range_->end();
+    return s;
+}
+
+void ControlUnit::applyKnobs(const ips::ControlNetSettings& s) {
+    const QString path = fromFsPath(s.path);
+    if (!path.isEmpty()) {
+        if (model_->findData(path) < 0) model_->addItem(QFileInfo(path).fileName(), path);
+        model_->setCurrentIndex(model_->findData(path));
+    }
+    scale_->setValue(s.conditioning_scale);
+    range_->setRange(s.start, s.end);
+    enabled_->setChecked(true);
 }
 
 std::optional<ips::ControlNetSettings> ControlUnit::settings(QString* error) const {
@@ -209,26 +232,17 @@ std::optional<ips::ControlNetSettings> ControlUnit::settings(QString* error) con
         *error = tr("ControlNet %1: no map yet (load a picture or draw a sketch), or switch the unit off").arg(number_);
         return std::nullopt;
     }
-    ips::ControlNetSettings s;
-    s.path = toFsPath(model);
+    ips::ControlNetSettings s = *knobs();
     if (source() == Source::Map && !picture_.path.isEmpty()) s.image = {toFsPath(picture_.path), nullptr};
     else s.image = {{}, std::make_shared<const ips::Image>(toIpsImage(map_, source() == Source::Sketch))};
-    s.conditioning_scale = scale_->value();
-    s.start = range_->start();
-    s.end = range_->end();
     return s;
 }
 
 void ControlUnit::apply(const ips::ControlNetSettings& s) {
-    const QString path = fromFsPath(s.path);
-    if (model_->findData(path) < 0) model_->addItem(QFileInfo(path).fileName(), path);
-    model_->setCurrentIndex(model_->findData(path));
+    applyKnobs(s);
     setSource(Source::Map);
     if (s.image.image) setPicture(LoadedImage{{}, toQImage(*s.image.image), {}, false});
     else if (!s.image.path.empty()) setPicture(loadImageFile(fromFsPath(s.image.path)));
-    scale_->setValue(s.conditioning_scale);
-    range_->setRange(s.start, s.end);
-    enabled_->setChecked(true);
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -250,6 +264,7 @@ ControlUnit* ControlPanel::addUnit() {
     auto* u = new ControlUnit(++numbered_);
     u->setModelFiles(modelFiles_);
     connect(u, &ControlUnit::problem, this, &ControlPanel::problem);
+    connect(u, &ControlUnit::changed, this, &ControlPanel::changed);
     connect(u, &ControlUnit::removeRequested, this, [this](ControlUnit* unit) {
         units_->removeWidget(unit);
         unit->deleteLater();
@@ -293,6 +308,22 @@ std::vector<ips::ControlNetSettings> ControlPanel::settings(QString* error) cons
 void ControlPanel::apply(const std::vector<ips::ControlNetSettings>& settings) {
     clearUnits();
     for (const auto& s : settings) addUnit()->apply(s);
+    Q_EMIT changed();
+}
+
+std::vector<ips::ControlNetSettings> ControlPanel::knobs() const {
+    std::vector<ips::ControlNetSettings> out;
+    for (int i = 0; i < unitCount(); ++i)
+        if (auto s = unit(i)->knobs()) out.push_back(std::move(*s));
+    return out;
+}
+
+void ControlPanel::applyKnobs(const std::vector<ips::ControlNetSettings>& settings) {
+    for (std::size_t i = 0; i < settings.size(); ++i) {
+        ControlUnit* u = int(i) < unitCount() ? unit(int(i)) : addUnit();
+        u->applyKnobs(settings[i]);
+    }
+    Q_EMIT changed();
 }
 
 }  // namespace ipsui

@@ -20,6 +20,7 @@ class QVBoxLayout;
 
 namespace ipsui {
 
+class ElidedLabel;
 class SketchPad;
 class StepRangeEdit;
 
@@ -43,10 +44,14 @@ public:
     // Nothing when switched off; an error message when on but incomplete.
     std::optional<ips::ControlNetSettings> settings(QString* error) const;
     void apply(const ips::ControlNetSettings& settings);
+    // Model, scale and step range without the map: what presets keep. Off units give nothing.
+    std::optional<ips::ControlNetSettings> knobs() const;
+    void applyKnobs(const ips::ControlNetSettings& settings);
 
 Q_SIGNALS:
     void removeRequested(ControlUnit* unit);
     void problem(QString message);
+    void changed();  // the map, the model or a knob
 
 private:
     void updateMap();
@@ -57,7 +62,7 @@ private:
     QComboBox* model_;
     QComboBox* source_;
     QStackedWidget* sourcePages_;
-    QLabel* pictureName_;
+    ElidedLabel* pictureName_;
     QSlider* low_;
     QSlider* high_;
     QLabel* thresholds_;
@@ -84,9 +89,13 @@ public:
     // The enabled units; an error (naming the unit) when one is incomplete.
     std::vector<ips::ControlNetSettings> settings(QString* error) const;
     void apply(const std::vector<ips::ControlNetSettings>& settings);
+    std::vector<ips::ControlNetSettings> knobs() const;
+    // Unit i takes entry i's knobs (units are added where missing); maps stay.
+    void applyKnobs(const std::vector<ips::ControlNetSettings>& settings);
 
 Q_SIGNALS:
     void problem(QString message);
+    void changed();
 
 private:
     QVBoxLayout* units_;

@@ -5,6 +5,7 @@
 #include <QFile>
 #include <QFileDialog>
 #include <QFileInfo>
+#include <QGridLayout>
 #include <QHBoxLayout>
 #include <QMimeData>
 #include <QPushButton>
@@ -63,13 +64,16 @@ HistoryPanel::HistoryPanel(QString cacheFolder, QWidget* parent) : QWidget(paren
     list_->setToolTip(tr("Click to restore a result and its settings; drag it out to save or reuse it"));
     layout->addWidget(list_, 1);
 
-    auto* buttons = new QHBoxLayout;
+    // Two rows of two: the right column stays narrow enough for a 1280-pixel-wide window.
+    auto* buttons = new QGridLayout;
     save_ = new QPushButton(tr("Save\u2026"));
     auto* restore = new QPushButton(tr("Restore settings"));
     auto* asReference = new QPushButton(tr("As reference"));
     auto* asInit = new QPushButton(tr("As init image"));
-    for (auto* b : {save_, restore, asReference, asInit}) buttons->addWidget(b);
-    buttons->addStretch();
+    buttons->addWidget(save_, 0, 0);
+    buttons->addWidget(restore, 0, 1);
+    buttons->addWidget(asReference, 1, 0);
+    buttons->addWidget(asInit, 1, 1);
     layout->addLayout(buttons);
 
     connect(save_, &QPushButton::clicked, this, &HistoryPanel::saveCurrent);
@@ -148,7 +152,7 @@ void HistoryPanel::add(const GenerationOutcome& outcome) {
         item->setToolTip(QString::fromStdString(ips::a1111_parameters(entries_.back().request, entries_.back().seed)));
         list_->insertItem(0, item);  // newest first
     }
-    if (!outcome.images.isEmpty()) select(count() - static_cast<int>(outcome.images.size()));
+    if (!outcome.images.isEmpty()) select(count() - 1);  // the newest, at the top of the list
 }
 
 QString HistoryPanel::save(int index, const QString& file, bool overwrite) const {
@@ -168,7 +172,7 @@ void HistoryPanel::saveCurrent() {
         Q_EMIT problem(tr("Nothing to save yet: generate a picture first"));
         return;
     }
-    const QString suggested = QDir(RecentFolders::get(QStringLiteral("outputs"))).filePath(QStringLiteral("ipstudio-%1.png").arg(entry(index).seed));
+    const QString suggested = QDir(RecentFolders::get(RecentFolders::kOutputs)).filePath(QStringLiteral("ipstudio-%1.png").arg(entry(index).seed));
     // The dialog adds the suffix itself, so its "replace?" question is about the file actually written;
     // only then is overwriting allowed.
     QFileDialog dialog(this, tr("Save result"), suggested, tr("PNG image (*.png)"));
@@ -177,7 +181,7 @@ void HistoryPanel::saveCurrent() {
     dialog.selectFile(suggested);
     if (dialog.exec() != QDialog::Accepted || dialog.selectedFiles().isEmpty()) return;
     const QString file = dialog.selectedFiles().first();
-    RecentFolders::remember(QStringLiteral("outputs"), file);
+    RecentFolders::remember(RecentFolders::kOutputs, file);
     const QString error = save(index, file, true);
     if (error.isEmpty()) Q_EMIT saved(file);
     else Q_EMIT problem(error);

@@ -9,8 +9,11 @@
 #include <QPushButton>
 #include <QSlider>
 #include <QToolButton>
+#include <algorithm>
+#include <cmath>
 
 #include "canvas_view.h"
+#include "elided_label.h"
 #include "qt_convert.h"
 #include "recent_folders.h"
 
@@ -37,29 +40,42 @@ InitImagePanel::InitImagePanel(QWidget* parent) : QWidget(parent) {
     strength_->setSingleStep(0.05);
     strength_->setValue(0.8);
     strength_->setToolTip(tr("Denoising strength: how much of the init picture is repainted (1 = all)"));
-    info_ = new QLabel;
+    info_ = new ElidedLabel;
     top->addWidget(open);
     top->addWidget(clear);
     top->addSpacing(12);
     top->addWidget(new QLabel(tr("Strength")));
     top->addWidget(strength_);
-    top->addStretch();
-    top->addWidget(info_);
+    top->addWidget(info_, 1);
     layout->addLayout(top);
 
+    aspectRow_ = new QWidget;
+    auto* aspect = new QHBoxLayout(aspectRow_);
+    aspect->setContentsMargins(0, 0, 0, 0);
+    aspectNote_ = new QLabel;
+    aspectNote_->setWordWrap(true);
+    useSize_ = new QPushButton;
+    useSize_->setToolTip(tr("Set the output size to the picture's (rounded to multiples of 8)"));
+    aspect->addWidget(aspectNote_, 1);
+    aspect->addWidget(useSize_);
+    aspectRow_->hide();
+    layout->addWidget(aspectRow_);
+    connect(useSize_, &QPushButton::clicked, this, [this] { Q_EMIT useSizeRequested(generationSizeFor(init_.image.size())); });
+
     auto* tools = new QHBoxLayout;
-    tools->addWidget(new QLabel(tr("Mask brush")));
+    tools->addWidget(new QLabel(tr("Mask")));
     brush_ = new QSlider(Qt::Horizontal);
     brush_->setRange(2, 256);
     brush_->setValue(32);
+    brush_->setMinimumWidth(70);
     brush_->setMaximumWidth(140);
     brush_->setToolTip(tr("Brush size in picture pixels ([ and ] change it)"));
     eraser_ = toolButton(tr("Eraser"), tr("Erase the mask (or hold Shift while painting)"));
     eraser_->setCheckable(true);
     auto* clearMask = toolButton(tr("Clear"), tr("Clear the mask"));
     auto* invert = toolButton(tr("Invert"), tr("Repaint everything but the painted area"));
-    undo_ = toolButton(tr("Undo"), tr("Undo the last stroke (Ctrl+Z)"));
-    redo_ = toolButton(tr("Redo"), tr("Redo (Ctrl+Shift+Z)"));
+    undo_ = toolButton(QStringLiteral("\u21b6"), tr("Undo the last stroke (Ctrl+Z)"));
+    redo_ = toolButton(QStringLiteral("\u21b7"), tr("Redo (Ctrl+Shift+Z)"));
     auto* loadMask = toolButton(tr("Load\u2026"), tr("Load a mask picture (white = repaint) of the init image's size"));
     showMask_ = new QCheckBox(tr("Show"));
     showMask_->setChecked(true);
@@ -107,11 +123,13 @@ bool InitImagePanel::setInitImage(const LoadedImage& image) {
     mask_.reset(image.image.size());
     canvas_->setImage(image.image);
     canvas_->setMask(&mask_);
-    info_->setText(QStringLiteral("%1 \u00b7 %2\u00d7%3")
-                       .arg(image.path.isEmpty() ? tr("pasted") : QFileInfo(image.path).fileName())
-                       .arg(image.image.width())
-                       .arg(image.image.height()));
+    info_->setFullText(QStringLiteral("%1\u00d7%2 \u00b7 %3")
+                           .arg(image.image.width())
+                           .arg(image.image.height())
+                           .arg(image.path.isEmpty() ? tr("pasted") : QFileInfo(image.path).fileName()));
+    if (!image.path.isEmpty()) info_->setToolTip(image.path);
     maskChanged();
+    updateAspectNote();
     return true;
 }
 
@@ -121,8 +139,9 @@ void InitImagePanel::clearInitImage() {
     mask_ = MaskLayer();
     canvas_->setImage({});
     canvas_->setMask(&mask_);
-    info_->clear();
+    info_->setFullText({});
     maskChanged();
+    updateAspectNote();
 }
 
 bool InitImagePanel::loadMask(const LoadedImage& mask) {
@@ -151,17 +170,19 @@ bool InitImagePanel::loadMask(const LoadedImage& mask) {
 }
 
 void InitImagePanel::chooseInitImage() {
-    const QString file = QFileDialog::getOpenFileName(this, tr("Init image"), RecentFolders::get(QStringLiteral("init")),
-                                                      tr("Images (*.png *.jpg *.jpeg *.webp *.bmp)"));
+    const QString file = QFileDialog::getOpenFileName(this, tr("Init image"), RecentFolders::get(RecentFolders::kPictures),
+                                                      RecentFolders::pictureFilter());
     if (file.isEmpty()) return;
-    RecentFolders::remember(QStringLiteral("init"), file);
+    RecentFolders::remember(RecentFolders::kPictures, file);
     setInitImage(loadImageFile(file));
 }
 
 void InitImagePanel::chooseMask() {
-    const QString file = QFileDialog::getOpenFileName(this, tr("Mask"), RecentFolders::get(QStringLiteral("init")),
-                                                      tr("Images (*.png *.jpg *.jpeg *.webp *.bmp)"));
-    if (!file.isEmpty()) loadMask(loadImageFile(file));
+    const QString file = QFileDialog::getOpenFileName(this, tr("Mask"), RecentFolders::get(RecentFolders::kPictures),
+                                                      RecentFolders::pictureFilter());
+    if (file.isEmpty()) return;
+    RecentFolders::remember(RecentFolders::kPictures, file);
+    loadMask(loadImageFile(file));
 }
 
 void InitImagePanel::maskChanged() {
@@ -209,6 +230,42 @@ void InitImagePanel::readFrom(const ips::GenerationRequest& r) {
         const ips::ImageSource& m = *r.mask_image;
         loadMask(m.image ? LoadedImage{{}, toQImage(*m.image), {}, false} : loadImageFile(fromFsPath(m.path)));
     }
+}
+
+QSize InitImagePanel::generationSizeFor(QSize picture) {
+    if (picture.isEmpty()) return {512, 512};
+    static constexpr int kMax = 2048, kMin = 64;
+    double w = picture.width(), h = picture.height();
+    const double shrink = std::min(1.0, kMax / std::max(w, h));
+    w *= shrink;
+    h *= shrink;
+    auto round8 = [](double v) { return std::clamp(int(std::lround(v / 8.0)) * 8, kMin, kMax); };
+    return {round8(w), round8(h)};
+}
+
+void InitImagePanel::setOutputSize(QSize size) {
+    outputSize_ = size;
+    updateAspectNote();
+}
+
+QString InitImagePanel::aspectNote() const {
+    if (!hasInitImage()) return {};
+    const QSize p = init_.image.size();
+    const double picture = double(p.width()) / p.height(), output = double(outputSize_.width()) / outputSize_.height();
+    if (std::abs(picture / output - 1.0) < 0.02) return {};  // rounding to multiples of 8 is not a change of shape
+    return tr("The picture (%1\u00d7%2) will be stretched to the output's %3\u00d7%4: another aspect ratio.")
+        .arg(p.width())
+        .arg(p.height())
+        .arg(outputSize_.width())
+        .arg(outputSize_.height());
+}
+
+void InitImagePanel::updateAspectNote() {
+    const QString note = aspectNote();
+    aspectRow_->setVisible(!note.isEmpty());
+    aspectNote_->setText(note);
+    const QSize fit = generationSizeFor(init_.image.size());
+    useSize_->setText(tr("Use its size (%1\u00d7%2)").arg(fit.width()).arg(fit.height()));
 }
 
 }  // namespace ipsui

@@ -12,10 +12,12 @@ class QDoubleSpinBox;
 class QLabel;
 class QSlider;
 class QToolButton;
+class QPushButton;
 
 namespace ipsui {
 
 class CanvasView;
+class ElidedLabel;
 
 class InitImagePanel : public QWidget {
     Q_OBJECT
@@ -41,8 +43,15 @@ public:
     void setBrushDiameter(int pixels);
     int brushDiameter() const;
 
+    // The output size the settings ask for: a different aspect ratio than the picture's is pointed out.
+    void setOutputSize(QSize size);
+    // The init picture's size made valid for generation: multiples of 8, at most 2048 a side, aspect kept.
+    static QSize generationSizeFor(QSize picture);
+    QString aspectNote() const;  // empty when the output keeps the picture's proportions
+
 Q_SIGNALS:
     void problem(QString message);
+    void useSizeRequested(QSize size);  // "Use its size"
 
 private:
     void chooseInitImage();
@@ -59,7 +68,13 @@ private:
     QToolButton* undo_;
     QToolButton* redo_;
     QCheckBox* showMask_;
-    QLabel* info_;
+    void updateAspectNote();
+
+    ElidedLabel* info_;
+    QWidget* aspectRow_;
+    QLabel* aspectNote_;
+    QPushButton* useSize_;
+    QSize outputSize_{512, 512};
 };
 
 }  // namespace ipsui

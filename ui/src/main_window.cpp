@@ -5,6 +5,8 @@
 #include <QClipboard>
 #include <QCloseEvent>
 #include <QComboBox>
+#include <QDateTime>
+#include <QDesktopServices>
 #include <QDir>
 #include <QFileInfo>
 #include <QGroupBox>
@@ -20,10 +22,13 @@
 #include <QScrollArea>
 #include <QSettings>
 #include <QShortcut>
+#include <QSpinBox>
 #include <QSplitter>
 #include <QStatusBar>
 #include <QTabWidget>
+#include <QTimer>
 #include <QToolButton>
+#include <QUrl>
 
 #include "canvas_view.h"
 #include "control_panel.h"
@@ -31,6 +36,9 @@
 #include "init_image_panel.h"
 #include "ips/errors.h"
 #include "ips/request_json.h"
+#include "ips/runtime.h"
+#include "ips/system_info.h"
+#include "ips/version.h"
 #include "model_manager_dialog.h"
 #include "models_dialog.h"
 #include "preset_store.h"
@@ -56,6 +64,13 @@ QString durationText(double seconds) {
     return s >= 60 ? QStringLiteral("%1:%2").arg(s / 60).arg(s % 60, 2, 10, QLatin1Char('0')) : QStringLiteral("%1 s").arg(s);
 }
 
+// "2.9 s/step · ETA 0:49", from the denoising steps' own time (model loading and encoding excluded).
+QString stepTimeText(double denoisingSeconds, int step, int total) {
+    if (step <= 0) return {};
+    const double perStep = denoisingSeconds / step;
+    return QObject::tr("%1 s/step \u00b7 ETA %2").arg(perStep, 0, 'f', perStep < 10 ? 1 : 0).arg(durationText(perStep * (total - step)));
+}
+
 }  // namespace
 
 MainWindow::MainWindow(AppContext context, QWidget* parent)
@@ -69,20 +84,25 @@ MainWindow::MainWindow(AppContext context, QWidget* parent)
     auto* central = new QWidget;
     auto* layout = new QVBoxLayout(central);
     layout->setContentsMargins(6, 6, 6, 6);
-    messageBar_ = new QWidget;
+    // The banner floats over the top of the canvas instead of taking a row: showing it never moves a control.
+    messageBar_ = new QWidget(central);
     messageBar_->setObjectName(QStringLiteral("messageBar"));
     auto* messageLayout = new QHBoxLayout(messageBar_);
     messageLayout->setContentsMargins(8, 4, 4, 4);
     message_ = new QLabel;
     message_->setWordWrap(true);
     message_->setTextInteractionFlags(Qt::TextSelectableByMouse);
+    message_->setTextInteractionFlags(Qt::TextSelectableByMouse | Qt::LinksAccessibleByMouse);
+    connect(message_, &QLabel::linkActivated, this, [this](const QString& link) {
+        if (link == QLatin1String("undo-preset")) undoPresetLoad();
+    });
     auto* dismiss = new QToolButton;
     dismiss->setText(QStringLiteral("\u2715"));
     dismiss->setAutoRaise(true);
     messageLayout->addWidget(message_, 1);
-    messageLayout->addWidget(dismiss);
+    messageLayout->addWidget(dismiss, 0, Qt::AlignTop);
+    messageBar_->setAttribute(Qt::WA_StyledBackground);
     messageBar_->hide();
-    layout->addWidget(messageBar_);
     connect(dismiss, &QToolButton::clicked, messageBar_, &QWidget::hide);
 
     splitter_ = new QSplitter(Qt::Horizontal);
@@ -98,6 +118,20 @@ MainWindow::MainWindow(AppContext context, QWidget* parent)
 
     stage_ = new QLabel(tr("Ready"));
     statusBar()->addWidget(stage_, 1);
+    loadingTicker_ = new QTimer(this);
+    loadingTicker_->setInterval(500);
+    connect(loadingTicker_, &QTimer::timeout, this, [this] {
+        // The busy bar draws no text, so the clock goes to the status bar.
+        const double seconds = (QDateTime::currentMSecsSinceEpoch() - stageStartedMs_) / 1000.0;
+        stage_->setText(tr("Loading models \u00b7 %1 (the first run, or after a model or precision change, reads them from disk)")
+                            .arg(durationText(seconds)));
+    });
+    canvasTabs_->installEventFilter(this);
+    // A banner about a missing input goes by itself once the input is there.
+    const auto recheck = [this] { QTimer::singleShot(0, this, &MainWindow::recheckBanner); };
+    connect(references_, &ReferencePanel::changed, this, recheck);
+    connect(controls_, &ControlPanel::changed, this, recheck);
+    connect(settings_, &SettingsPanel::outputSizeChanged, this, recheck);
 
     buildMenus();
     connectWorker();
@@ -119,7 +153,8 @@ QWidget* MainWindow::buildLeftColumn() {
     auto* scroll = new QScrollArea;
     scroll->setWidget(column);
     scroll->setWidgetResizable(true);
-    scroll->setMinimumWidth(380);
+    scroll->setMinimumWidth(340);
+    scroll->setHorizontalScrollBarPolicy(Qt::ScrollBarAlwaysOff);  // long names elide; the column never scrolls sideways
     scroll->setFrameShape(QFrame::NoFrame);
     connect(references_, &ReferencePanel::problem, this, [this](const QString& m) { showMessage(m); });
     connect(controls_, &ControlPanel::problem, this, [this](const QString& m) { showMessage(m); });
@@ -171,6 +206,11 @@ QWidget* MainWindow::buildCenterColumn() {
     connect(generate_, &QPushButton::clicked, this, &MainWindow::generate);
     connect(cancel_, &QPushButton::clicked, this, &MainWindow::cancel);
     connect(init_, &InitImagePanel::problem, this, [this](const QString& m) { showMessage(m); });
+    connect(init_, &InitImagePanel::useSizeRequested, this, [this](QSize size) {
+        settings_->widthBox()->setValue(size.width());
+        settings_->heightBox()->setValue(size.height());
+        stage_->setText(tr("Output size set to the init image's: %1\u00d7%2").arg(size.width()).arg(size.height()));
+    });
     connect(result_, &CanvasView::picturesDropped, this, [this](const QList<LoadedImage>& pictures) {
         // A picture dropped on the result view becomes the init image.
         if (!pictures.isEmpty() && init_->setInitImage(pictures.first())) canvasTabs_->setCurrentWidget(init_);
@@ -187,13 +227,13 @@ QWidget* MainWindow::buildRightColumn() {
     auto* presetLayout = new QVBoxLayout(presetBox);
     presetLayout->setContentsMargins(0, 0, 0, 0);
     presetBox_ = new QComboBox;
+    presetBox_->setToolTip(tr("Picking a preset loads it (Undo in the message puts the settings back)"));
     presetLayout->addWidget(presetBox_);
     auto* presetButtons = new QHBoxLayout;
-    auto* load = new QPushButton(tr("Load"));
     auto* save = new QPushButton(tr("Save\u2026"));
     auto* rename = new QPushButton(tr("Rename\u2026"));
     auto* remove = new QPushButton(tr("Delete"));
-    for (auto* b : {load, save, rename, remove}) presetButtons->addWidget(b);
+    for (auto* b : {save, rename, remove}) presetButtons->addWidget(b);
     presetLayout->addLayout(presetButtons);
     layout->addWidget(group(tr("Presets"), presetBox));
 
@@ -202,13 +242,16 @@ QWidget* MainWindow::buildRightColumn() {
     history_ = new HistoryPanel(context_.cacheFolder);
     layout->addWidget(group(tr("History"), history_), 1);
 
-    connect(load, &QPushButton::clicked, this, [this] { loadPreset(presetBox_->currentData().toString()); });
+    connect(presetBox_, &QComboBox::activated, this, [this](int index) {
+        const QString name = presetBox_->itemData(index).toString();
+        if (name.isEmpty()) return;
+        if (!loadPreset(name)) refreshPresetList(loadedPreset_.isEmpty() ? QStringLiteral(" ") : loadedPreset_);
+    });
     connect(save, &QPushButton::clicked, this, [this] {
         bool ok = false;
-        const QString name = QInputDialog::getText(this, tr("Save preset"), tr("Name"), QLineEdit::Normal,
-                                                   presets_->isBuiltIn(presetBox_->currentData().toString()) ? QString()
-                                                                                                         : presetBox_->currentData().toString(),
-                                                   &ok);
+        const QString current = presetBox_->currentData().toString();
+        const QString name = QInputDialog::getText(this, tr("Save preset"), tr("Name of the preset\n\n%1").arg(presetContentsText()),
+                                                   QLineEdit::Normal, presets_->isBuiltIn(current) ? QString() : current, &ok);
         if (!ok) return;
         bool overwrite = false;
         if (presets_->exists(name) && !presets_->isBuiltIn(name))
@@ -241,7 +284,11 @@ QWidget* MainWindow::buildRightColumn() {
     });
     connect(history_, &HistoryPanel::restoreRequested, this, [this](int i) {
         applyRequest(history_->entry(i).request);
-        showMessage(tr("Restored the settings of result #%1 (seed %2)").arg(i + 1).arg(history_->entry(i).seed), false);
+        const QString text = tr("Restored the settings of result #%1 (seed %2)").arg(i + 1).arg(history_->entry(i).seed);
+        showMessage(text, false);
+        stage_->setText(text);
+        loadedPreset_.clear();
+        refreshPresetList(QStringLiteral(" "));
     });
     connect(history_, &HistoryPanel::shown, this, &MainWindow::showHistoryEntry);
     connect(history_, &HistoryPanel::problem, this, [this](const QString& m) { showMessage(m); });
@@ -253,7 +300,9 @@ QWidget* MainWindow::buildRightColumn() {
         if (init_->setInitImage(file.isEmpty() ? LoadedImage{{}, image, {}, false} : loadImageFile(file)))
             canvasTabs_->setCurrentWidget(init_);
     });
+    connect(settings_, &SettingsPanel::notice, this, [this](const QString& m) { showMessage(m, false); });
     connect(settings_, &SettingsPanel::outputSizeChanged, this, [this](QSize size) {
+        init_->setOutputSize(size);
         for (int i = 0; i < controls_->unitCount(); ++i)
             if (controls_->unit(i)->sketchPad()->layer().isBlank()) controls_->unit(i)->sketchPad()->layer().reset(size);
     });
@@ -298,7 +347,10 @@ void MainWindow::buildMenus() {
     connect(enter, &QAction::triggered, this, &MainWindow::generate);
     addAction(enter);
     add(run, tr("&Cancel"), QKeySequence(Qt::Key_Escape), [this] { cancel(); });
-    add(run, tr("&Reuse last seed"), QKeySequence(tr("Ctrl+R")), [this] { settings_->reuseLastSeed(); });
+    add(run, tr("&Reuse last seed"), QKeySequence(tr("Ctrl+R")), [this] {
+        if (settings_->reuseLastSeed()) stage_->setText(tr("Seed fixed to the last result's: %1").arg(*settings_->lastSeed()));
+        else showMessage(tr("There is no last seed yet: generate a picture first (its seed is remembered, also after a restart)."), false);
+    });
     run->addSeparator();
     add(run, tr("&Unload models"), QKeySequence(), [this] {
         host_->unloadModels();
@@ -316,13 +368,71 @@ void MainWindow::buildMenus() {
     QMenu* settingsMenu = menuBar()->addMenu(tr("&Settings"));
     add(settingsMenu, tr("&Models\u2026"), QKeySequence(tr("Ctrl+,")), [this] { openModelsDialog(); });
     add(settingsMenu, tr("Model ma&nager\u2026"), QKeySequence(tr("Ctrl+Shift+M")), [this] { openModelManager(); });
+
+    QMenu* help = menuBar()->addMenu(tr("&Help"));
+    add(help, tr("&Keyboard shortcuts"), QKeySequence(tr("F1")), [this] { showShortcuts(); });
+    add(help, tr("Open &results folder"), QKeySequence(), [this] { openResultsFolder(); });
+    help->addSeparator();
+    add(help, tr("&About IP Studio"), QKeySequence(), [this] { showAbout(); });
+}
+
+void MainWindow::showAbout() {
+    const ips::CpuFeatures& cpu = ips::cpu_features();
+    QStringList features;
+    for (const auto& f : cpu.names()) features << QString::fromStdString(f);
+    const QString rows = QStringList{
+        tr("<tr><td><b>Version</b></td><td>%1</td></tr>").arg(QString::fromLatin1(ips::version_string())),
+        tr("<tr><td><b>Libraries</b></td><td>Qt %1, %2</td></tr>").arg(QString::fromLatin1(qVersion()), QString::fromStdString(ips::engine_library_versions())),
+        tr("<tr><td><b>Processor</b></td><td>%1<br>%2 &middot; %3 threads by default</td></tr>")
+            .arg(cpu.model.empty() ? tr("unknown") : QString::fromStdString(cpu.model).toHtmlEscaped(),
+                 features.isEmpty() ? tr("no AVX2") : features.join(QStringLiteral(", ")))
+            .arg(ips::default_thread_count()),
+        tr("<tr><td><b>Default precision</b></td><td>%1</td></tr>")
+            .arg(ips::cpu_has_fast_bfloat16() ? tr("fast (bfloat16): this CPU runs it natively") : tr("exact reference (float32): this CPU has no native bfloat16")),
+        tr("<tr><td><b>Presets</b></td><td>%1</td></tr>").arg(presets_->userFolder().toHtmlEscaped()),
+        tr("<tr><td><b>Downloaded models</b></td><td>%1</td></tr>").arg(QDir(context_.dataFolder).filePath(QStringLiteral("models")).toHtmlEscaped()),
+        tr("<tr><td><b>Results</b></td><td>%1</td></tr>").arg(context_.cacheFolder.toHtmlEscaped()),
+        tr("<tr><td><b>Settings</b></td><td>%1</td></tr>").arg(QSettings().fileName().toHtmlEscaped()),
+    }.join(QString());
+    QMessageBox::about(this, tr("About IP Studio"),
+                       tr("<h3>IP Studio</h3><p>Stable Diffusion 1.5 with IP-Adapter image prompts, native C++ on LibTorch.</p>"
+                          "<table cellspacing=4>%1</table>").arg(rows));
+}
+
+void MainWindow::showShortcuts() {
+    QString rows;
+    for (QAction* menu : menuBar()->actions()) {
+        if (!menu->menu()) continue;
+        for (QAction* a : menu->menu()->actions())
+            if (!a->shortcut().isEmpty())
+                rows += QStringLiteral("<tr><td>%1</td><td>%2</td></tr>")
+                            .arg(a->text().remove(QLatin1Char('&')).toHtmlEscaped(), a->shortcut().toString(QKeySequence::NativeText).toHtmlEscaped());
+    }
+    rows += tr("<tr><td>Paint the mask / erase</td><td>drag / Shift+drag on the init image</td></tr>"
+               "<tr><td>Zoom the canvas</td><td>mouse wheel</td></tr>");
+    QMessageBox box(this);
+    box.setWindowTitle(tr("Keyboard shortcuts"));
+    box.setTextFormat(Qt::RichText);
+    box.setText(QStringLiteral("<table cellspacing=6>%1</table>").arg(rows));
+    box.exec();
+}
+
+void MainWindow::openResultsFolder() {
+    QDir().mkpath(context_.cacheFolder);
+    if (!QDesktopServices::openUrl(QUrl::fromLocalFile(context_.cacheFolder)))
+        showMessage(tr("No file manager could open %1").arg(context_.cacheFolder));
 }
 
 void MainWindow::connectWorker() {
     WorkerHost* h = host_;
     connect(h, &WorkerHost::stageChanged, this, [this](const QString& stage) {
-        stage_->setText(stage == QStringLiteral("loading models") ? tr("Loading models (first run, or after a model or precision change)\u2026")
-                                                                  : stage.left(1).toUpper() + stage.mid(1) + QStringLiteral("\u2026"));
+        const bool loading = stage == QStringLiteral("loading models");
+        stage_->setText(loading ? tr("Loading models (the first run, or after a model or precision change, reads them from disk)")
+                                : stage.left(1).toUpper() + stage.mid(1) + QStringLiteral("\u2026"));
+        stageStartedMs_ = double(QDateTime::currentMSecsSinceEpoch());
+        // Loading is its own stage with its own clock; it never counts as step time.
+        if (loading) loadingTicker_->start();
+        else loadingTicker_->stop();
         if (stage != QStringLiteral("denoising")) {
             progress_->setRange(0, 0);  // busy indicator while loading / encoding / decoding
             progress_->setFormat(stage);
@@ -331,8 +441,8 @@ void MainWindow::connectWorker() {
     connect(h, &WorkerHost::progress, this, [this](int step, int total, double elapsed) {
         progress_->setRange(0, total);
         progress_->setValue(step);
-        const double eta = step > 0 ? elapsed / step * (total - step) : 0;
-        progress_->setFormat(step > 0 ? tr("step %1 / %2 \u00b7 %3 elapsed \u00b7 ETA %4").arg(step).arg(total).arg(durationText(elapsed), durationText(eta))
+        if (step == 0 || denoiseStartSeconds_ < 0) denoiseStartSeconds_ = elapsed;
+        progress_->setFormat(step > 0 ? tr("step %1 / %2 \u00b7 %3").arg(step).arg(total).arg(stepTimeText(elapsed - denoiseStartSeconds_, step, total))
                                       : tr("step 0 / %1").arg(total));
     });
     connect(h, &WorkerHost::preview, this, [this](const QImage& image) {
@@ -343,10 +453,12 @@ void MainWindow::connectWorker() {
     });
     connect(h, &WorkerHost::finished, this, &MainWindow::onFinished);
     connect(h, &WorkerHost::failed, this, [this](const QString& message) {
+        loadingTicker_->stop();
         showMessage(message);
         stage_->setText(tr("Generation failed"));
     });
     connect(h, &WorkerHost::cancelled, this, [this] {
+        loadingTicker_->stop();
         stage_->setText(tr("Cancelled"));
         // Put back what was shown before the run instead of a half-formed preview.
         if (history_->currentIndex() >= 0) showHistoryEntry(history_->currentIndex());
@@ -371,6 +483,7 @@ void MainWindow::showHistoryEntry(int index) {
 }
 
 void MainWindow::setBusy(bool busy) {
+    if (!busy) loadingTicker_->stop();
     generate_->setEnabled(!busy);
     cancel_->setEnabled(busy);
     if (!busy) {
@@ -387,9 +500,9 @@ ips::GenerationRequest MainWindow::settingsRequest() const {
     r.prompt = prompt_->toPlainText().toStdString();
     r.negative_prompt = negative_->toPlainText().toStdString();
     settings_->writeTo(r);
-    r.seed.reset();  // a preset does not fix the seed
     ips::IpAdapterSettings knobs = references_->knobs();
     r.ip_adapters = {knobs};
+    r.controlnets = controls_->knobs();
     r.strength = init_->strength();
     return r;
 }
@@ -444,6 +557,7 @@ void MainWindow::applySettings(const ips::GenerationRequest& r) {
     if (r.strength) init_->setStrength(*r.strength);
     settings_->readFrom(r);
     if (!r.ip_adapters.empty()) references_->applyKnobs(r.ip_adapters.front());
+    if (!r.controlnets.empty()) controls_->applyKnobs(r.controlnets);
 }
 
 void MainWindow::applyRequest(const ips::GenerationRequest& r) {
@@ -464,10 +578,11 @@ void MainWindow::generate() {
     QString error;
     const auto request = buildRequest(&error);
     if (!request) {
-        showMessage(error);
+        showBanner(error, Banner::RequestProblem);
         return;
     }
-    messageBar_->hide();
+    if (bannerKind_ != Banner::ModelAdvice) messageBar_->hide();
+    denoiseStartSeconds_ = -1;
     saveSession();  // a crash or a killed process then loses nothing the user typed
     setBusy(true);
     progress_->setRange(0, 0);
@@ -484,23 +599,68 @@ void MainWindow::cancel() {
     stage_->setText(tr("Cancelling at the end of this step\u2026"));
 }
 
-void MainWindow::showMessage(const QString& text, bool error) {
+void MainWindow::showMessage(const QString& text, bool error) { showBanner(text, error ? Banner::Error : Banner::Info); }
+
+void MainWindow::showBanner(const QString& text, Banner kind) {
+    bannerKind_ = kind;
+    const bool error = kind == Banner::Error || kind == Banner::RequestProblem;
     message_->setText(text);
     messageBar_->setStyleSheet(error ? QStringLiteral("#messageBar { background: #fdecea; border: 1px solid #e0a39c; border-radius: 4px; } "
                                                       "QLabel { color: #611a15; }")
                                      : QStringLiteral("#messageBar { background: #e8f1fb; border: 1px solid #9dbbe0; border-radius: 4px; } "
                                                       "QLabel { color: #0d3c61; }"));
     messageBar_->show();
+    placeBanner();
 }
 
 QString MainWindow::messageText() const { return messageBar_->isHidden() ? QString() : message_->text(); }
+QString MainWindow::statusText() const { return stage_->text(); }
 
+void MainWindow::placeBanner() {
+    if (messageBar_->isHidden()) return;
+    const QPoint origin = canvasTabs_->mapTo(centralWidget(), QPoint(0, canvasTabs_->tabBar()->height()));
+    const int width = std::max(200, canvasTabs_->width() - 16);
+    const int height = messageBar_->layout()->hasHeightForWidth() ? messageBar_->layout()->heightForWidth(width)
+                                                                  : messageBar_->sizeHint().height();
+    messageBar_->setGeometry(origin.x() + 8, origin.y() + 6, width, height);
+    messageBar_->raise();
+}
+
+bool MainWindow::eventFilter(QObject* watched, QEvent* event) {
+    if (watched == canvasTabs_ && (event->type() == QEvent::Resize || event->type() == QEvent::Move)) placeBanner();
+    return QMainWindow::eventFilter(watched, event);
+}
+
+void MainWindow::recheckBanner() {
+    if (messageBar_->isHidden()) return;
+    if (bannerKind_ == Banner::RequestProblem) {
+        QString error;
+        if (buildRequest(&error)) messageBar_->hide();
+        else if (error != message_->text()) message_->setText(error), placeBanner();
+    } else if (bannerKind_ == Banner::ModelAdvice) {
+        const QString advice = models_.missingAdvice();
+        if (advice.isEmpty()) messageBar_->hide();
+        else message_->setText(advice), placeBanner();
+    }
+}
+
+// The box shows the preset that was loaded last, or "no preset" (a name is never shown as if active).
 void MainWindow::refreshPresetList(const QString& select) {
-    const QString current = select.isEmpty() ? presetBox_->currentData().toString() : select;
+    const QString current = select.isEmpty() ? loadedPreset_ : select.trimmed();
+    const QSignalBlocker block(presetBox_);
     presetBox_->clear();
+    presetBox_->addItem(tr("\u2014 no preset loaded \u2014"), QString());
     for (const PresetInfo& p : presets_->list())
         presetBox_->addItem(p.builtIn ? p.name + tr(" (built-in)") : p.name, p.name);
-    if (const int i = presetBox_->findData(current); i >= 0) presetBox_->setCurrentIndex(i);
+    const int i = current.isEmpty() ? 0 : presetBox_->findData(current);
+    presetBox_->setCurrentIndex(std::max(0, i));
+}
+
+QString MainWindow::presetContentsText() {
+    return tr("Kept: prompt and negative prompt (when not empty), size, steps, guidance, sampler, seed (when fixed), batch count, "
+              "precision; the IP-Adapter, its scale, mode, active steps and crop mode; each ControlNet unit's model, scale and active "
+              "steps; the init image strength.\nNot kept: pictures (references, ControlNet maps and sketches, init image, mask) "
+              "and the Canny thresholds.");
 }
 
 bool MainWindow::savePreset(const QString& name, bool overwrite) {
@@ -510,6 +670,7 @@ bool MainWindow::savePreset(const QString& name, bool overwrite) {
         showMessage(QString::fromStdString(e.what()));
         return false;
     }
+    loadedPreset_ = name;
     refreshPresetList(name);
     stage_->setText(tr("Preset '%1' saved").arg(name));
     return true;
@@ -522,13 +683,31 @@ bool MainWindow::loadPreset(const QString& name) {
             showMessage(tr("Preset '%1' (%2) was not loaded: %3").arg(name, QDir(presets_->userFolder()).filePath(name + QStringLiteral(".json")), problem));
             return false;
         }
+        beforePreset_ = settingsRequest();
         applySettings(preset);
     } catch (const ips::Error& e) {
         showMessage(QString::fromStdString(e.what()));
         return false;
     }
+    loadedPreset_ = name;
+    refreshPresetList(name);
     stage_->setText(tr("Preset '%1' loaded").arg(name));
+    showMessage(tr("Preset '%1' loaded. <a href=\"undo-preset\">Undo</a>").arg(name.toHtmlEscaped()), false);
     return true;
+}
+
+void MainWindow::undoPresetLoad() {
+    if (!beforePreset_) return;
+    const ips::GenerationRequest before = *beforePreset_;
+    beforePreset_.reset();
+    applySettings(before);
+    // applySettings keeps the words when a preset has none; the snapshot's are put back exactly.
+    prompt_->setPlainText(QString::fromStdString(before.prompt));
+    negative_->setPlainText(QString::fromStdString(before.negative_prompt));
+    loadedPreset_.clear();
+    refreshPresetList(QStringLiteral(" "));
+    messageBar_->hide();
+    stage_->setText(tr("Preset load undone"));
 }
 
 void MainWindow::setModelConfig(const ModelConfig& config) {
@@ -536,8 +715,9 @@ void MainWindow::setModelConfig(const ModelConfig& config) {
     references_->setAdapterFiles(config.ipAdapters);
     controls_->setModelFiles(config.controlNets);
     const QString advice = config.missingAdvice();
-    if (!advice.isEmpty()) showMessage(advice, config.baseModel.isEmpty());
-    else messageBar_->hide();
+    if (!advice.isEmpty()) showBanner(advice, Banner::ModelAdvice);
+    else if (bannerKind_ == Banner::ModelAdvice) messageBar_->hide();
+    recheckBanner();
 }
 
 void MainWindow::openModelsDialog() {

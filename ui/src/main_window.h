@@ -55,12 +55,23 @@ public:
     void cancel();
     bool isGenerating() const;
 
+    // The banner over the top of the canvas (it never moves the controls). A kind other than Error/Info is
+    // taken down by itself once what it reports is fixed.
+    enum class Banner { Error, Info, ModelAdvice, RequestProblem };
     void showMessage(const QString& text, bool error = true);
+    void showBanner(const QString& text, Banner kind);
     QString messageText() const;
+    QString statusText() const;
+    QWidget* banner() const { return messageBar_; }
 
     // Presets (also behind the preset bar's buttons).
     bool savePreset(const QString& name, bool overwrite);
     bool loadPreset(const QString& name);
+    void undoPresetLoad();  // puts back the settings from before the last preset load
+    QComboBox* presetBox() const { return presetBox_; }
+    QString loadedPreset() const { return loadedPreset_; }
+    // What a preset keeps and what not, as the save dialog says it.
+    static QString presetContentsText();
     PresetStore& presets() { return *presets_; }
 
     ReferencePanel* references() const { return references_; }
@@ -79,6 +90,7 @@ Q_SIGNALS:
 
 protected:
     void closeEvent(QCloseEvent*) override;
+    bool eventFilter(QObject* watched, QEvent* event) override;
 
 public:
     // Settings > Model manager (non-modal; offered by itself on the first run without models).
@@ -98,6 +110,11 @@ private:
     void setBusy(bool busy);
     void onFinished(const GenerationOutcome& outcome);
     void showHistoryEntry(int index);
+    void placeBanner();
+    void recheckBanner();  // a RequestProblem or ModelAdvice banner goes once fixed
+    void showAbout();
+    void showShortcuts();
+    void openResultsFolder();
 
     AppContext context_;
     ModelConfig models_;
@@ -122,6 +139,12 @@ private:
     QComboBox* presetBox_;
     QSplitter* splitter_;
     QSize activeOutputSize_;
+    Banner bannerKind_ = Banner::Info;
+    QString loadedPreset_;
+    std::optional<ips::GenerationRequest> beforePreset_;  // for undoPresetLoad
+    double denoiseStartSeconds_ = -1;  // the job's elapsed time when its first step began: ETA from steps only
+    class QTimer* loadingTicker_ = nullptr;
+    double stageStartedMs_ = 0;
 };
 
 }  // namespace ipsui

@@ -23,6 +23,18 @@ void ModelConfig::set(ModelRole role, const QString& path) {
     }
 }
 
+QString ModelConfig::path(ModelRole role) const {
+    switch (role) {
+        case ModelRole::BaseModel: return baseModel;
+        case ModelRole::ImageEncoder: return imageEncoder;
+        case ModelRole::Vae: return vae;
+        case ModelRole::PreviewDecoder: return previewDecoder;
+        case ModelRole::IpAdapter:
+        case ModelRole::ControlNet: return {};
+    }
+    return {};
+}
+
 void ModelConfig::load(QSettings& s) {
     s.beginGroup(QStringLiteral("models"));
     baseModel = s.value(QStringLiteral("base")).toString();
@@ -51,11 +63,14 @@ QString ModelConfig::missingAdvice() const {
         missing << QStringLiteral("a Stable Diffusion 1.5 base model (a diffusers folder such as "
                                   "stable-diffusion-v1-5/stable-diffusion-v1-5 from Hugging Face, or a single .safetensors checkpoint)");
     if (ipAdapters.isEmpty()) missing << QStringLiteral("an IP-Adapter (h94/IP-Adapter: models/ip-adapter_sd15.safetensors)");
-    if (imageEncoder.isEmpty()) missing << QStringLiteral("its image encoder (h94/IP-Adapter: the models/image_encoder folder)");
+    if (imageEncoder.isEmpty())
+        missing << QStringLiteral("the IP-Adapter image encoder (h94/IP-Adapter: the models/image_encoder folder)");
     if (missing.isEmpty()) return {};
-    return QStringLiteral("Missing: %1. Download them or find the ones already on this computer in Settings \u25b8 Model "
-                          "manager (Ctrl+Shift+M), or choose files in Settings \u25b8 Models (Ctrl+,).")
-        .arg(missing.join(QStringLiteral("; ")));
+    const bool one = missing.size() == 1;
+    return QStringLiteral("Missing: %1. Download %2 or find %3 already on this computer in Settings \u25b8 Model "
+                          "manager (Ctrl+Shift+M), or choose %4 in Settings \u25b8 Models (Ctrl+,).")
+        .arg(missing.join(QStringLiteral("; ")), one ? QStringLiteral("it") : QStringLiteral("them"),
+             one ? QStringLiteral("it") : QStringLiteral("the ones"), one ? QStringLiteral("the file") : QStringLiteral("files"));
 }
 
 QString roleName(ModelRole role) {

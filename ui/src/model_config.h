@@ -24,6 +24,8 @@ struct ModelConfig {
 
     // Puts `path` in the slot of `role` (lists: added once).
     void set(ModelRole role, const QString& path);
+    // The path of a one-model slot (base, encoder, VAE, preview decoder); empty for the list roles.
+    QString path(ModelRole role) const;
     void load(QSettings& settings);
     void save(QSettings& settings) const;
     // What is missing for a first generation, as advice the window shows (empty: ready).

@@ -12,6 +12,26 @@ namespace ipsui {
 namespace {
 
 constexpr int kMaxRedirects = 10;
+// A transfer that receives nothing for this long fails (and stays resumable) instead of hanging.
+constexpr int kStallTimeoutMs = 60'000;
+
+// Errors that mean the host could not be reached at all: the computer is probably offline.
+bool isUnreachable(QNetworkReply::NetworkError e) {
+    switch (e) {
+        case QNetworkReply::HostNotFoundError:
+        case QNetworkReply::ConnectionRefusedError:
+        case QNetworkReply::TimeoutError:
+        case QNetworkReply::TemporaryNetworkFailureError:
+        case QNetworkReply::NetworkSessionFailedError:
+        case QNetworkReply::UnknownNetworkError:
+        case QNetworkReply::ProxyNotFoundError:
+        case QNetworkReply::ProxyConnectionRefusedError:
+        case QNetworkReply::ProxyTimeoutError:
+            return true;
+        default:
+            return false;
+    }
+}
 
 QString statusText(QNetworkReply* reply) {
     const int code = reply->attribute(QNetworkRequest::HttpStatusCodeAttribute).toInt();
@@ -114,6 +134,7 @@ void ModelDownload::request(const QUrl& url, int redirects) {
     // file's SHA-256, and the token must not travel to another host.
     req.setAttribute(QNetworkRequest::RedirectPolicyAttribute, QNetworkRequest::ManualRedirectPolicy);
     req.setRawHeader("User-Agent", "IPStudio");
+    req.setTransferTimeout(kStallTimeoutMs);
     if (!spec_.accessToken.isEmpty() && url.host() == spec_.url.host())
         req.setRawHeader("Authorization", "Bearer " + spec_.accessToken);
     if (received_ > 0) req.setRawHeader("Range", "bytes=" + QByteArray::number(received_) + "-");
@@ -200,6 +221,11 @@ void ModelDownload::onFinished() {
         headersSeen_ = false;
         return request(spec_.url, 0);
     }
+    if (code == 0 && isUnreachable(reply->error()))
+        return fail(QString("Cannot reach %1: this computer seems to be offline, or the host is unreachable (%2). "
+                            "Models already on disk can be added from the \"On this computer\" tab.")
+                        .arg(reply->url().host(), reply->errorString()),
+                    false);
     if (code != 200 && code != 206) {
         const QString what = code ? statusText(reply) : reply->errorString();
         // A server error leaves the bytes so far for a later resume; a missing file does not.

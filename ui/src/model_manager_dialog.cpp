@@ -3,6 +3,8 @@
 #include <QApplication>
 #include <QDialogButtonBox>
 #include <QFileDialog>
+#include <QFileInfo>
+#include <QDir>
 #include <QHBoxLayout>
 #include <QHeaderView>
 #include <QLabel>
@@ -14,6 +16,7 @@
 #include <QTabWidget>
 #include <QTreeWidget>
 #include <QVBoxLayout>
+#include <algorithm>
 
 #include "catalog_download.h"
 #include "ips/errors.h"
@@ -36,6 +39,20 @@ struct WaitCursor {
     WaitCursor(const WaitCursor&) = delete;
     WaitCursor& operator=(const WaitCursor&) = delete;
 };
+
+QLabel* messageLabel() {
+    auto* label = new QLabel;
+    label->setWordWrap(true);
+    label->setTextInteractionFlags(Qt::TextSelectableByMouse);
+    return label;
+}
+
+// "8 models, 55 other files" (English plurals without a translation file).
+QString countsText(int models, int others) {
+    QString text = models == 1 ? QObject::tr("1 model") : QObject::tr("%1 models").arg(models);
+    if (others > 0) text += others == 1 ? QObject::tr(", 1 other file") : QObject::tr(", %1 other files").arg(others);
+    return text;
+}
 
 QString sizeText(qint64 bytes) { return bytes > 0 ? QLocale().formattedDataSize(bytes) : QObject::tr("unknown size"); }
 
@@ -77,10 +94,6 @@ ModelManagerDialog::ModelManagerDialog(QString modelsFolder, QWidget* parent)
     tabs->addTab(catalogPage(), tr("Download"));
     tabs->addTab(foundPage(), tr("On this computer"));
     layout->addWidget(tabs, 1);
-    message_ = new QLabel;
-    message_->setWordWrap(true);
-    message_->setTextInteractionFlags(Qt::TextSelectableByMouse);
-    layout->addWidget(message_);
     auto* buttons = new QDialogButtonBox(QDialogButtonBox::Close);
     connect(buttons, &QDialogButtonBox::rejected, this, &QDialog::reject);
     layout->addWidget(buttons);
@@ -103,6 +116,8 @@ QWidget* ModelManagerDialog::catalogPage() {
     catalogView_->header()->setSectionResizeMode(NameColumn, QHeaderView::Stretch);
     catalogView_->header()->setSectionResizeMode(StatusColumn, QHeaderView::Stretch);
     v->addWidget(catalogView_, 1);
+    catalogMessage_ = messageLabel();
+    v->addWidget(catalogMessage_);
     auto* row = new QHBoxLayout;
     auto* recommended = new QPushButton(tr("Download recommended"));
     auto* get = new QPushButton(tr("Download"));
@@ -128,14 +143,19 @@ QWidget* ModelManagerDialog::catalogPage() {
         if (auto d = downloads_.value(selectedId())) d->pause();
     });
     connect(cancel, &QPushButton::clicked, this, [this, selectedId] {
-        if (auto d = downloads_.value(selectedId())) d->cancel();
+        const QString id = selectedId();
+        if (queue_.removeAll(id) > 0) {
+            status_.insert(id, tr("cancelled"));
+            if (auto* r = catalogRow(id)) updateRow(r);
+        }
+        if (auto d = downloads_.value(id)) d->cancel();
     });
     connect(use, &QPushButton::clicked, this, [this, selectedId] {
         const CatalogModel* m = catalog_.find(selectedId());
         if (!m) return;
         const auto role = roleOfCatalog(m->role);
-        if (!m->isInstalled(modelsFolder_)) message_->setText(tr("%1 is not downloaded yet.").arg(m->name));
-        else if (!role) message_->setText(tr("%1 cannot be used directly.").arg(m->name));
+        if (!m->isInstalled(modelsFolder_)) catalogMessage_->setText(tr("%1 is not downloaded yet.").arg(m->name));
+        else if (!role) catalogMessage_->setText(tr("%1 cannot be used directly.").arg(m->name));
         else Q_EMIT modelChosen(*role, m->installedPath(modelsFolder_));
     });
     return page;
@@ -152,7 +172,7 @@ void ModelManagerDialog::refreshCatalog() {
         item->setToolTip(NameColumn, m.repo + (m.revision.isEmpty() ? QString() : " @ " + m.revision.left(10)));
         updateRow(item);
     }
-    if (!status_.value(QString()).isEmpty()) message_->setText(status_.value(QString()));
+    if (!status_.value(QString()).isEmpty()) catalogMessage_->setText(status_.value(QString()));
 }
 
 void ModelManagerDialog::updateRow(QTreeWidgetItem* row) {
@@ -160,50 +180,88 @@ void ModelManagerDialog::updateRow(QTreeWidgetItem* row) {
     const CatalogModel* m = catalog_.find(id);
     if (!m) return;
     row->setText(StatusColumn, m->isInstalled(modelsFolder_) ? tr("installed") : status_.value(id, tr("missing")));
+    row->setToolTip(StatusColumn, row->text(StatusColumn));  // long failure messages are cut in the column
 }
 
+void ModelManagerDialog::setCatalog(const ModelCatalog& catalog) {
+    catalog_ = catalog;
+    refreshCatalog();
+}
+
+QTreeWidgetItem* ModelManagerDialog::catalogRow(const QString& id) const {
+    for (int i = 0; i < catalogView_->topLevelItemCount(); ++i)
+        if (catalogView_->topLevelItem(i)->data(NameColumn, kIdRole).toString() == id) return catalogView_->topLevelItem(i);
+    return nullptr;
+}
+
+QString ModelManagerDialog::rowStatus(const QString& id) const {
+    const auto* row = catalogRow(id);
+    return row ? row->text(StatusColumn) : QString();
+}
+
+// Queues the model; startQueued() begins it when a slot is free. With every model started at once, Qt's
+// HTTPS connection to a host that cannot be looked up left some requests unanswered (rows stuck at
+// "starting…" without a network: 2 of 3 runs with 8 at once here, none in 5 with 2 at once); each
+// request also has a stall timeout, so nothing can wait forever.
 void ModelManagerDialog::download(const QString& id) {
     const CatalogModel* m = catalog_.find(id);
-    if (!m || m->isInstalled(modelsFolder_)) return;
-    QPointer<CatalogDownload> d = downloads_.value(id);
-    if (!d) {
-        d = new CatalogDownload(network_, catalog_, *m, modelsFolder_, token_->text().toUtf8(), this);
-        downloads_.insert(id, d);
-        const auto row = [this, id]() -> QTreeWidgetItem* {
-            for (int i = 0; i < catalogView_->topLevelItemCount(); ++i)
-                if (catalogView_->topLevelItem(i)->data(NameColumn, kIdRole).toString() == id) return catalogView_->topLevelItem(i);
-            return nullptr;
-        };
-        connect(d, &CatalogDownload::progress, this, [this, id, row](qint64 received, qint64 total, double speed, double left) {
-            QString text = total > 0 ? tr("%1 of %2").arg(QLocale().formattedDataSize(received), QLocale().formattedDataSize(total))
-                                     : QLocale().formattedDataSize(received);
-            if (speed > 0) text += tr(", %1/s").arg(QLocale().formattedDataSize(qint64(speed)));
-            if (left >= 0) text += tr(", %1 left").arg(durationText(left));
-            status_.insert(id, text);
-            if (auto* r = row()) updateRow(r);
-        });
-        connect(d, &CatalogDownload::stateChanged, this, [this, id, row, d] {
-            if (d && d->state() == ModelDownload::State::Paused) status_.insert(id, tr("paused at ") + status_.value(id));
-            if (d && d->state() == ModelDownload::State::Cancelled) {
-                status_.insert(id, tr("cancelled"));
-                downloads_.remove(id);
-                d->deleteLater();
-            }
-            if (auto* r = row()) updateRow(r);
-        });
-        connect(d, &CatalogDownload::failed, this, [this, id, row](const QString& message) {
-            status_.insert(id, tr("failed: %1").arg(message));
-            message_->setText(message);
-            if (auto* r = row()) updateRow(r);
-        });
-        connect(d, &CatalogDownload::finished, this, [this, id, row](const QString& path) {
-            status_.remove(id);
-            message_->setText(tr("Downloaded to %1.").arg(path));
-            if (auto* r = row()) updateRow(r);
-        });
+    if (!m || m->isInstalled(modelsFolder_) || queue_.contains(id)) return;
+    if (auto d = downloads_.value(id); d && d->state() == ModelDownload::State::Running) return;
+    queue_.append(id);
+    status_.insert(id, tr("queued"));
+    if (auto* r = catalogRow(id)) updateRow(r);
+    startQueued();
+}
+
+void ModelManagerDialog::startQueued() {
+    int running = 0;
+    for (const auto& d : std::as_const(downloads_))
+        if (d && d->state() == ModelDownload::State::Running) ++running;
+    while (running < kParallelDownloads && !queue_.isEmpty()) {
+        const QString id = queue_.takeFirst();
+        const CatalogModel* m = catalog_.find(id);
+        if (!m) continue;
+        QPointer<CatalogDownload> d = downloads_.value(id);
+        if (!d) {
+            d = new CatalogDownload(network_, catalog_, *m, modelsFolder_, token_->text().toUtf8(), this);
+            downloads_.insert(id, d);
+            connect(d, &CatalogDownload::progress, this, [this, id](qint64 received, qint64 total, double speed, double left) {
+                QString text = total > 0 ? tr("%1 of %2").arg(QLocale().formattedDataSize(received), QLocale().formattedDataSize(total))
+                                         : QLocale().formattedDataSize(received);
+                if (speed > 0) text += tr(", %1/s").arg(QLocale().formattedDataSize(qint64(speed)));
+                if (left >= 0) text += tr(", %1 left").arg(durationText(left));
+                status_.insert(id, text);
+                if (auto* r = catalogRow(id)) updateRow(r);
+            });
+            connect(d, &CatalogDownload::stateChanged, this, [this, id, d] {
+                if (d && d->state() == ModelDownload::State::Paused) status_.insert(id, tr("paused at ") + status_.value(id));
+                if (d && d->state() == ModelDownload::State::Cancelled) {
+                    status_.insert(id, tr("cancelled"));
+                    downloads_.remove(id);
+                    d->deleteLater();
+                }
+                if (auto* r = catalogRow(id)) updateRow(r);
+                // A slot may have come free (paused, cancelled, failed, finished): the next one starts.
+                if (d && d->state() != ModelDownload::State::Running)
+                    QMetaObject::invokeMethod(this, &ModelManagerDialog::startQueued, Qt::QueuedConnection);
+            });
+            connect(d, &CatalogDownload::failed, this, [this, id](const QString& message) {
+                status_.insert(id, tr("failed: %1").arg(message));
+                catalogMessage_->setText(message);
+                if (auto* r = catalogRow(id)) updateRow(r);
+            });
+            connect(d, &CatalogDownload::finished, this, [this, id](const QString& path) {
+                status_.remove(id);
+                catalogMessage_->setText(tr("Downloaded to %1.").arg(path));
+                if (auto* r = catalogRow(id)) updateRow(r);
+            });
+        }
+        status_.insert(id, tr("starting\u2026"));
+        if (auto* r = catalogRow(id)) updateRow(r);
+        ++running;
+        d->start();
+        if (d && d->state() != ModelDownload::State::Running) --running;  // failed at once
     }
-    status_.insert(id, tr("starting…"));
-    d->start();
 }
 
 void ModelManagerDialog::downloadRecommended() {
@@ -222,12 +280,18 @@ QWidget* ModelManagerDialog::foundPage() {
     v->addWidget(intro);
     foundView_ = new QTreeWidget;
     foundView_->setHeaderLabels({tr("File"), tr("Kind"), tr("Base"), tr("Size"), tr("Found in"), tr("Problem")});
-    foundView_->setRootIsDecorated(false);
+    foundView_->setRootIsDecorated(true);
+    foundView_->setTextElideMode(Qt::ElideRight);  // the file name leads each row: the folder part is cut first
     foundView_->header()->setStretchLastSection(false);
-    for (int c : {FoundKind, FoundBase, FoundSize, FoundSource}) foundView_->header()->setSectionResizeMode(c, QHeaderView::ResizeToContents);
+    for (int c : {FoundKind, FoundSize, FoundSource}) foundView_->header()->setSectionResizeMode(c, QHeaderView::ResizeToContents);
+    foundView_->header()->setSectionResizeMode(FoundBase, QHeaderView::Interactive);
+    foundView_->header()->resizeSection(FoundBase, 110);
     foundView_->header()->setSectionResizeMode(FoundName, QHeaderView::Stretch);
-    foundView_->header()->setSectionResizeMode(FoundProblem, QHeaderView::Stretch);
+    foundView_->header()->setSectionResizeMode(FoundProblem, QHeaderView::Interactive);
+    foundView_->header()->resizeSection(FoundProblem, 220);
     v->addWidget(foundView_, 1);
+    foundMessage_ = messageLabel();
+    v->addWidget(foundMessage_);
     auto* row = new QHBoxLayout;
     auto* rescan = new QPushButton(tr("Search the Hugging Face cache"));
     auto* add = new QPushButton(tr("Add folder\u2026"));
@@ -237,9 +301,9 @@ QWidget* ModelManagerDialog::foundPage() {
     v->addLayout(row);
     connect(rescan, &QPushButton::clicked, this, &ModelManagerDialog::scanHubCache);
     connect(add, &QPushButton::clicked, this, [this] {
-        const QString folder = QFileDialog::getExistingDirectory(this, tr("Folder with models"), RecentFolders::get(QStringLiteral("model-scan")));
+        const QString folder = QFileDialog::getExistingDirectory(this, tr("Folder with models"), RecentFolders::get(RecentFolders::kModels));
         if (folder.isEmpty()) return;
-        RecentFolders::remember(QStringLiteral("model-scan"), folder);
+        RecentFolders::remember(RecentFolders::kModels, folder);
         scanFolder(folder);
     });
     connect(use, &QPushButton::clicked, this, &ModelManagerDialog::useFound);
@@ -248,45 +312,97 @@ QWidget* ModelManagerDialog::foundPage() {
     return page;
 }
 
-void ModelManagerDialog::addFoundRows(const std::vector<ips::DiscoveredModel>& found) {
-    for (const auto& m : found) {
-        auto* item = new QTreeWidgetItem(foundView_);
-        const QString path = fromFsPath(m.path);
-        QString shown = path;
-        if (!m.repo.empty()) {
-            // "ORG/NAME: path/in/repo" (the snapshot folder itself is the whole repository).
-            const QString snapshot = QStringLiteral("/snapshots/") + QString::fromStdString(m.revision);
-            const int at = path.indexOf(snapshot);
-            const QString inRepo = at < 0 ? QString() : path.mid(at + snapshot.size() + 1);
-            shown = QString::fromStdString(m.repo) + (inRepo.isEmpty() ? QString() : QStringLiteral(": ") + inRepo);
-        }
-        item->setText(FoundName, shown);
-        item->setToolTip(FoundName, path);
-        item->setData(FoundName, kPathRole, path);
-        QString kind = QString::fromUtf8(ips::model_kind_name(m.kind));
-        if (!m.variant.empty()) kind += " (" + QString::fromStdString(m.variant) + ")";
-        item->setText(FoundKind, kind);
-        item->setText(FoundBase, QString::fromStdString(m.base_architecture));
-        item->setText(FoundSize, sizeText(qint64(m.size_bytes)));
-        item->setText(FoundSource, QString::fromStdString(m.source));
-        item->setText(FoundProblem, QString::fromStdString(m.problem.empty() ? m.note : m.problem));
-        item->setToolTip(FoundProblem, item->text(FoundProblem));
-        if (const auto role = usableAs(m)) item->setData(FoundName, kModelRole, int(*role));
-        else item->setForeground(FoundName, palette().brush(QPalette::Disabled, QPalette::Text));
+QTreeWidgetItem* ModelManagerDialog::foundRow(const ips::DiscoveredModel& m, QTreeWidgetItem* parent) {
+    auto* item = parent ? new QTreeWidgetItem(parent) : new QTreeWidgetItem(foundView_);
+    const QString path = fromFsPath(m.path);
+    // The file's own name leads (the full path is the tooltip; "Found in" says where): a long folder path
+    // must not push the name out of the column.
+    const QFileInfo info(path);
+    QString shown = info.fileName() + QStringLiteral("  \u2014  ") + info.dir().path();
+    if (!m.repo.empty()) {
+        // "ORG/NAME: path/in/repo" (the snapshot folder itself is the whole repository).
+        const QString snapshot = QStringLiteral("/snapshots/") + QString::fromStdString(m.revision);
+        const int at = path.indexOf(snapshot);
+        const QString inRepo = at < 0 ? QString() : path.mid(at + snapshot.size() + 1);
+        shown = QString::fromStdString(m.repo) + (inRepo.isEmpty() ? QString() : QStringLiteral(": ") + inRepo);
     }
+    item->setText(FoundName, shown);
+    item->setToolTip(FoundName, path);
+    item->setData(FoundName, kPathRole, path);
+    QString kind = QString::fromUtf8(ips::model_kind_name(m.kind));
+    if (!m.variant.empty()) kind += " (" + QString::fromStdString(m.variant) + ")";
+    item->setText(FoundKind, kind);
+    item->setText(FoundBase, QString::fromStdString(m.base_architecture));
+    item->setText(FoundSize, sizeText(qint64(m.size_bytes)));
+    item->setText(FoundSource, QString::fromStdString(m.source));
+    item->setText(FoundProblem, QString::fromStdString(m.problem.empty() ? m.note : m.problem));
+    item->setToolTip(FoundProblem, item->text(FoundProblem));
+    if (const auto role = usableAs(m)) item->setData(FoundName, kModelRole, int(*role));
+    else
+        for (int c = 0; c < foundView_->columnCount(); ++c) item->setForeground(c, palette().brush(QPalette::Disabled, QPalette::Text));
+    return item;
 }
+
+void ModelManagerDialog::addFound(const std::vector<ips::DiscoveredModel>& found, const QString& replaceSource) {
+    if (!replaceSource.isEmpty())
+        std::erase_if(found_, [&](const ips::DiscoveredModel& m) { return QString::fromStdString(m.source) == replaceSource; });
+    for (const auto& m : found)
+        if (std::none_of(found_.begin(), found_.end(), [&](const ips::DiscoveredModel& o) { return o.path == m.path; }))
+            found_.push_back(m);
+    rebuildFoundView();
+}
+
+// Usable models first, grouped by kind (base models, adapters, encoders, ControlNets, VAEs, decoders);
+// then models IP Studio cannot use (another base, damaged), greyed; files that are not models at all
+// (a folder of LoRAs, embeddings, upscalers) collapse under one row so they never hide the models.
+void ModelManagerDialog::rebuildFoundView() {
+    const auto rank = [](const ips::DiscoveredModel& m) {
+        if (m.kind == ips::ModelKind::Unknown) return 2;
+        return usableAs(m) ? 0 : 1;
+    };
+    std::vector<const ips::DiscoveredModel*> sorted;
+    for (const auto& m : found_) sorted.push_back(&m);
+    std::stable_sort(sorted.begin(), sorted.end(), [&](const auto* a, const auto* b) {
+        if (rank(*a) != rank(*b)) return rank(*a) < rank(*b);
+        const auto ra = roleOfKind(a->kind), rb = roleOfKind(b->kind);
+        const int ka = ra ? int(*ra) : 99, kb = rb ? int(*rb) : 99;
+        if (ka != kb) return ka < kb;
+        return a->path < b->path;
+    });
+    foundView_->clear();
+    QTreeWidgetItem* others = nullptr;
+    int models = 0, otherFiles = 0;
+    for (const auto* m : sorted) {
+        if (rank(*m) == 2) {
+            if (!others) {
+                others = new QTreeWidgetItem(foundView_);
+                others->setFirstColumnSpanned(true);
+                others->setForeground(FoundName, palette().brush(QPalette::Disabled, QPalette::Text));
+            }
+            foundRow(*m, others);
+            ++otherFiles;
+        } else {
+            foundRow(*m, nullptr);
+            ++models;
+        }
+    }
+    if (others) others->setText(FoundName, tr("Not models (%1) \u2014 files IP Studio does not recognise; expand to see why").arg(otherFiles));
+    foundCounts_ = {models, otherFiles};
+}
+
+QString ModelManagerDialog::countText() const { return countsText(foundCounts_.first, foundCounts_.second); }
 
 void ModelManagerDialog::scanHubCache() {
     const WaitCursor busy;
-    for (int i = foundView_->topLevelItemCount() - 1; i >= 0; --i)
-        if (foundView_->topLevelItem(i)->text(FoundSource) == QLatin1String("Hugging Face cache")) delete foundView_->takeTopLevelItem(i);
     const QString cache = fromFsPath(ips::huggingface_hub_cache());
     try {
         const auto found = ips::discover_hub_cache(ips::huggingface_hub_cache());
-        addFoundRows(found);
-        message_->setText(tr("%n model(s) in the Hugging Face cache (%1).", nullptr, int(found.size())).arg(cache));
+        addFound(found, QStringLiteral("Hugging Face cache"));
+        int models = 0;
+        for (const auto& m : found) models += m.kind != ips::ModelKind::Unknown;
+        foundMessage_->setText(tr("%1 in the Hugging Face cache (%2).").arg(countsText(models, int(found.size()) - models), cache));
     } catch (const std::exception& e) {
-        message_->setText(tr("The Hugging Face cache (%1) could not be searched: %2").arg(cache, QString::fromUtf8(e.what())));
+        foundMessage_->setText(tr("The Hugging Face cache (%1) could not be searched: %2").arg(cache, QString::fromUtf8(e.what())));
     }
 }
 
@@ -294,11 +410,14 @@ void ModelManagerDialog::scanFolder(const QString& folder) {
     const WaitCursor busy;
     try {
         const auto found = ips::discover_model_folder(toFsPath(folder));
-        addFoundRows(found);
-        message_->setText(tr("%1 (%2): %n model(s).", nullptr, int(found.size()))
-                              .arg(folder, QString::fromStdString(ips::installation_kind(toFsPath(folder)))));
+        addFound(found);
+        int models = 0;
+        for (const auto& m : found) models += m.kind != ips::ModelKind::Unknown;
+        foundMessage_->setText(tr("%1 (%2): %3.")
+                                   .arg(folder, QString::fromStdString(ips::installation_kind(toFsPath(folder))),
+                                        countsText(models, int(found.size()) - models)));
     } catch (const std::exception& e) {
-        message_->setText(QString::fromUtf8(e.what()));
+        foundMessage_->setText(QString::fromUtf8(e.what()));
     }
 }
 
@@ -307,14 +426,14 @@ void ModelManagerDialog::useFound() {
     if (!item) return;
     const QVariant role = item->data(FoundName, kModelRole);
     if (!role.isValid()) {
-        message_->setText(tr("%1 cannot be used: %2")
+        foundMessage_->setText(tr("%1 cannot be used: %2")
                               .arg(item->data(FoundName, kPathRole).toString(),
                                    item->text(FoundProblem).isEmpty() ? tr("IP Studio uses SD 1.x base models, IP-Adapters, image encoders and ControlNets")
                                                                       : item->text(FoundProblem)));
         return;
     }
     Q_EMIT modelChosen(ModelRole(role.toInt()), item->data(FoundName, kPathRole).toString());
-    message_->setText(tr("Using %1.").arg(item->data(FoundName, kPathRole).toString()));
+    foundMessage_->setText(tr("Using %1.").arg(item->data(FoundName, kPathRole).toString()));
 }
 
 }  // namespace ipsui

@@ -5,6 +5,7 @@
 #include <QDialog>
 #include <QHash>
 #include <QPointer>
+#include <vector>
 
 #include "ips/model_discovery.h"
 #include "model_catalog.h"
@@ -29,6 +30,17 @@ public:
     // Public for tests: the rows shown and the scan of one folder.
     QTreeWidget* catalogView() const { return catalogView_; }
     QTreeWidget* foundView() const { return foundView_; }
+    QLabel* catalogMessage() const { return catalogMessage_; }
+    QLabel* foundMessage() const { return foundMessage_; }
+    // Replaces the built-in catalog (tests point it at an unreachable host).
+    void setCatalog(const ModelCatalog& catalog);
+    void downloadRecommended();
+    // The status text of a catalog row (what its Status column shows).
+    QString rowStatus(const QString& id) const;
+    // "8 models, 55 other files": what the found list holds.
+    QString countText() const;
+    // At most this many files download at once; the other models wait their turn ("queued").
+    static constexpr int kParallelDownloads = 2;
     void scanFolder(const QString& folder);
     void scanHubCache();
 
@@ -42,9 +54,12 @@ private:
     void refreshCatalog();
     void updateRow(QTreeWidgetItem* row);
     void download(const QString& id);
-    void downloadRecommended();
+    void startQueued();
+    QTreeWidgetItem* catalogRow(const QString& id) const;
     void useFound();
-    void addFoundRows(const std::vector<ips::DiscoveredModel>& found);
+    void addFound(const std::vector<ips::DiscoveredModel>& found, const QString& replaceSource = {});
+    void rebuildFoundView();
+    QTreeWidgetItem* foundRow(const ips::DiscoveredModel& m, QTreeWidgetItem* parent);
 
     QString modelsFolder_;
     ModelCatalog catalog_;
@@ -54,8 +69,12 @@ private:
     QTreeWidget* catalogView_ = nullptr;
     QTreeWidget* foundView_ = nullptr;
     QLineEdit* token_ = nullptr;
-    QLabel* message_ = nullptr;
+    QStringList queue_;  // model ids waiting for a free download slot, in order
+    QLabel* catalogMessage_ = nullptr;  // each tab has its own, so an error shows where it belongs
+    QLabel* foundMessage_ = nullptr;
     QStringList scannedFolders_;
+    std::pair<int, int> foundCounts_{0, 0};  // models, other files
+    std::vector<ips::DiscoveredModel> found_;  // every scan's results; the view is rebuilt from them
 };
 
 }  // namespace ipsui

@@ -9,6 +9,8 @@
 #include <QLineEdit>
 #include <QListWidget>
 #include <QPushButton>
+#include <QDir>
+#include <QUrl>
 
 #include "recent_folders.h"
 
@@ -49,8 +51,11 @@ QWidget* ModelsDialog::singleRow(ModelRole role, QLineEdit*& edit, QLabel*& stat
     v->setContentsMargins(0, 0, 0, 0);
     auto* h = new QHBoxLayout;
     edit = new QLineEdit;
-    edit->setReadOnly(true);
-    edit->setPlaceholderText(tr("not chosen"));
+    edit->setPlaceholderText(tr("not chosen: type or paste a path, or browse"));
+    edit->setClearButtonEnabled(true);
+    QLineEdit* typed = edit;
+    // A typed or pasted path is checked like a chosen one; a refused one puts the last good path back.
+    connect(edit, &QLineEdit::editingFinished, this, [this, role, typed] { chooseTyped(role, typed->text()); });
     auto* folder = new QPushButton(tr("Folder\u2026"));
     h->addWidget(edit, 1);
     h->addWidget(folder);
@@ -113,7 +118,7 @@ QWidget* ModelsDialog::listRow(ModelRole role, QListWidget*& list) {
 }
 
 void ModelsDialog::browse(ModelRole role, bool folder) {
-    const QString start = RecentFolders::get(QStringLiteral("models"));
+    const QString start = RecentFolders::get(RecentFolders::kModels);
     QString path;
     if (folder) path = QFileDialog::getExistingDirectory(this, roleName(role), start);
     else
@@ -123,8 +128,39 @@ void ModelsDialog::browse(ModelRole role, bool folder) {
                                             : role == ModelRole::PreviewDecoder ? tr("TAESD decoder (*.safetensors *.pth)")
                                                                          : tr("Checkpoint (*.safetensors)"));
     if (path.isEmpty()) return;
-    RecentFolders::remember(QStringLiteral("models"), QFileInfo(path).absolutePath());
+    RecentFolders::remember(RecentFolders::kModels, QFileInfo(path).absolutePath());
     choose(role, path);
+}
+
+QLineEdit* ModelsDialog::pathEdit(ModelRole role) const {
+    switch (role) {
+        case ModelRole::BaseModel: return base_;
+        case ModelRole::ImageEncoder: return encoder_;
+        case ModelRole::Vae: return vae_;
+        case ModelRole::PreviewDecoder: return preview_;
+        default: return nullptr;
+    }
+}
+
+bool ModelsDialog::chooseTyped(ModelRole role, const QString& text) {
+    QString path = text.trimmed();
+    if (path.size() >= 2 && (path.front() == QLatin1Char('"') || path.front() == QLatin1Char('\'')) && path.back() == path.front())
+        path = path.mid(1, path.size() - 2);  // pasted with quotes
+    if (path.startsWith(QStringLiteral("~/"))) path = QDir::homePath() + path.mid(1);
+    if (path.startsWith(QStringLiteral("file://"))) path = QUrl(path).toLocalFile();
+    if (path == config_.path(role)) return true;
+    if (path.isEmpty()) {
+        if (role == ModelRole::Vae || role == ModelRole::PreviewDecoder) {  // optional: empty means none
+            config_.set(role, {});
+            refresh();
+            return true;
+        }
+        refresh();
+        return false;
+    }
+    const bool ok = choose(role, path);
+    if (!ok) refresh();
+    return ok;
 }
 
 bool ModelsDialog::choose(ModelRole role, const QString& path) {

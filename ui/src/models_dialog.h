@@ -18,6 +18,9 @@ public:
 
     const ModelConfig& config() const { return config_; }
     // Validates and sets (or adds, for lists); false with the reason shown when refused. Public for tests.
+    // A path typed or pasted into a field (quotes, ~ and file:// URLs accepted); checked like choose().
+    bool chooseTyped(ModelRole role, const QString& text);
+    QLineEdit* pathEdit(ModelRole role) const;
     bool choose(ModelRole role, const QString& path);
     QString lastError() const { return lastError_; }
 

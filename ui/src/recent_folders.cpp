@@ -2,6 +2,7 @@
 
 #include <QDir>
 #include <QFileInfo>
+#include <QImageReader>
 #include <QSettings>
 #include <QStandardPaths>
 
@@ -12,6 +13,13 @@ QString get(const QString& kind) {
     if (!folder.isEmpty() && QFileInfo(folder).isDir()) return folder;
     const QString pictures = QStandardPaths::writableLocation(QStandardPaths::PicturesLocation);
     return QFileInfo(pictures).isDir() ? pictures : QDir::homePath();
+}
+
+QString pictureFilter() {
+    QStringList patterns;
+    for (const char* format : {"png", "jpg", "jpeg", "webp", "bmp", "gif", "tif", "tiff"})
+        if (QImageReader::supportedImageFormats().contains(format)) patterns << QStringLiteral("*.%1").arg(QLatin1String(format));
+    return QStringLiteral("Images (%1)").arg(patterns.join(QLatin1Char(' ')));
 }
 
 void remember(const QString& kind, const QString& fileOrFolder) {

@@ -16,6 +16,7 @@
 #include <QToolButton>
 #include <cmath>
 
+#include "elided_label.h"
 #include "ips/errors.h"
 #include "ips/image_tools.h"
 #include "qt_convert.h"
@@ -31,7 +32,7 @@ QPixmap thumbnail(const QImage& image) {
     return QPixmap::fromImage(image.scaled(kThumb, kThumb, Qt::KeepAspectRatio, Qt::SmoothTransformation));
 }
 
-const QString kImageFilter = QStringLiteral("Images (*.png *.jpg *.jpeg *.webp *.bmp *.gif);;Image embeddings (*.safetensors)");
+QString referenceFilter() { return RecentFolders::pictureFilter() + QStringLiteral(";;Image embeddings (*.safetensors)"); }
 }  // namespace
 
 // ---------------------------------------------------------------------------------------------------------
@@ -55,13 +56,14 @@ ReferenceRow::ReferenceRow(LoadedImage image, QWidget* parent) : QWidget(parent)
     preview_->setFixedSize(kThumb, kThumb);
     preview_->setAlignment(Qt::AlignCenter);
     preview_->setFrameShape(QFrame::StyledPanel);
-    preview_->setToolTip(tr("What the image encoder sees with this crop mode"));
+    preview_->setToolTip(tr("Encoder view: the 224\u00d7224 square the image encoder sees with this crop mode "
+                            "(computed by the engine's own preprocessing)"));
     layout->addWidget(preview_);
 
     auto* fields = new QFormLayout;
     fields->setContentsMargins(4, 0, 0, 0);
-    auto* title = new QLabel(name);
-    title->setMaximumWidth(180);
+    auto* title = new ElidedLabel(name);
+    if (!image_.path.isEmpty()) title->setToolTip(image_.path);
     fields->addRow(title);
     weight_ = new QDoubleSpinBox;
     weight_->setRange(0.0, 2.0);
@@ -87,6 +89,7 @@ ReferenceRow::ReferenceRow(LoadedImage image, QWidget* parent) : QWidget(parent)
     connect(weight_, &QDoubleSpinBox::valueChanged, this, &ReferenceRow::changed);
     connect(crop_, &QComboBox::currentIndexChanged, this, [this] {
         updatePreview();
+        Q_EMIT cropChanged(crop());
         Q_EMIT changed();
     });
     updatePreview();
@@ -181,13 +184,16 @@ ReferencePanel::ReferencePanel(QWidget* parent) : QWidget(parent) {
 
     mode_ = new QComboBox;
     mode_->addItem(tr("Full"), QStringLiteral("full"));
-    mode_->addItem(tr("Style"), QStringLiteral("style"));
-    mode_->addItem(tr("Composition"), QStringLiteral("composition"));
-    mode_->setToolTip(tr("Which attention layers receive the image prompt (style / composition: ComfyUI's layer sets)"));
+    mode_->setItemData(0, tr("Everything: subject, style and layout of the references"), Qt::ToolTipRole);
+    mode_->addItem(tr("Style only"), QStringLiteral("style"));
+    mode_->setItemData(1, tr("Colours, textures and mood of the references; the layout comes from the prompt"), Qt::ToolTipRole);
+    mode_->addItem(tr("Layout only"), QStringLiteral("composition"));
+    mode_->setItemData(2, tr("The arrangement of the references; style and subject come from the prompt"), Qt::ToolTipRole);
+    mode_->setToolTip(tr("What the references give the picture: everything, their style only, or their layout only"));
     form->addRow(tr("Mode"), mode_);
 
     range_ = new StepRangeEdit;
-    form->addRow(tr("Steps from/to"), range_);
+    form->addRow(tr("Active"), range_);
     layout->addLayout(form);
 
     connect(add, &QPushButton::clicked, this, &ReferencePanel::chooseFiles);
@@ -226,6 +232,7 @@ int ReferencePanel::addLoaded(const QList<LoadedImage>& items) {
             continue;
         }
         auto* row = new ReferenceRow(item);
+        if (!item.isEmbedding) row->setCrop(defaultCrop_);  // the crop mode last set (or loaded from a preset)
         connect(row, &ReferenceRow::removeRequested, this, [this](ReferenceRow* r) {
             rows_->removeWidget(r);
             r->deleteLater();
@@ -233,6 +240,7 @@ int ReferencePanel::addLoaded(const QList<LoadedImage>& items) {
             Q_EMIT changed();
         });
         connect(row, &ReferenceRow::changed, this, &ReferencePanel::changed);
+        connect(row, &ReferenceRow::cropChanged, this, [this](ips::CropMode mode) { defaultCrop_ = mode; });
         rows_->addWidget(row);
         ++added;
     }
@@ -273,9 +281,9 @@ void ReferencePanel::setNegative(const LoadedImage& image) {
 
 void ReferencePanel::chooseFiles() {
     const QStringList files = QFileDialog::getOpenFileNames(this, tr("Add reference pictures"),
-                                                            RecentFolders::get(QStringLiteral("references")), kImageFilter);
+                                                            RecentFolders::get(RecentFolders::kPictures), referenceFilter());
     if (files.isEmpty()) return;
-    RecentFolders::remember(QStringLiteral("references"), files.first());
+    RecentFolders::remember(RecentFolders::kPictures, files.first());
     QList<LoadedImage> items;
     for (const QString& f : files) {
         if (f.endsWith(QStringLiteral(".safetensors"), Qt::CaseInsensitive)) items.append(LoadedImage{f, {}, {}, true});
@@ -285,10 +293,10 @@ void ReferencePanel::chooseFiles() {
 }
 
 void ReferencePanel::chooseNegative() {
-    const QString file = QFileDialog::getOpenFileName(this, tr("Negative reference"), RecentFolders::get(QStringLiteral("references")),
-                                                      kImageFilter);
+    const QString file = QFileDialog::getOpenFileName(this, tr("Negative reference"), RecentFolders::get(RecentFolders::kPictures),
+                                                      referenceFilter());
     if (file.isEmpty()) return;
-    RecentFolders::remember(QStringLiteral("references"), file);
+    RecentFolders::remember(RecentFolders::kPictures, file);
     setNegative(file.endsWith(QStringLiteral(".safetensors"), Qt::CaseInsensitive) ? LoadedImage{file, {}, {}, true} : loadImageFile(file));
 }
 
@@ -314,6 +322,8 @@ ips::IpAdapterSettings ReferencePanel::knobs() const {
     s.mode = mode_->currentData().toString().toStdString();
     s.start = range_->start();
     s.end = range_->end();
+    // Presets keep the crop mode the window shows: the first reference's (the one new pictures get).
+    s.crop = rows_->count() > 0 ? row(0)->crop() : defaultCrop_;
     return s;
 }
 
@@ -347,6 +357,11 @@ void ReferencePanel::applyKnobs(const ips::IpAdapterSettings& s) {
         adapter_->setCurrentIndex(adapter_->findData(path));
     }
     setScale(s.scale);
+    defaultCrop_ = s.crop;
+    // A preset (no pictures) sets the crop of the references already there; a full restore has set each already.
+    if (s.images.empty())
+        for (int i = 0; i < rows_->count(); ++i)
+            if (!row(i)->image().isEmbedding) row(i)->setCrop(s.crop);
     const int mode = mode_->findData(QString::fromStdString(s.mode));
     if (mode >= 0) mode_->setCurrentIndex(mode);
     range_->setRange(s.start, s.end);

@@ -76,6 +76,7 @@ private:
     StepRangeEdit* range_;
     QLabel* negativeThumb_;
     LoadedImage negative_;
+    ips::CropMode defaultCrop_ = ips::CropMode::Center;
 };
 
 // One reference: thumbnail, weight, crop mode with its encoder preview, remove.
@@ -95,6 +96,7 @@ public:
 Q_SIGNALS:
     void removeRequested(ReferenceRow* row);
     void changed();
+    void cropChanged(ips::CropMode mode);
 
 private:
     void updatePreview();

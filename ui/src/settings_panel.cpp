@@ -9,15 +9,19 @@
 #include <QLineEdit>
 #include <QPushButton>
 #include <QRegularExpressionValidator>
+#include <QSettings>
 #include <QSpinBox>
 #include <QThread>
 
 #include "ips/samplers.h"
+#include "ips/system_info.h"
 
 namespace ipsui {
 
 namespace {
-const QList<QSize> kSizes{{512, 512}, {512, 768}, {768, 512}, {640, 640}, {768, 768}, {448, 640}, {640, 448}};
+// 256 and 384 for drafts and Live; the rest are SD1.5's trained sizes and common formats.
+const QList<QSize> kSizes{{256, 256}, {384, 384}, {512, 512}, {512, 768}, {768, 512}, {640, 640}, {768, 768}, {448, 640}, {640, 448}};
+const QString kLastSeedKey = QStringLiteral("session/lastSeed");
 }
 
 SettingsPanel::SettingsPanel(QWidget* parent) : QWidget(parent) {
@@ -76,8 +80,14 @@ SettingsPanel::SettingsPanel(QWidget* parent) : QWidget(parent) {
     batch_->setToolTip(tr("Pictures per run, all from one seed (diffusers' num_images_per_prompt)"));
     form->addRow(tr("Batch count"), batch_);
     precision_ = new QComboBox;
-    precision_->addItem(tr("float32 (reference)"), QStringLiteral("float32"));
-    precision_->addItem(tr("bfloat16 (fast on AVX-512/AMX)"), QStringLiteral("bfloat16"));
+    // Named by what the artist gets; the default follows the CPU (bfloat16 is emulated, and slower, without
+    // native support).
+    const bool fastBf16 = ips::cpu_has_fast_bfloat16();
+    precision_->addItem(fastBf16 ? tr("Fast (bfloat16)") : tr("Fast (bfloat16, slow on this CPU)"), QStringLiteral("bfloat16"));
+    precision_->addItem(tr("Exact reference (float32)"), QStringLiteral("float32"));
+    precision_->setCurrentIndex(precision_->findData(defaultPrecision()));
+    precision_->setToolTip(tr("Fast: about 1.6-1.8x quicker on CPUs with bfloat16, pictures within 42-48 dB PSNR of the reference.\n"
+                              "Exact reference: the numbers diffusers computes, within float rounding."));
     form->addRow(tr("Precision"), precision_);
     threads_ = new QSpinBox;
     threads_->setRange(0, 256);
@@ -95,7 +105,9 @@ SettingsPanel::SettingsPanel(QWidget* parent) : QWidget(parent) {
             Q_EMIT outputSizeChanged(outputSize());
         });
     connect(randomSeed_, &QCheckBox::toggled, this, [this](bool random) { seed_->setEnabled(!random); });
-    connect(reuse, &QPushButton::clicked, this, &SettingsPanel::reuseLastSeed);
+    connect(reuse, &QPushButton::clicked, this, [this] {
+        if (!reuseLastSeed()) Q_EMIT notice(tr("There is no last seed yet: generate a picture first (its seed is remembered, also after a restart)."));
+    });
     syncSizePreset();
 }
 
@@ -138,15 +150,29 @@ std::optional<quint64> SettingsPanel::seed() const {
     return value;
 }
 
+QString SettingsPanel::defaultPrecision() {
+    return ips::cpu_has_fast_bfloat16() ? QStringLiteral("bfloat16") : QStringLiteral("float32");
+}
+
 void SettingsPanel::setLastSeed(quint64 seed) {
     lastSeed_ = seed;
+    QSettings().setValue(kLastSeedKey, QString::number(seed));  // "Reuse last" works after a restart too
     if (randomSeed_->isChecked()) seed_->setText(QString::number(seed));  // shown greyed: what the last run used
 }
 
-void SettingsPanel::reuseLastSeed() {
-    if (!lastSeed_) return;
-    seed_->setText(QString::number(*lastSeed_));
+std::optional<quint64> SettingsPanel::lastSeed() const {
+    if (lastSeed_) return lastSeed_;
+    bool ok = false;
+    const quint64 saved = QSettings().value(kLastSeedKey).toString().toULongLong(&ok);
+    return ok ? std::optional<quint64>(saved) : std::nullopt;
+}
+
+bool SettingsPanel::reuseLastSeed() {
+    const auto last = lastSeed();
+    if (!last) return false;
+    seed_->setText(QString::number(*last));
     randomSeed_->setChecked(false);
+    return true;
 }
 
 void SettingsPanel::writeTo(ips::GenerationRequest& r) const {

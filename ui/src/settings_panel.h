@@ -29,8 +29,11 @@ public:
     QString problem() const;
     // Why `request`'s values do not fit these controls (out of range, unknown sampler); empty when they do.
     QString problemWith(const ips::GenerationRequest& request) const;
-    void setLastSeed(quint64 seed);       // shown so "reuse" can take it
-    void reuseLastSeed();
+    void setLastSeed(quint64 seed);       // shown so "reuse" can take it; remembered across restarts
+    std::optional<quint64> lastSeed() const;
+    bool reuseLastSeed();                 // false when no result was ever made
+    // "bfloat16" on CPUs that run it natively (AVX-512-BF16, AMX), else "float32".
+    static QString defaultPrecision();
     QSize outputSize() const;
 
     QSpinBox* stepsBox() const { return steps_; }
@@ -44,6 +47,7 @@ public:
 
 Q_SIGNALS:
     void outputSizeChanged(QSize size);
+    void notice(QString message);  // something the artist should know (not an error)
 
 private:
     void syncSizePreset();
