@@ -271,6 +271,38 @@ private Q_SLOTS:
         QCOMPARE(engine->generate(q, {}, nullptr).images.front().height, 136);
     }
 
+    void loadingReportsTheBytesRead() {
+        // What the files hold: every tensor of the three components, as stored (position_ids are not loaded).
+        std::uint64_t stored = 0;
+        for (const char* file : {"tiny-sd15/unet/diffusion_pytorch_model.safetensors", "tiny-sd15/vae/diffusion_pytorch_model.safetensors",
+                                 "tiny-sd15/text_encoder/model.safetensors"})
+            for (const auto& t : ips::io::read_tensor_infos(dataPath(file))) {
+                if (t.name.find("position_ids") != std::string::npos) continue;
+                std::uint64_t n = t.dtype == "F32" ? 4 : t.dtype == "F16" || t.dtype == "BF16" ? 2 : 8;
+                for (const auto d : t.shape) n *= std::uint64_t(d);
+                stored += n;
+            }
+        auto q = requestFor(ipstest::loadGolden("pipe_a_txt2img"), scratchPath());
+        q.ip_adapters.clear();
+        engine->unload();
+        std::vector<std::uint64_t> reports;
+        double last_loading_elapsed = -1, first_step_elapsed = -1;
+        engine->generate(q, [&](const ips::GenerationProgress& p) {
+            if (p.stage == "loading models" && p.bytes_loaded > 0) reports.push_back(p.bytes_loaded), last_loading_elapsed = p.elapsed_seconds;
+            if (p.stage == "denoising" && first_step_elapsed < 0) first_step_elapsed = p.elapsed_seconds;
+        }, nullptr);
+        QVERIFY(!reports.empty());
+        QVERIFY(std::is_sorted(reports.begin(), reports.end()));
+        QCOMPARE(reports.back(), stored);
+        QVERIFY(last_loading_elapsed <= first_step_elapsed);
+        // Loaded models are not loaded again: no loading progress the second time.
+        reports.clear();
+        engine->generate(q, [&](const ips::GenerationProgress& p) {
+            if (p.bytes_loaded > 0) reports.push_back(p.bytes_loaded);
+        }, nullptr);
+        QVERIFY(reports.empty());
+    }
+
     void timestepSpacingReachesTheScheduler() {
         auto q = requestFor(ipstest::loadGolden("pipe_a_txt2img"), scratchPath());
         q.scheduler = "ddim";

@@ -239,6 +239,15 @@ private Q_SLOTS:
         QCOMPARE(window->resultCanvas()->image().pixelColor(10, 10), QColor(Qt::blue));
     }
 
+    void loadingIsItsOwnStage() {
+        // The status bar during loading: bytes read and the stage's own clock (3.4 GB from disk take ~20 s).
+        const QString text = ipsui::MainWindow::loadingText(quint64(3400) << 20, 20.2);
+        QVERIFY2(text.startsWith(QStringLiteral("Loading models")) && text.contains(QStringLiteral("3.32 GiB read")) &&
+                     text.contains(QStringLiteral("20 s")),
+                 qPrintable(text));
+        QVERIFY(!ipsui::MainWindow::loadingText(0, 3).contains(QStringLiteral("B read")));
+    }
+
     void stepRangeReadsInPercent() {
         ipsui::StepRangeEdit range;
         range.setRange(0.25, 0.5);

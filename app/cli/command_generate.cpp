@@ -182,7 +182,10 @@ int run_generate(const std::vector<std::string>& argv) {
     auto progress = [&](const ips::GenerationProgress& p) {
         if (a.has("--quiet")) return;
         if (p.stage != "denoising" || p.total == 0) {
-            std::cerr << (bar ? "\r\033[K" : "") << p.stage << "..." << (bar ? "" : "\n") << std::flush;
+            if (p.bytes_loaded > 0 && !bar) return;  // a log gets the stage once, not every 32 MB
+            std::cerr << (bar ? "\r\033[K" : "") << p.stage << "...";
+            if (p.bytes_loaded > 0) std::cerr << " " << (p.bytes_loaded >> 20) << " MB read";
+            std::cerr << (bar ? "" : "\n") << std::flush;
             return;
         }
         if (!bar && p.step != p.total) return;

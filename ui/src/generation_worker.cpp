@@ -47,6 +47,7 @@ void GenerationWorker::generate(quint64 job, ips::GenerationRequest request, int
             Q_EMIT stageChanged(job, stage);
         }
         if (p.total > 0) Q_EMIT progress(job, p.step, p.total, p.elapsed_seconds);
+        if (p.bytes_loaded > 0) Q_EMIT loadingProgress(job, p.bytes_loaded);
         if (p.preview && !previewInFlight_.exchange(true)) Q_EMIT preview(job, toQImage(*p.preview));
     };
     try {

@@ -41,6 +41,7 @@ public:
 Q_SIGNALS:
     void stageChanged(quint64 job, QString stage);
     void progress(quint64 job, int step, int total, double elapsedSeconds);
+    void loadingProgress(quint64 job, quint64 bytesLoaded);  // weights read so far while loading models
     void preview(quint64 job, QImage image);
     void finished(ipsui::GenerationOutcome outcome);
     void failed(quint64 job, QString message);

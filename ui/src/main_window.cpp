@@ -14,6 +14,7 @@
 #include <QInputDialog>
 #include <QKeySequence>
 #include <QLabel>
+#include <QLocale>
 #include <QMenuBar>
 #include <QMessageBox>
 #include <QPlainTextEdit>
@@ -121,10 +122,8 @@ MainWindow::MainWindow(AppContext context, QWidget* parent)
     loadingTicker_ = new QTimer(this);
     loadingTicker_->setInterval(500);
     connect(loadingTicker_, &QTimer::timeout, this, [this] {
-        // The busy bar draws no text, so the clock goes to the status bar.
-        const double seconds = (QDateTime::currentMSecsSinceEpoch() - stageStartedMs_) / 1000.0;
-        stage_->setText(tr("Loading models \u00b7 %1 (the first run, or after a model or precision change, reads them from disk)")
-                            .arg(durationText(seconds)));
+        // The busy bar draws no text, so the loading progress goes to the status bar.
+        stage_->setText(loadingText(bytesLoaded_, (QDateTime::currentMSecsSinceEpoch() - stageStartedMs_) / 1000.0));
     });
     canvasTabs_->installEventFilter(this);
     // A banner about a missing input goes by itself once the input is there.
@@ -430,6 +429,7 @@ void MainWindow::connectWorker() {
         stage_->setText(loading ? tr("Loading models (the first run, or after a model or precision change, reads them from disk)")
                                 : stage.left(1).toUpper() + stage.mid(1) + QStringLiteral("\u2026"));
         stageStartedMs_ = double(QDateTime::currentMSecsSinceEpoch());
+        bytesLoaded_ = 0;
         // Loading is its own stage with its own clock; it never counts as step time.
         if (loading) loadingTicker_->start();
         else loadingTicker_->stop();
@@ -444,6 +444,10 @@ void MainWindow::connectWorker() {
         if (step == 0 || denoiseStartSeconds_ < 0) denoiseStartSeconds_ = elapsed;
         progress_->setFormat(step > 0 ? tr("step %1 / %2 \u00b7 %3").arg(step).arg(total).arg(stepTimeText(elapsed - denoiseStartSeconds_, step, total))
                                       : tr("step 0 / %1").arg(total));
+    });
+    connect(h, &WorkerHost::loadingProgress, this, [this](quint64 bytes) {
+        bytesLoaded_ = bytes;
+        stage_->setText(loadingText(bytesLoaded_, (QDateTime::currentMSecsSinceEpoch() - stageStartedMs_) / 1000.0));
     });
     connect(h, &WorkerHost::preview, this, [this](const QImage& image) {
         // Latent-space previews are 1/8 of the output, TAESD ones full size: both shown at the output size, so
@@ -615,6 +619,12 @@ void MainWindow::showBanner(const QString& text, Banner kind) {
 
 QString MainWindow::messageText() const { return messageBar_->isHidden() ? QString() : message_->text(); }
 QString MainWindow::statusText() const { return stage_->text(); }
+
+QString MainWindow::loadingText(quint64 bytesLoaded, double seconds) {
+    const QString read = bytesLoaded > 0 ? tr(" \u00b7 %1 read").arg(QLocale().formattedDataSize(qint64(bytesLoaded))) : QString();
+    return tr("Loading models%1 \u00b7 %2 (the first run, or after a model or precision change, reads them from disk)")
+        .arg(read, durationText(seconds));
+}
 
 void MainWindow::placeBanner() {
     if (messageBar_->isHidden()) return;

@@ -62,6 +62,8 @@ public:
     void showBanner(const QString& text, Banner kind);
     QString messageText() const;
     QString statusText() const;
+    // "Loading models · 1.2 GB read · 12 s": the loading stage's own progress (never step time).
+    static QString loadingText(quint64 bytesLoaded, double seconds);
     QWidget* banner() const { return messageBar_; }
 
     // Presets (also behind the preset bar's buttons).
@@ -145,6 +147,7 @@ private:
     double denoiseStartSeconds_ = -1;  // the job's elapsed time when its first step began: ETA from steps only
     class QTimer* loadingTicker_ = nullptr;
     double stageStartedMs_ = 0;
+    quint64 bytesLoaded_ = 0;  // weights read in the current "loading models" stage
 };
 
 }  // namespace ipsui

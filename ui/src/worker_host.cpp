@@ -14,6 +14,9 @@ WorkerHost::WorkerHost(ips::PipelineOptions options, QObject* parent)
     connect(w, &GenerationWorker::progress, this, [this](quint64 job, int step, int total, double elapsed) {
         if (isActive(job)) Q_EMIT progress(step, total, elapsed);
     });
+    connect(w, &GenerationWorker::loadingProgress, this, [this](quint64 job, quint64 bytes) {
+        if (isActive(job)) Q_EMIT loadingProgress(bytes);
+    });
     connect(w, &GenerationWorker::preview, this, [this, w](quint64 job, const QImage& image) {
         if (isActive(job)) Q_EMIT preview(image);
         else w->previewShown();  // nobody will show a stale one

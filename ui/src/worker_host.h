@@ -28,6 +28,7 @@ public:
 Q_SIGNALS:
     void stageChanged(QString stage);
     void progress(int step, int total, double elapsedSeconds);
+    void loadingProgress(quint64 bytesLoaded);
     void preview(QImage image);  // the receiver shows it, then calls worker()->previewShown()
     void finished(ipsui::GenerationOutcome outcome);
     void failed(QString message);

@@ -94,6 +94,7 @@ struct GenerationProgress {
     int total = 0;
     double elapsed_seconds = 0;
     const Image* preview = nullptr;  // the current estimate (denoising only): latent-space or TAESD-decoded
+    std::uint64_t bytes_loaded = 0;  // "loading models": bytes of weights read so far in this request
 };
 using ProgressCallback = std::function<void(const GenerationProgress&)>;
 

@@ -51,6 +51,16 @@ std::string describe_mismatch(const torch::nn::Module& module, const std::map<st
     return s.str();
 }
 
+namespace {
+thread_local const std::function<void(std::uint64_t)>* load_observer = nullptr;
+}  // namespace
+
+LoadProgressScope::LoadProgressScope(std::function<void(std::uint64_t bytes)> on_loaded) : on_loaded_(std::move(on_loaded)) {
+    load_observer = &on_loaded_;
+}
+
+LoadProgressScope::~LoadProgressScope() { load_observer = nullptr; }
+
 void load_state_dict(torch::nn::Module& module, std::map<std::string, at::Tensor>&& tensors, const std::string& file,
                      const std::string& model_name, const LoadTarget& target, const std::set<std::string>& ignored) {
     const std::string problems = describe_mismatch(module, tensors, ignored);
@@ -64,7 +74,9 @@ void load_state_dict(torch::nn::Module& module, std::map<std::string, at::Tensor
         at::Tensor value = node.mapped().to(target.device, target.dtype);
         if (!param.is_floating_point()) value = node.mapped().to(target.device, param.scalar_type());
         if (target.channels_last && value.dim() == 4) value = value.contiguous(at::MemoryFormat::ChannelsLast);
+        const std::uint64_t stored_bytes = node.mapped().nbytes();
         node.mapped().reset();
+        if (load_observer) (*load_observer)(stored_bytes);
         param.set_data(value);
     }
 }

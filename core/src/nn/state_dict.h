@@ -1,6 +1,8 @@
 #pragma once
 // Strict loading of named tensors into a module: every parameter and buffer must be present with its
 // exact shape, and every tensor must be used; all problems are reported in one error naming the file.
+#include <cstdint>
+#include <functional>
 #include <map>
 #include <set>
 #include <string>
@@ -21,6 +23,19 @@ struct LoadTarget {
 // matching parameter (e.g. transformers' position_ids buffer).
 void load_state_dict(torch::nn::Module& module, std::map<std::string, at::Tensor>&& tensors, const std::string& file,
                      const std::string& model_name, const LoadTarget& target, const std::set<std::string>& ignored = {});
+
+// While one exists, every parameter that load_state_dict brings in on this thread is reported with its size
+// as stored (the bytes read from the file): the engine turns it into loading progress. Not nestable.
+class LoadProgressScope {
+public:
+    explicit LoadProgressScope(std::function<void(std::uint64_t bytes)> on_loaded);
+    ~LoadProgressScope();
+    LoadProgressScope(const LoadProgressScope&) = delete;
+    LoadProgressScope& operator=(const LoadProgressScope&) = delete;
+
+private:
+    std::function<void(std::uint64_t)> on_loaded_;
+};
 
 // The problems of a load, without loading: empty when the names and shapes match exactly.
 std::string describe_mismatch(const torch::nn::Module& module, const std::map<std::string, at::Tensor>& tensors,

@@ -1,6 +1,7 @@
 #include "pipeline/engine.h"
 
 #include <chrono>
+#include <optional>
 #include <random>
 
 #include "image/image_io.h"
@@ -151,8 +152,17 @@ GenerationResult Engine::generate(const GenerationRequest& q, const ProgressCall
     c10::InferenceMode guard;
     const at::ScalarType dtype = q.dtype == "bfloat16" ? at::kBFloat16 : at::kFloat;
 
-    // Models.
+    // Models. Loading reports the bytes of weights read (about every 32 MB): on a first run it is the longest
+    // stage, and its time is never step time.
     report("loading models", 0, 0, nullptr);
+    std::uint64_t bytes_loaded = 0, bytes_reported = 0;
+    std::optional<nn::LoadProgressScope> loading(std::in_place, [&](std::uint64_t bytes) {
+        bytes_loaded += bytes;
+        if (progress && bytes_loaded - bytes_reported >= (32u << 20)) {
+            bytes_reported = bytes_loaded;
+            progress({"loading models", 0, 0, elapsed(), nullptr, bytes_loaded});
+        }
+    });
     BaseModel& base = models_.base(q.model, dtype, q.vae);
     {
         // Brings the weights to base + the requested LoRAs (only what changed; nothing on an error).
@@ -193,6 +203,8 @@ GenerationResult Engine::generate(const GenerationRequest& q, const ProgressCall
                                  "-channel latents; this model's latents have " + std::to_string(base.vae->config.latent_channels) +
                                  " (SD1.x: taesd, not taesd3/taef1)");
     }
+    if (progress && bytes_loaded != bytes_reported) progress({"loading models", 0, 0, elapsed(), nullptr, bytes_loaded});
+    loading.reset();
     check_cancel(cancel);
 
     // Seed and scheduler.
