@@ -141,11 +141,12 @@ private Q_SLOTS:
         std::atomic<int> lastStep{0};
         {
             QObject context;  // the connection dies with it, even when a check below fails
-            connect(host->worker(), &ipsui::GenerationWorker::progress, &context, [&](quint64, int step, int, double) {
+            // The job id comes with the signal: the host's activeJob() belongs to the UI thread and is not read here.
+            connect(host->worker(), &ipsui::GenerationWorker::progress, &context, [&](quint64 job, int step, int, double) {
                 lastStep = step;
                 if (step == 1 && stepAtCancel < 0) {
                     stepAtCancel = step;
-                    host->worker()->cancel(host->activeJob());
+                    host->worker()->cancel(job);
                 }
             }, Qt::DirectConnection);
             run(tinyRequest(128, 40));

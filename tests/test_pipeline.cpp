@@ -303,6 +303,30 @@ private Q_SLOTS:
         QVERIFY(reports.empty());
     }
 
+    void controlNetCacheIsBounded() {
+        // Five ControlNet folders used in turn: at most kMaxControlNets stay loaded, the least recently used
+        // leaves first, and a network handed out stays usable after it left the cache.
+        ips::pipeline::ModelCache cache({});
+        std::vector<fs::path> folders;
+        for (int i = 0; i < 5; ++i) {
+            folders.push_back(scratchPath() / ("controlnet-" + std::to_string(i)));
+            fs::create_directories(folders.back());
+            fs::copy(dataPath("tiny-controlnet"), folders.back(), fs::copy_options::recursive | fs::copy_options::overwrite_existing);
+        }
+        const auto key = [&](int i) { return ips::pipeline::model_key(folders[std::size_t(i)], at::kFloat); };
+        auto first = cache.controlnet(folders[0], at::kFloat);
+        cache.controlnet(folders[1], at::kFloat);
+        cache.controlnet(folders[2], at::kFloat);
+        cache.controlnet(folders[0], at::kFloat);  // used again: now the newest
+        cache.controlnet(folders[3], at::kFloat);  // evicts 1, the least recently used
+        QCOMPARE(cache.controlnets_loaded(), (std::vector<std::string>{key(2), key(0), key(3)}));
+        cache.controlnet(folders[4], at::kFloat);  // evicts 2
+        QCOMPARE(cache.controlnets_loaded(), (std::vector<std::string>{key(0), key(3), key(4)}));
+        cache.controlnet(folders[1], at::kFloat);  // evicts 0 (first is still held here)
+        QCOMPARE(cache.controlnets_loaded().size(), ips::pipeline::ModelCache::kMaxControlNets);
+        QVERIFY(first->unet_config.in_channels == 4);
+    }
+
     void timestepSpacingReachesTheScheduler() {
         auto q = requestFor(ipstest::loadGolden("pipe_a_txt2img"), scratchPath());
         q.scheduler = "ddim";

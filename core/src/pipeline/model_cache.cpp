@@ -56,6 +56,7 @@ BaseModel& ModelCache::base(const fs::path& model, at::ScalarType dtype, const f
     base_.reset();
     encoders_.clear();
     controlnets_.clear();
+    controlnet_use_.clear();
     auto b = std::make_unique<BaseModel>();
     b->key = key;
     const nn::LoadTarget fp32 = target_for(at::kFloat);
@@ -116,10 +117,19 @@ io::CLIPVisionConfig ModelCache::encoder_config(const fs::path& folder, at::Scal
 
 nn::ControlNetModel ModelCache::controlnet(const fs::path& folder, at::ScalarType dtype) {
     const std::string key = model_key(folder, dtype);
+    std::erase(controlnet_use_, key);
     auto it = controlnets_.find(key);
-    if (it != controlnets_.end()) return it->second;
+    if (it != controlnets_.end()) {
+        controlnet_use_.push_back(key);
+        return it->second;
+    }
     auto c = models::load_controlnet(folder, target_for(dtype));
+    while (controlnets_.size() >= kMaxControlNets && !controlnet_use_.empty()) {
+        controlnets_.erase(controlnet_use_.front());
+        controlnet_use_.erase(controlnet_use_.begin());
+    }
     controlnets_.emplace(key, c);
+    controlnet_use_.push_back(key);
     return c;
 }
 
@@ -139,6 +149,7 @@ void ModelCache::clear() {
     adapters_.clear();
     encoders_.clear();
     controlnets_.clear();
+    controlnet_use_.clear();
 }
 
 }  // namespace ips::pipeline

@@ -5,6 +5,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -49,6 +50,11 @@ public:
     io::CLIPVisionConfig encoder_config(const std::filesystem::path& folder, at::ScalarType dtype);
     void release_encoders() { encoders_.clear(); }
     std::size_t encoders_loaded() const { return encoders_.size(); }
+    // At most this many ControlNets stay loaded (0.7 GB each in bfloat16 at SD1.5 size); the one used longest
+    // ago goes first. A request holds its own references, so it may use more at once.
+    static constexpr std::size_t kMaxControlNets = 3;
+    // The keys (model_key) of the loaded ControlNets, the one used longest ago first.
+    const std::vector<std::string>& controlnets_loaded() const { return controlnet_use_; }
     nn::ControlNetModel controlnet(const std::filesystem::path& folder, at::ScalarType dtype);
     nn::TinyDecoder preview_decoder(const std::filesystem::path& path, at::ScalarType dtype);
     void clear();
@@ -65,6 +71,7 @@ private:
     std::map<std::string, ipadapter::IPAdapterModel> adapters_;
     std::map<std::string, std::unique_ptr<ipadapter::ImageEncoder>> encoders_;
     std::map<std::string, nn::ControlNetModel> controlnets_;
+    std::vector<std::string> controlnet_use_;  // keys of controlnets_, least recently used first
     std::string preview_key_;  // one preview decoder at a time
     nn::TinyDecoder preview_{nullptr};
 };
