@@ -72,6 +72,12 @@ qint64 totalOf(const QByteArray& contentRange) {
 
 }  // namespace
 
+QString offlineMessage(const QString& host, const QString& detail) {
+    return QString("Cannot reach %1: this computer seems to be offline, or the host is unreachable (%2). "
+                   "Models already on disk can be added from the \"On this computer\" tab.")
+        .arg(host, detail);
+}
+
 ModelDownload::ModelDownload(QNetworkAccessManager* network, DownloadSpec spec, QObject* parent)
     : QObject(parent), network_(network), spec_(std::move(spec)) {
     spec_.expectedSha256 = spec_.expectedSha256.toLower();
@@ -222,10 +228,7 @@ void ModelDownload::onFinished() {
         return request(spec_.url, 0);
     }
     if (code == 0 && isUnreachable(reply->error()))
-        return fail(QString("Cannot reach %1: this computer seems to be offline, or the host is unreachable (%2). "
-                            "Models already on disk can be added from the \"On this computer\" tab.")
-                        .arg(reply->url().host(), reply->errorString()),
-                    false);
+        return fail(offlineMessage(reply->url().host(), reply->errorString()), false);
     if (code != 200 && code != 206) {
         const QString what = code ? statusText(reply) : reply->errorString();
         // A server error leaves the bytes so far for a later resume; a missing file does not.

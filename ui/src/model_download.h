@@ -26,6 +26,10 @@ struct DownloadSpec {
     QByteArray accessToken;  // optional Hugging Face token, sent to the first host only
 };
 
+// "Cannot reach HOST: this computer seems to be offline, or the host is unreachable (DETAIL). Models already
+// on disk can be added from the "On this computer" tab."
+QString offlineMessage(const QString& host, const QString& detail);
+
 class ModelDownload : public QObject {
     Q_OBJECT
 public:

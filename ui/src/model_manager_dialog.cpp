@@ -7,6 +7,8 @@
 #include <QDir>
 #include <QHBoxLayout>
 #include <QHeaderView>
+#include <QHostInfo>
+#include <QUrl>
 #include <QLabel>
 #include <QLineEdit>
 #include <QLocale>
@@ -201,8 +203,8 @@ QString ModelManagerDialog::rowStatus(const QString& id) const {
 
 // Queues the model; startQueued() begins it when a slot is free. With every model started at once, Qt's
 // HTTPS connection to a host that cannot be looked up left some requests unanswered (rows stuck at
-// "starting…" without a network: 2 of 3 runs with 8 at once here, none in 5 with 2 at once); each
-// request also has a stall timeout, so nothing can wait forever.
+// "starting…" without a network: 2 of 3 runs with 8 at once here, about 1 in 10 with 2 at once). So at most
+// two run, each after its host lookup succeeded, and every request has a stall timeout: nothing waits forever.
 void ModelManagerDialog::download(const QString& id) {
     const CatalogModel* m = catalog_.find(id);
     if (!m || m->isInstalled(modelsFolder_) || queue_.contains(id)) return;
@@ -214,54 +216,75 @@ void ModelManagerDialog::download(const QString& id) {
 }
 
 void ModelManagerDialog::startQueued() {
-    int running = 0;
+    int running = lookups_;
     for (const auto& d : std::as_const(downloads_))
         if (d && d->state() == ModelDownload::State::Running) ++running;
     while (running < kParallelDownloads && !queue_.isEmpty()) {
         const QString id = queue_.takeFirst();
-        const CatalogModel* m = catalog_.find(id);
-        if (!m) continue;
-        QPointer<CatalogDownload> d = downloads_.value(id);
-        if (!d) {
-            d = new CatalogDownload(network_, catalog_, *m, modelsFolder_, token_->text().toUtf8(), this);
-            downloads_.insert(id, d);
-            connect(d, &CatalogDownload::progress, this, [this, id](qint64 received, qint64 total, double speed, double left) {
-                QString text = total > 0 ? tr("%1 of %2").arg(QLocale().formattedDataSize(received), QLocale().formattedDataSize(total))
-                                         : QLocale().formattedDataSize(received);
-                if (speed > 0) text += tr(", %1/s").arg(QLocale().formattedDataSize(qint64(speed)));
-                if (left >= 0) text += tr(", %1 left").arg(durationText(left));
-                status_.insert(id, text);
-                if (auto* r = catalogRow(id)) updateRow(r);
-            });
-            connect(d, &CatalogDownload::stateChanged, this, [this, id, d] {
-                if (d && d->state() == ModelDownload::State::Paused) status_.insert(id, tr("paused at ") + status_.value(id));
-                if (d && d->state() == ModelDownload::State::Cancelled) {
-                    status_.insert(id, tr("cancelled"));
-                    downloads_.remove(id);
-                    d->deleteLater();
-                }
-                if (auto* r = catalogRow(id)) updateRow(r);
-                // A slot may have come free (paused, cancelled, failed, finished): the next one starts.
-                if (d && d->state() != ModelDownload::State::Running)
-                    QMetaObject::invokeMethod(this, &ModelManagerDialog::startQueued, Qt::QueuedConnection);
-            });
-            connect(d, &CatalogDownload::failed, this, [this, id](const QString& message) {
-                status_.insert(id, tr("failed: %1").arg(message));
-                catalogMessage_->setText(message);
-                if (auto* r = catalogRow(id)) updateRow(r);
-            });
-            connect(d, &CatalogDownload::finished, this, [this, id](const QString& path) {
-                status_.remove(id);
-                catalogMessage_->setText(tr("Downloaded to %1.").arg(path));
-                if (auto* r = catalogRow(id)) updateRow(r);
-            });
-        }
+        if (!catalog_.find(id)) continue;
         status_.insert(id, tr("starting\u2026"));
         if (auto* r = catalogRow(id)) updateRow(r);
         ++running;
-        d->start();
-        if (d && d->state() != ModelDownload::State::Running) --running;  // failed at once
+        // The host is looked up first (Qt caches the answer): without a network the model fails at once with
+        // a plain message, and no request is left to Qt's connection queue, which could strand one.
+        ++lookups_;
+        const QString host = QUrl(catalog_.hub).host();
+        QHostInfo::lookupHost(host, this, [this, id, host](const QHostInfo& info) {
+            --lookups_;
+            if (info.error() != QHostInfo::NoError) {
+                const QString message = offlineMessage(host, info.errorString());
+                status_.insert(id, tr("failed: %1").arg(message));
+                catalogMessage_->setText(message);
+                if (auto* r = catalogRow(id)) updateRow(r);
+                startQueued();
+                return;
+            }
+            beginDownload(id);
+        });
     }
+}
+
+void ModelManagerDialog::beginDownload(const QString& id) {
+    const CatalogModel* m = catalog_.find(id);
+    if (!m) return;
+    QPointer<CatalogDownload> d = downloads_.value(id);
+    if (!d) {
+        d = new CatalogDownload(network_, catalog_, *m, modelsFolder_, token_->text().toUtf8(), this);
+        downloads_.insert(id, d);
+        connect(d, &CatalogDownload::progress, this, [this, id](qint64 received, qint64 total, double speed, double left) {
+            QString text = total > 0 ? tr("%1 of %2").arg(QLocale().formattedDataSize(received), QLocale().formattedDataSize(total))
+                                     : QLocale().formattedDataSize(received);
+            if (speed > 0) text += tr(", %1/s").arg(QLocale().formattedDataSize(qint64(speed)));
+            if (left >= 0) text += tr(", %1 left").arg(durationText(left));
+            status_.insert(id, text);
+            if (auto* r = catalogRow(id)) updateRow(r);
+        });
+        connect(d, &CatalogDownload::stateChanged, this, [this, id, d] {
+            if (d && d->state() == ModelDownload::State::Paused) status_.insert(id, tr("paused at ") + status_.value(id));
+            if (d && d->state() == ModelDownload::State::Cancelled) {
+                status_.insert(id, tr("cancelled"));
+                downloads_.remove(id);
+                d->deleteLater();
+            }
+            if (auto* r = catalogRow(id)) updateRow(r);
+            // A slot may have come free (paused, cancelled, failed, finished): the next one starts.
+            if (d && d->state() != ModelDownload::State::Running)
+                QMetaObject::invokeMethod(this, &ModelManagerDialog::startQueued, Qt::QueuedConnection);
+        });
+        connect(d, &CatalogDownload::failed, this, [this, id](const QString& message) {
+            status_.insert(id, tr("failed: %1").arg(message));
+            catalogMessage_->setText(message);
+            if (auto* r = catalogRow(id)) updateRow(r);
+        });
+        connect(d, &CatalogDownload::finished, this, [this, id](const QString& path) {
+            status_.remove(id);
+            catalogMessage_->setText(tr("Downloaded to %1.").arg(path));
+            if (auto* r = catalogRow(id)) updateRow(r);
+        });
+    }
+    d->start();
+    if (d && d->state() != ModelDownload::State::Running)  // failed at once: the slot is free again
+        QMetaObject::invokeMethod(this, &ModelManagerDialog::startQueued, Qt::QueuedConnection);
 }
 
 void ModelManagerDialog::downloadRecommended() {

@@ -55,6 +55,7 @@ private:
     void updateRow(QTreeWidgetItem* row);
     void download(const QString& id);
     void startQueued();
+    void beginDownload(const QString& id);  // after the host lookup succeeded
     QTreeWidgetItem* catalogRow(const QString& id) const;
     void useFound();
     void addFound(const std::vector<ips::DiscoveredModel>& found, const QString& replaceSource = {});
@@ -70,6 +71,7 @@ private:
     QTreeWidget* foundView_ = nullptr;
     QLineEdit* token_ = nullptr;
     QStringList queue_;  // model ids waiting for a free download slot, in order
+    int lookups_ = 0;    // host lookups in flight (each holds a download slot)
     QLabel* catalogMessage_ = nullptr;  // each tab has its own, so an error shows where it belongs
     QLabel* foundMessage_ = nullptr;
     QStringList scannedFolders_;
