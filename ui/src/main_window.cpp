@@ -646,11 +646,11 @@ void MainWindow::recheckBanner() {
     if (bannerKind_ == Banner::RequestProblem) {
         QString error;
         if (buildRequest(&error)) messageBar_->hide();
-        else if (error != message_->text()) message_->setText(error), placeBanner();
+        else if (error != message_->text()) showBanner(error, Banner::RequestProblem);
     } else if (bannerKind_ == Banner::ModelAdvice) {
         const QString advice = models_.missingAdvice();
         if (advice.isEmpty()) messageBar_->hide();
-        else message_->setText(advice), placeBanner();
+        else showBanner(advice, Banner::ModelAdvice);
     }
 }
 

@@ -56,6 +56,13 @@ QString countsText(int models, int others) {
     return text;
 }
 
+// The same for one scan's results: recognised models, and files of unknown kind.
+QString countsText(const std::vector<ips::DiscoveredModel>& found) {
+    int models = 0;
+    for (const auto& m : found) models += m.kind != ips::ModelKind::Unknown;
+    return countsText(models, int(found.size()) - models);
+}
+
 QString sizeText(qint64 bytes) { return bytes > 0 ? QLocale().formattedDataSize(bytes) : QObject::tr("unknown size"); }
 
 QString durationText(double seconds) {
@@ -421,9 +428,7 @@ void ModelManagerDialog::scanHubCache() {
     try {
         const auto found = ips::discover_hub_cache(ips::huggingface_hub_cache());
         addFound(found, QStringLiteral("Hugging Face cache"));
-        int models = 0;
-        for (const auto& m : found) models += m.kind != ips::ModelKind::Unknown;
-        foundMessage_->setText(tr("%1 in the Hugging Face cache (%2).").arg(countsText(models, int(found.size()) - models), cache));
+        foundMessage_->setText(tr("%1 in the Hugging Face cache (%2).").arg(countsText(found), cache));
     } catch (const std::exception& e) {
         foundMessage_->setText(tr("The Hugging Face cache (%1) could not be searched: %2").arg(cache, QString::fromUtf8(e.what())));
     }
@@ -434,11 +439,8 @@ void ModelManagerDialog::scanFolder(const QString& folder) {
     try {
         const auto found = ips::discover_model_folder(toFsPath(folder));
         addFound(found);
-        int models = 0;
-        for (const auto& m : found) models += m.kind != ips::ModelKind::Unknown;
         foundMessage_->setText(tr("%1 (%2): %3.")
-                                   .arg(folder, QString::fromStdString(ips::installation_kind(toFsPath(folder))),
-                                        countsText(models, int(found.size()) - models)));
+                                   .arg(folder, QString::fromStdString(ips::installation_kind(toFsPath(folder))), countsText(found)));
     } catch (const std::exception& e) {
         foundMessage_->setText(QString::fromUtf8(e.what()));
     }

@@ -10,10 +10,6 @@
 namespace ips::lora {
 namespace {
 
-bool ends_with(const std::string& s, const std::string& suffix) {
-    return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
-bool starts_with(const std::string& s, const std::string& prefix) { return s.rfind(prefix, 0) == 0; }
 
 enum class Style { Kohya, Peft, Diffusers, DiffusersOld, Any };
 
@@ -59,7 +55,7 @@ const std::vector<Suffix>& suffixes() {
 
 bool is_unet_module(const std::string& m) {
     for (const char* p : {"down_blocks.", "mid_block.", "up_blocks.", "conv_in", "conv_out", "time_embedding."})
-        if (starts_with(m, p)) return true;
+        if (m.starts_with(p)) return true;
     return false;
 }
 
@@ -72,7 +68,7 @@ std::string normalise_old_processor(std::string m, LoraPart part) {
     const auto processor = m.find(".processor.");
     if (processor != std::string::npos) m.erase(processor, std::string(".processor").size());
     for (const auto& [from, to] : part == LoraPart::UNet ? kUNet : kText) {
-        if (ends_with(m, "." + from)) return m.substr(0, m.size() - from.size()) + to;
+        if (m.ends_with("." + from)) return m.substr(0, m.size() - from.size()) + to;
     }
     return m;
 }
@@ -90,7 +86,7 @@ LoraFormat format_of(LoraRole role, Style style, const LoraKey& key) {
     if (key.flat) {
         if (key.part == LoraPart::UNet)
             for (const char* p : {"input_blocks_", "middle_block_", "output_blocks_"})
-                if (starts_with(key.module, p)) return LoraFormat::KohyaLdm;
+                if (key.module.starts_with(p)) return LoraFormat::KohyaLdm;
         return LoraFormat::Kohya;
     }
     if (style == Style::Peft) return LoraFormat::Peft;
@@ -103,7 +99,7 @@ LoraFormat format_of(LoraRole role, Style style, const LoraKey& key) {
 std::optional<LoraKey> parse_lora_key(const std::string& key) {
     const Suffix* found = nullptr;
     for (const auto& s : suffixes()) {
-        if (ends_with(key, s.text)) {
+        if (key.ends_with(s.text)) {
             found = &s;
             break;
         }
@@ -121,7 +117,7 @@ std::optional<LoraKey> parse_lora_key(const std::string& key) {
         {"text_encoder.", LoraPart::TextEncoder}};
     bool matched = false;
     for (const auto& [prefix, part] : kFlat) {
-        if (starts_with(module, prefix)) {
+        if (module.starts_with(prefix)) {
             k.part = part;
             k.module = module.substr(prefix.size());
             k.flat = true;
@@ -131,7 +127,7 @@ std::optional<LoraKey> parse_lora_key(const std::string& key) {
     }
     if (!matched) {
         for (const auto& [prefix, part] : kDotted) {
-            if (starts_with(module, prefix)) {
+            if (module.starts_with(prefix)) {
                 k.part = part;
                 k.module = module.substr(prefix.size());
                 matched = true;
@@ -142,7 +138,7 @@ std::optional<LoraKey> parse_lora_key(const std::string& key) {
     if (!matched) {
         // Attention-processor files saved by unet.save_attn_procs have no component prefix.
         if (is_unet_module(module)) k.part = LoraPart::UNet, k.module = module, matched = true;
-        else if (starts_with(module, "text_model.")) k.part = LoraPart::TextEncoder, k.module = module, matched = true;
+        else if (module.starts_with("text_model.")) k.part = LoraPart::TextEncoder, k.module = module, matched = true;
     }
     if (!matched || k.module.empty()) return std::nullopt;
     if (k.flat && found->style != Style::Kohya && found->style != Style::Any) return std::nullopt;
@@ -190,9 +186,9 @@ LoraBase lora_base_from_tensors(const std::vector<io::TensorInfo>& tensors) {
         if ((k->role != LoraRole::Down && k->role != LoraRole::HadaW1B) || t.shape.size() < 2) continue;
         const std::string flat = k->flat ? k->module : flatten_module_name(k->module);
         const bool attn2_kv = flat.find("attn2") != std::string::npos &&
-                              (ends_with(flat, "to_k") || ends_with(flat, "to_v"));
+                              (flat.ends_with("to_k") || flat.ends_with("to_v"));
         if (k->part == LoraPart::UNet && attn2_kv && b.cross_attention_dim == 0) b.cross_attention_dim = t.shape[1];
-        const bool text_qkv = ends_with(flat, "q_proj") || ends_with(flat, "k_proj") || ends_with(flat, "v_proj");
+        const bool text_qkv = flat.ends_with("q_proj") || flat.ends_with("k_proj") || flat.ends_with("v_proj");
         if (k->part == LoraPart::TextEncoder && text_qkv && b.text_hidden_size == 0) b.text_hidden_size = t.shape[1];
     }
     if (second_text_encoder) b.base = "sdxl";

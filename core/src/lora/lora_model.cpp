@@ -10,6 +10,7 @@
 #include "io/detect.h"
 #include "io/json_file.h"
 #include "io/weights.h"
+#include "nn/state_dict.h"
 #include "ips/errors.h"
 
 namespace ips::lora {
@@ -17,17 +18,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-bool starts_with(const std::string& s, const std::string& prefix) { return s.rfind(prefix, 0) == 0; }
-bool ends_with(const std::string& s, const std::string& suffix) {
-    return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
 
-std::string shape_str(at::IntArrayRef s) {
-    std::string out = "[";
-    for (std::size_t i = 0; i < s.size(); ++i) out += (i ? ", " : "") + std::to_string(s[i]);
-    return out + "]";
-}
-std::string shape_str(const std::vector<std::int64_t>& s) { return shape_str(at::IntArrayRef(s)); }
 
 // At most `limit` items, then "and N more".
 std::string list_some(const std::vector<std::string>& items, std::size_t limit = 12) {
@@ -80,19 +71,19 @@ std::optional<std::string> resolve_ldm_flat(const std::string& flat, const LoraT
     std::string block;
     int i = 0, j = 0;
     for (const char* p : {"input_blocks_", "output_blocks_"}) {
-        if (!starts_with(rest, p)) continue;
+        if (!rest.starts_with(p)) continue;
         rest.erase(0, std::string(p).size());
         if (!take_number(rest, i) || !take_number(rest, j)) return std::nullopt;
         block = std::string(p).substr(0, std::string(p).size() - 1) + "." + std::to_string(i) + "." + std::to_string(j);
     }
-    if (block.empty() && starts_with(rest, "middle_block_")) {
+    if (block.empty() && rest.starts_with("middle_block_")) {
         rest.erase(0, std::string("middle_block_").size());
         if (!take_number(rest, i)) return std::nullopt;
         block = "middle_block." + std::to_string(i);
     }
     if (block.empty()) {
         for (const char* p : {"time_embed_", "out_"}) {
-            if (!starts_with(rest, p)) continue;
+            if (!rest.starts_with(p)) continue;
             rest.erase(0, std::string(p).size());
             if (!take_number(rest, i) || !rest.empty()) return std::nullopt;
             block = std::string(p).substr(0, std::string(p).size() - 1) + "." + std::to_string(i);
@@ -120,7 +111,7 @@ std::optional<std::string> resolve_ldm_flat(const std::string& flat, const LoraT
         if (found == t.flat.end()) return std::nullopt;
         return found->second;
     }
-    if (!name || !ends_with(*name, ".weight")) return std::nullopt;
+    if (!name || !name->ends_with(".weight")) return std::nullopt;
     const std::string module = name->substr(0, name->size() - std::string(".weight").size());
     if (!t.weights.count(module)) return std::nullopt;
     return module;
@@ -158,8 +149,8 @@ double check_update(const LoraModuleUpdate& m, const std::vector<std::int64_t>& 
     const std::int64_t in = target[1];
     const std::int64_t kernel = conv_target ? target[2] * target[3] : 1;
     const std::string target_kind =
-        conv_target ? std::to_string(target[2]) + "x" + std::to_string(target[3]) + " convolution " + shape_str(target)
-                    : "linear layer " + shape_str(target);
+        conv_target ? std::to_string(target[2]) + "x" + std::to_string(target[3]) + " convolution " + nn::shape_text(target)
+                    : "linear layer " + nn::shape_text(target);
     if (m.format == LoraFormat::LoHa) {
         for (auto r : {LoraRole::HadaW1A, LoraRole::HadaW1B, LoraRole::HadaW2A, LoraRole::HadaW2B})
             if (!has(r)) return fail(std::string("LoHa update without ") + role_suffix(r));
@@ -168,8 +159,8 @@ double check_update(const LoraModuleUpdate& m, const std::vector<std::int64_t>& 
         if (w1a.dim() != 2 || w1b.dim() != 2 || w2a.dim() != 2 || w2b.dim() != 2)
             return fail("LoHa factors must be matrices");
         if (w1a.size(1) != w1b.size(0) || w2a.size(1) != w2b.size(0))
-            return fail("rank mismatch: hada_w1_a " + shape_str(w1a.sizes()) + " / hada_w1_b " + shape_str(w1b.sizes()) +
-                        ", hada_w2_a " + shape_str(w2a.sizes()) + " / hada_w2_b " + shape_str(w2b.sizes()));
+            return fail("rank mismatch: hada_w1_a " + nn::shape_text(w1a.sizes()) + " / hada_w1_b " + nn::shape_text(w1b.sizes()) +
+                        ", hada_w2_a " + nn::shape_text(w2a.sizes()) + " / hada_w2_b " + nn::shape_text(w2b.sizes()));
         if (w1a.size(0) != out || w2a.size(0) != out || w1b.size(1) != in * kernel || w2b.size(1) != in * kernel)
             return fail("LoHa update [" + std::to_string(w1a.size(0)) + ", " + std::to_string(w1b.size(1)) +
                         "] does not fit the " + target_kind);
@@ -188,7 +179,7 @@ double check_update(const LoraModuleUpdate& m, const std::vector<std::int64_t>& 
         } else {
             const auto a = get(LoraRole::LokrW1A), b = get(LoraRole::LokrW1B);
             if (a.dim() != 2 || b.dim() != 2 || a.size(1) != b.size(0))
-                return fail("rank mismatch: lokr_w1_a " + shape_str(a.sizes()) + " / lokr_w1_b " + shape_str(b.sizes()));
+                return fail("rank mismatch: lokr_w1_a " + nn::shape_text(a.sizes()) + " / lokr_w1_b " + nn::shape_text(b.sizes()));
             o1 = a.size(0), i1 = b.size(1);
         }
         std::int64_t w2_numel;
@@ -196,17 +187,17 @@ double check_update(const LoraModuleUpdate& m, const std::vector<std::int64_t>& 
             const auto t = get(LoraRole::LokrW2);
             if (t.dim() != 2 && t.dim() != 4) return fail("lokr_w2 must be a matrix or a convolution kernel");
             if (t.dim() == 4 && (!conv_target || t.size(2) != target[2] || t.size(3) != target[3]))
-                return fail("lokr_w2 " + shape_str(t.sizes()) + " does not fit the " + target_kind);
+                return fail("lokr_w2 " + nn::shape_text(t.sizes()) + " does not fit the " + target_kind);
             o2 = t.size(0), w2_numel = t.numel();
         } else {
             const auto a = get(LoraRole::LokrW2A), b = get(LoraRole::LokrW2B);
             if (a.dim() != 2 || b.dim() != 2 || a.size(1) != b.size(0))
-                return fail("rank mismatch: lokr_w2_a " + shape_str(a.sizes()) + " / lokr_w2_b " + shape_str(b.sizes()));
+                return fail("rank mismatch: lokr_w2_a " + nn::shape_text(a.sizes()) + " / lokr_w2_b " + nn::shape_text(b.sizes()));
             o2 = a.size(0), w2_numel = a.size(0) * b.size(1);
         }
         i2 = o2 > 0 ? w2_numel / o2 / kernel : 0;
         if (o1 * o2 != out || i1 * i2 != in || o2 * i2 * kernel != w2_numel)
-            return fail("LoKr update kron(" + shape_str(std::vector<std::int64_t>{o1, i1}) + ", [" + std::to_string(o2) + ", ...]) does not fit the " +
+            return fail("LoKr update kron(" + nn::shape_text(std::vector<std::int64_t>{o1, i1}) + ", [" + std::to_string(o2) + ", ...]) does not fit the " +
                         target_kind);
         double dim = 0;
         if (has(LoraRole::LokrW1B)) dim = static_cast<double>(get(LoraRole::LokrW1B).size(0));
@@ -217,21 +208,21 @@ double check_update(const LoraModuleUpdate& m, const std::vector<std::int64_t>& 
         return fail(std::string("LoRA update without its ") + (has(LoraRole::Down) ? "up" : "down") + " weight");
     const auto down = get(LoraRole::Down), up = get(LoraRole::Up);
     if ((down.dim() != 2 && down.dim() != 4) || (up.dim() != 2 && up.dim() != 4))
-        return fail("down " + shape_str(down.sizes()) + " / up " + shape_str(up.sizes()) + " are neither linear nor convolution weights");
+        return fail("down " + nn::shape_text(down.sizes()) + " / up " + nn::shape_text(up.sizes()) + " are neither linear nor convolution weights");
     const std::int64_t rank = down.size(0);
     if (up.size(1) != rank)
-        return fail("rank mismatch: down " + shape_str(down.sizes()) + " has rank " + std::to_string(rank) + ", up " +
-                    shape_str(up.sizes()) + " has rank " + std::to_string(up.size(1)));
+        return fail("rank mismatch: down " + nn::shape_text(down.sizes()) + " has rank " + std::to_string(rank) + ", up " +
+                    nn::shape_text(up.sizes()) + " has rank " + std::to_string(up.size(1)));
     if (up.dim() == 4 && (up.size(2) != 1 || up.size(3) != 1))
-        return fail("up " + shape_str(up.sizes()) + " is not a 1x1 convolution");
+        return fail("up " + nn::shape_text(up.sizes()) + " is not a 1x1 convolution");
     if (down.dim() == 4 && (down.size(2) != 1 || down.size(3) != 1)) {
         if (!conv_target)
             return fail("a " + std::to_string(down.size(2)) + "x" + std::to_string(down.size(3)) +
-                        " convolution LoRA (down " + shape_str(down.sizes()) + ") on a " + target_kind);
+                        " convolution LoRA (down " + nn::shape_text(down.sizes()) + ") on a " + target_kind);
         if (down.size(2) != target[2] || down.size(3) != target[3])
-            return fail("convolution LoRA kernel " + shape_str(down.sizes()) + " does not fit the " + target_kind);
+            return fail("convolution LoRA kernel " + nn::shape_text(down.sizes()) + " does not fit the " + target_kind);
     } else if (conv_target && kernel != 1) {
-        return fail("a linear LoRA (down " + shape_str(down.sizes()) + ") on a " + target_kind);
+        return fail("a linear LoRA (down " + nn::shape_text(down.sizes()) + ") on a " + target_kind);
     }
     if (up.size(0) != out || down.size(1) != in)
         return fail("LoRA update [" + std::to_string(up.size(0)) + ", " + std::to_string(down.size(1)) + "] does not fit the " +
@@ -244,7 +235,7 @@ LoraTargets targets_of(torch::nn::Module& module) {
     t.present = true;
     for (const auto& p : module.named_parameters()) {
         const auto& name = p.key();
-        if (!ends_with(name, ".weight") || (p.value().dim() != 2 && p.value().dim() != 4)) continue;
+        if (!name.ends_with(".weight") || (p.value().dim() != 2 && p.value().dim() != 4)) continue;
         const std::string m = name.substr(0, name.size() - std::string(".weight").size());
         t.weights[m] = p.value().sizes().vec();
         t.flat[flatten_module_name(m)] = m;
@@ -461,7 +452,7 @@ void LoraState::apply(nn::UNet2DConditionModelImpl& unet, nn::CLIPTextModelImpl*
     auto unet_params = unet.named_parameters();
     auto text_params = text_encoder ? text_encoder->named_parameters() : torch::OrderedDict<std::string, at::Tensor>{};
     auto param_of = [&](const std::string& p) -> at::Tensor& {
-        if (starts_with(p, "unet.")) return unet_params[p.substr(5)];
+        if (p.starts_with("unet.")) return unet_params[p.substr(5)];
         return text_params[p.substr(std::string("text_encoder.").size())];
     };
     std::vector<std::string> names;

@@ -14,13 +14,6 @@ std::map<std::string, at::Tensor> named_state(const torch::nn::Module& module) {
     return state;
 }
 
-std::string shape_text(at::IntArrayRef sizes) {
-    std::ostringstream s;
-    s << "[";
-    for (std::size_t i = 0; i < sizes.size(); ++i) s << (i ? ", " : "") << sizes[i];
-    s << "]";
-    return s.str();
-}
 
 // Lists at most `limit` names, then how many more.
 std::string name_list(const std::vector<std::string>& names, std::size_t limit = 8) {
@@ -60,6 +53,14 @@ LoadProgressScope::LoadProgressScope(std::function<void(std::uint64_t bytes)> on
 }
 
 LoadProgressScope::~LoadProgressScope() { load_observer = nullptr; }
+
+std::string shape_text(at::IntArrayRef sizes) {
+    std::ostringstream s;
+    s << "[";
+    for (std::size_t i = 0; i < sizes.size(); ++i) s << (i ? ", " : "") << sizes[i];
+    s << "]";
+    return s.str();
+}
 
 void load_state_dict(torch::nn::Module& module, std::map<std::string, at::Tensor>&& tensors, const std::string& file,
                      const std::string& model_name, const LoadTarget& target, const std::set<std::string>& ignored) {

@@ -37,6 +37,9 @@ private:
     std::function<void(std::uint64_t)> on_loaded_;
 };
 
+// "[320, 4, 3, 3]": a shape as load errors print it.
+std::string shape_text(at::IntArrayRef sizes);
+
 // The problems of a load, without loading: empty when the names and shapes match exactly.
 std::string describe_mismatch(const torch::nn::Module& module, const std::map<std::string, at::Tensor>& tensors,
                               const std::set<std::string>& ignored = {});
