@@ -179,6 +179,58 @@ private Q_SLOTS:
         QVERIFY2(r.err.contains("already exists"), r.err.constData());
     }
 
+    // A LoRA and a textual-inversion embedding from the command line: the PNG says them as A1111 does
+    // (<lora:stem:weight>, Lora hashes), the embedded request keeps both, and --from-png makes the same picture.
+    void generateWithLoraAndEmbedding() {
+        QTemporaryDir dir;
+        const QString out = dir.path() + "/styled.png";
+        auto r = cli({"generate", "--model", data("tiny-sd15"), "--prompt", "a photo of ti-cat", "--negative-prompt",
+                      "embedding:ti-style", "--width", "64", "--height", "64", "--steps", "2", "--seed", "7", "--lora",
+                      data("lora/kohya_alpha.safetensors") + ":0.7", "--embedding", data("textual_inversion/ti-cat.pt"),
+                      "--embedding", data("textual_inversion/ti-style.safetensors"), "--output", out, "--quiet"});
+        QVERIFY2(r.code == 0, r.err.constData());
+        const auto text = ips::read_png_text(std::filesystem::u8path(out.toStdString()));
+        const std::string& params = text.at("parameters");
+        QVERIFY2(params.rfind("a photo of ti-cat <lora:kohya_alpha:0.7>\nNegative prompt: embedding:ti-style\n", 0) == 0,
+                 params.c_str());
+        // Python's hashlib over the tensor bytes after the header (see test_lora's loraHashes).
+        QVERIFY2(params.find(R"(Lora hashes: "kohya_alpha: 2916f95abc86")") != std::string::npos, params.c_str());
+        const auto embedded = nlohmann::json::parse(text.at("ipstudio_request"));
+        QCOMPARE(embedded["loras"].size(), std::size_t(1));
+        QCOMPARE(embedded["embeddings"].size(), std::size_t(2));
+        r = cli({"generate", "--from-png", out, "--output", dir.path() + "/again.png", "--quiet"});
+        QVERIFY2(r.code == 0, r.err.constData());
+        QCOMPARE(ipstest::readBytes(std::filesystem::u8path((dir.path() + "/again.png").toStdString())),
+                 ipstest::readBytes(std::filesystem::u8path(out.toStdString())));
+    }
+
+    // A prompt past 77 tokens: the plain reading says what it drops; --prompt-syntax a1111 reads it all
+    // (two windows), and the PNG keeps the choice so --from-png reads it the same way.
+    void longPromptsAndSyntax() {
+        QTemporaryDir dir;
+        QString prompt;
+        for (int i = 0; i < 90; ++i) prompt += "red ";
+        const QStringList common{"generate", "--model", data("tiny-sd15"), "--prompt", prompt.trimmed(), "--width", "64",
+                                 "--height", "64", "--steps", "2", "--seed", "3", "--quiet"};
+        auto r = cli(common + QStringList{"--output", dir.path() + "/plain.png"});
+        QVERIFY2(r.code == 0, r.err.constData());
+        QVERIFY2(r.err.contains("warning: the prompt is 92 tokens; the last 15 are ignored"), r.err.constData());
+        r = cli(common + QStringList{"--prompt-syntax", "a1111", "--output", dir.path() + "/a1111.png"});
+        QVERIFY2(r.code == 0, r.err.constData());
+        QVERIFY2(!r.err.contains("warning"), r.err.constData());
+        const auto text = ips::read_png_text(std::filesystem::u8path((dir.path() + "/a1111.png").toStdString()));
+        QCOMPARE(nlohmann::json::parse(text.at("ipstudio_request"))["prompt_syntax"].get<std::string>(), std::string("a1111"));
+        QVERIFY(ipstest::readBytes(std::filesystem::u8path((dir.path() + "/a1111.png").toStdString())) !=
+                ipstest::readBytes(std::filesystem::u8path((dir.path() + "/plain.png").toStdString())));
+        r = cli({"generate", "--from-png", dir.path() + "/a1111.png", "--output", dir.path() + "/again.png", "--quiet"});
+        QVERIFY2(r.code == 0, r.err.constData());
+        QCOMPARE(ipstest::readBytes(std::filesystem::u8path((dir.path() + "/again.png").toStdString())),
+                 ipstest::readBytes(std::filesystem::u8path((dir.path() + "/a1111.png").toStdString())));
+        r = cli(common + QStringList{"--prompt-syntax", "compel", "--output", dir.path() + "/x.png"});
+        QCOMPARE(r.code, 2);
+        QVERIFY2(r.err.contains("prompt_syntax must be plain or a1111"), r.err.constData());
+    }
+
     void generateRefusesBadRequests() {
         QTemporaryDir dir;
         const QString bad = dir.path() + "/bad.json";

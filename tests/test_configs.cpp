@@ -5,6 +5,7 @@
 
 #include "io/configs.h"
 #include "ips/errors.h"
+#include "ips/request_json.h"
 #include "test_paths.h"
 
 using namespace ips::io;
@@ -96,6 +97,13 @@ private Q_SLOTS:
         ipstest::writeBytes(path, "{\"in_channels\": 4,");
         const auto msg = ipstest::loadErrorOf([&] { load_config<UNet2DConditionModelConfig>(path); });
         QVERIFY2(msg.find("config.json") != std::string::npos && msg.find("invalid JSON") != std::string::npos, msg.c_str());
+        // A number beyond a double is nlohmann's out_of_range, not a parse_error (found by fuzzing): still
+        // the same message, in config files and in requests.
+        ipstest::writeBytes(path, "{\"in_channels\": 4e999}");
+        const auto huge = ipstest::loadErrorOf([&] { load_config<UNet2DConditionModelConfig>(path); });
+        QVERIFY2(huge.find("config.json") != std::string::npos && huge.find("invalid JSON") != std::string::npos, huge.c_str());
+        const auto request = ipstest::inputErrorOf([&] { ips::parse_request_json(R"({"model": 7E777})", "/base", "preset.json"); });
+        QVERIFY2(request.find("preset.json: not valid JSON") != std::string::npos, request.c_str());
         const auto missing = ipstest::loadErrorOf([&] { load_config<AutoencoderKLConfig>(path.parent_path() / "nope.json"); });
         QVERIFY2(missing.find("nope.json") != std::string::npos, missing.c_str());
     }

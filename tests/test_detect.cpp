@@ -4,6 +4,7 @@
 #include <set>
 
 #include "io/detect.h"
+#include "io/ldm_key_map.h"
 #include "ips/errors.h"
 #include "ips/model_info.h"
 #include "test_paths.h"
@@ -125,6 +126,20 @@ private Q_SLOTS:
                                                             t("cond_stage_model.transformer.x"), t("first_stage_model.x")});
         QCOMPARE(inpaint.variant, std::string("sd1.x"));
         QCOMPARE(inpaint.dimensions.at("in_channels"), 9);
+    }
+
+    // Found by fuzzing: block indices of 20 digits made stoi/stol throw out of the name mappers. Such a
+    // name is simply not a block.
+    void hugeIndicesAreNotBlocks() {
+        const std::string huge = "99999999999999999999";
+        QVERIFY(!ips::io::ldm_to_diffusers("first_stage_model.encoder.down." + huge + ".block.0.conv1.weight",
+                                           ips::io::LdmComponent::Vae, {}));
+        QVERIFY(!ips::io::ldm_to_diffusers("model.diffusion_model.input_blocks." + huge + ".0.weight",
+                                           ips::io::LdmComponent::UNet, {}));
+        const auto d = ips::io::detect_from_tensors({t("image_proj.proj.weight", {3072, 1024}),
+                                                     t("ip_adapter." + huge + ".to_k_ip.weight", {320, 768})});
+        QCOMPARE(d.kind, ModelKind::IpAdapter);
+        QCOMPARE(d.dimensions.count("cross_attention_dim"), std::size_t(0));
     }
 
     void unknownTensorsAreUnknown() {

@@ -136,6 +136,20 @@ private Q_SLOTS:
         QCOMPARE(size->height, 20000LL);
         const auto message = inputErrorOf([&] { ips::image::decode_image_rgb(png, "huge.png"); });
         QVERIFY2(message.find("huge.png") != std::string::npos && message.find("20000x20000") != std::string::npos, message.c_str());
+        // BMP sizes are signed (negative height: top-down rows); found by fuzzing: a negative width must not
+        // make a 20000x20000 picture look small to the size limit.
+        auto bmp = [](std::int32_t w, std::int32_t h) {
+            std::string b = "BM" + std::string(16, '\0');
+            for (std::int32_t v : {w, h})
+                for (int i = 0; i < 4; ++i) b += char((std::uint32_t(v) >> (8 * i)) & 0xFF);
+            return b;
+        };
+        for (const auto& [w, h] : {std::pair{20000, -20000}, std::pair{-20000, 20000}}) {
+            const auto s = ips::image::read_image_size(bmp(w, h));
+            QVERIFY(s.has_value());
+            QCOMPARE(s->width, 20000LL);
+            QCOMPARE(s->height, 20000LL);
+        }
         // Real files: the header agrees with the decoder.
         for (const char* f : {"images/wide_256x128.png", "images/shapes_100x75.png"}) {
             const auto bytes = ipstest::readBytes(dataPath(f));

@@ -9,6 +9,8 @@
 #include "ipadapter/image_prompts.h"
 #include "ipadapter/ip_adapter_model.h"
 #include "ipadapter/layer_scales.h"
+#include "ips/generation.h"
+#include "ips/request_json.h"
 #include "models/model_loader.h"
 #include "test_paths.h"
 
@@ -20,6 +22,16 @@ namespace {
 
 ImageEmbedding embeds(const at::Tensor& image_embeds) { return {image_embeds, {}}; }
 ImageEmbedding hidden(const at::Tensor& hidden_states) { return {{}, hidden_states}; }
+
+bool near(const std::vector<double>& got, const std::vector<double>& expected) {
+    if (got.size() != expected.size()) return false;
+    for (std::size_t i = 0; i < got.size(); ++i)
+        if (std::abs(got[i] - expected[i]) > 1e-12) {
+            qWarning("layer %zu: got %.17g, expected %.17g", i, got[i], expected[i]);
+            return false;
+        }
+    return true;
+}
 
 }  // namespace
 
@@ -258,6 +270,240 @@ private Q_SLOTS:
         QVERIFY(error(R"(1.0)", "dreamy").find("unknown") != std::string::npos);
         QVERIFY(error(R"({"mid": 1})", "style").find("cannot be combined") != std::string::npos);
         QVERIFY(error(R"("high")").find("must be a number") != std::string::npos);
+    }
+
+    // ComfyUI_IPAdapter_plus's weight types on SD1.5's 16 layers (forward order = its transformer_index:
+    // down 0-5, mid 6, up 7-15), values worked out by hand from its formulas with weight 1.
+    void weightTypesPerLayerAsComfyUI() {
+        const auto names = unet->cross_attention_layer_names();
+        using V = std::vector<double>;
+        auto scales = [&](const char* type, double w = 1.0) { return resolve_layer_scales(w, type, names); };
+        QVERIFY(near(scales("linear", 0.7), all(0.7)));
+        // ease in: 0.05 + 0.95 * (1 - i/16) = 1 - 0.059375 i
+        QVERIFY(near(scales("ease in"), V{1, 0.940625, 0.88125, 0.821875, 0.7625, 0.703125, 0.64375, 0.584375, 0.525, 0.465625,
+                                          0.40625, 0.346875, 0.2875, 0.228125, 0.16875, 0.109375}));
+        // ease out: 0.05 + 0.95 * i/16 = 0.05 + 0.059375 i (times the weight)
+        QVERIFY(near(scales("ease out", 2.0), V{0.1, 0.21875, 0.3375, 0.45625, 0.575, 0.69375, 0.8125, 0.93125, 1.05, 1.16875,
+                                                 1.2875, 1.40625, 1.525, 1.64375, 1.7625, 1.88125}));
+        // ease in-out: 0.05 + 0.95 * (1 - |i - 8| / 8) = 1 - 0.11875 |i - 8|
+        QVERIFY(near(scales("ease in-out"), V{0.05, 0.16875, 0.2875, 0.40625, 0.525, 0.64375, 0.7625, 0.88125, 1, 0.88125, 0.7625,
+                                              0.64375, 0.525, 0.40625, 0.2875, 0.16875}));
+        // reverse in-out: 0.05 + 0.95 * |i - 8| / 8
+        QVERIFY(near(scales("reverse in-out"), V{1, 0.88125, 0.7625, 0.64375, 0.525, 0.40625, 0.2875, 0.16875, 0.05, 0.16875,
+                                                 0.2875, 0.40625, 0.525, 0.64375, 0.7625, 0.88125}));
+        const double w = 0.2;
+        QVERIFY(near(scales("weak input"), V{w, w, w, w, w, w, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1}));
+        QVERIFY(near(scales("weak output"), V{1, 1, 1, 1, 1, 1, 1, w, w, w, w, w, w, w, w, w}));
+        QVERIFY(near(scales("weak middle"), V{1, 1, 1, 1, 1, 1, w, 1, 1, 1, 1, 1, 1, 1, 1, 1}));
+        QVERIFY(near(scales("strong middle"), V{w, w, w, w, w, w, 1, w, w, w, w, w, w, w, w, w}));
+        QVERIFY(near(scales("style transfer"), V{1, 1, 1, 1, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1}));
+        QVERIFY(near(scales("composition", 0.8), V{0, 0, 0, 0, 0.2, 0.8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}));
+        QVERIFY(near(scales("strong style transfer"), V{1, 1, 1, 1, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1}));
+        QVERIFY(near(scales("style and composition"), V{1, 1, 1, 1, 0.25, 1, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1}));
+        QVERIFY(near(scales("style transfer precise"), V{1, 1, 1, 1, 0.25, 1, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1}));
+        QVERIFY(near(scales("composition precise"), V{1, 1, 1, 1, 0.25, 1, 0.1, 0.1, 0.1, 1, 1, 1, 1, 1, 1, 1}));
+        // The old modes are aliases.
+        QCOMPARE(scales("full", 0.6), scales("linear", 0.6));
+        QCOMPARE(scales("style"), scales("style transfer"));
+        // Which tokens each layer gets: the second reference on down_blocks.2 (layers 4, 5) for style and
+        // composition; the precise types hand the reference to the unconditional branch only.
+        using T = LayerTokens;
+        const auto R = T::Reference, C = T::Composition, U = T::UnconditionalOnly;
+        QCOMPARE(resolve_layer_tokens("linear", names), std::vector<T>(16, R));
+        QCOMPARE(resolve_layer_tokens("style and composition", names), (std::vector<T>{R, R, R, R, C, C, R, R, R, R, R, R, R, R, R, R}));
+        QCOMPARE(resolve_layer_tokens("style transfer precise", names), (std::vector<T>{R, R, R, R, U, U, R, R, R, R, R, R, R, R, R, R}));
+        QCOMPARE(resolve_layer_tokens("composition precise", names), (std::vector<T>{U, U, U, U, R, R, U, U, U, U, U, U, U, U, U, U}));
+        const auto bad = inputErrorOf([&] { scales("ease sideways"); });
+        QVERIFY2(bad.find("ease sideways") != std::string::npos && bad.find("'reverse in-out'") != std::string::npos, bad.c_str());
+        QVERIFY(inputErrorOf([&] { resolve_layer_scales(nlohmann::json::parse(R"({"mid": 1})"), "ease in", names); })
+                    .find("cannot be combined") != std::string::npos);
+    }
+
+    // ComfyUI's combine_embeds on known vectors: three "images" [3, 2].
+    void combineEmbedsOnKnownVectors() {
+        const auto e = at::tensor({1.0, 2.0, 3.0, 4.0, 5.0, 8.0}, at::kDouble).view({3, 2});
+        auto check = [&](const char* mode, std::vector<double> expected) {
+            const auto got = combine_embeddings(e, mode);
+            QCOMPARE(got.sizes().vec(), (std::vector<std::int64_t>{1, 2}));
+            for (int i = 0; i < 2; ++i) QVERIFY2(std::abs(got[0][i].item<double>() - expected[i]) < 1e-12, mode);
+        };
+        check("add", {9, 14});
+        check("subtract", {1 - (3 + 5) / 2.0, 2 - (4 + 8) / 2.0});  // the first minus the mean of the rest
+        check("average", {3, 14 / 3.0});
+        // Each value divided by its norm across the images (sqrt(1+9+25), sqrt(4+16+64)), then the mean.
+        check("norm average", {9 / std::sqrt(35.0) / 3, 14 / std::sqrt(84.0) / 3});
+        QVERIFY(inputErrorOf([&] { combine_embeddings(e, "concat"); }).find("not a reduction") != std::string::npos);
+
+        // In an adapter: the embeddings are combined before the projection (image weights first), and
+        // one unconditional set of tokens goes with the one combined set.
+        c10::InferenceMode guard;
+        const auto g = ipstest::loadGolden("unet_ip_base_scale06");
+        const auto first = g.input("ip_image_embeds")[1];
+        const auto second = first.flip({-1});
+        AdapterConditioning c;
+        c.adapter = load("ip-adapter_sd15.safetensors");
+        c.images = {embeds(first), embeds(second)};
+        c.image_weights = {1.0, 0.5};
+        c.combine_embeds = "average";
+        const auto [uncond, cond] = image_prompt_tokens(c);
+        QVERIFY(ipstest::maxAbsDiff(cond, c.adapter->project((first + second * 0.5) / 2)) < 1e-6);
+        QCOMPARE(uncond.sizes().vec(), cond.sizes().vec());
+        c.combine_embeds = "concat";  // today's behaviour: tokens side by side
+        QCOMPARE(image_prompt_tokens(c).second.size(1), 2 * cond.size(1));
+    }
+
+    // ComfyUI's embeds_scaling through one attention layer, in float64 against the formulas written out.
+    void embedsScalingThroughOneAttention() {
+        ips::nn::AttentionOptions o;
+        o.query_dim = 8;
+        o.cross_attention_dim = 6;
+        o.heads = 2;
+        o.dim_head = 4;
+        ips::nn::Attention attention(o);
+        attention->to(at::kDouble);
+        c10::InferenceMode guard;  // after the module is built: its parameters are ordinary tensors
+        const auto hidden = at::randn({1, 5, 8}, at::kDouble);
+        const auto context = at::randn({1, 3, 6}, at::kDouble);
+        const auto k_ip = at::randn({1, 2, 4, 4}, at::kDouble), v_ip = at::randn({1, 2, 4, 4}, at::kDouble);  // [B, heads, N, d]
+        const double w = 0.7, s = 0.5;  // 1/sqrt(dim_head)
+        auto attend = [&](const at::Tensor& q, const at::Tensor& k, const at::Tensor& v) {
+            return at::softmax(at::matmul(q, k.transpose(-1, -2)) * s, -1).matmul(v);
+        };
+        const auto q = attention->split_heads(attention->to_q(hidden));
+        const auto text = attend(q, attention->split_heads(attention->to_k(context)), attention->split_heads(attention->to_v(context)));
+        auto output = [&](const at::Tensor& heads) {
+            return attention->to_out[0]->as<torch::nn::Linear>()->forward(heads.transpose(1, 2).reshape({1, 5, 8}));
+        };
+        const double penalty = w * 8 / 1280.0;  // C = heads * dim_head = 8
+        const auto v_mean = v_ip.mean({2}, true);
+        const std::vector<std::pair<const char*, at::Tensor>> cases{
+            {"V only", w * attend(q, k_ip, v_ip)},
+            {"K+V", attend(q, w * k_ip, w * v_ip)},
+            {"K+V w/ C penalty", attend(q, penalty * k_ip, penalty * v_ip)},
+            {"K+mean(V) w/ C penalty", attend(q, penalty * k_ip, v_ip - v_mean + penalty * v_mean)},
+        };
+        for (const auto& [mode, ip] : cases) {
+            const std::vector<ips::nn::ImagePromptAttention> prompts{scale_image_attention({k_ip, v_ip, w}, mode)};
+            const auto got = attention->forward(hidden, context, &prompts);
+            QVERIFY2(ipstest::maxAbsDiff(got, output(text + ip)) < 1e-12, mode);
+        }
+        // V only leaves the tensors alone (the golden path stays bit-identical).
+        const auto v_only = scale_image_attention({k_ip, v_ip, w}, "V only");
+        QVERIFY(v_only.key.is_same(k_ip) && v_only.value.is_same(v_ip) && v_only.scale == w);
+        QVERIFY(inputErrorOf([&] { scale_image_attention({k_ip, v_ip, w}, "Q only"); }).find("'K+V'") != std::string::npos);
+    }
+
+    // Two references feed different layers; the precise types swap the guidance branches.
+    void styleAndCompositionAndPreciseLayers() {
+        c10::InferenceMode guard;
+        const auto g = ipstest::loadGolden("unet_ip_base_scale06");
+        const auto style = embeds(g.input("ip_image_embeds")[1]);
+        const auto composition = embeds(g.input("ip_image_embeds")[1].flip({-1}));
+        const auto names = unet->cross_attention_layer_names();
+        auto prepared = [&](std::vector<ImageEmbedding> images, const char* type, bool cfg) {
+            AdapterConditioning c;
+            c.adapter = load("ip-adapter_sd15.safetensors");
+            c.images = std::move(images);
+            c.weight_type = type;
+            c.layer_scales = resolve_layer_scales(1.0, type, names);
+            return PreparedImagePrompts(*unet, {c}, {cfg, 1});
+        };
+        auto both = prepared({style, composition}, "style and composition", true);
+        auto style_only = prepared({style}, "linear", true);
+        auto composition_only = prepared({composition}, "linear", true);
+        const auto& mixed = *both.for_step(0, 1);
+        const auto& s = *style_only.for_step(0, 1);
+        const auto& k = *composition_only.for_step(0, 1);
+        QVERIFY(at::equal(mixed[0][0].key, s[0][0].key) && at::equal(mixed[15][0].value, s[15][0].value));
+        QVERIFY(at::equal(mixed[4][0].key, k[4][0].key) && at::equal(mixed[5][0].value, k[5][0].value));
+        QCOMPARE(mixed[4][0].scale, 0.25);
+        QVERIFY(mixed[6].empty());  // the mid block is off
+        QVERIFY(inputErrorOf([&] { prepared({style}, "style and composition", true); }).find("two reference images") != std::string::npos);
+
+        // style transfer precise: on layers 4-5 the uncond half gets the reference, the cond half zeros.
+        auto precise = prepared({style}, "style transfer precise", true);
+        const auto& p = *precise.for_step(0, 1);
+        QVERIFY(ipstest::maxAbsDiff(p[4][0].key[0], s[4][0].key[1]) < 1e-6 && ipstest::maxAbsDiff(p[5][0].value[0], s[5][0].value[1]) < 1e-6);
+        QVERIFY(p[4][0].key[1].abs().max().item<double>() == 0.0 && p[5][0].value[1].abs().max().item<double>() == 0.0);
+        QVERIFY(at::equal(p[0][0].key, s[0][0].key));
+        // Without guidance those layers add nothing.
+        auto precise_no_cfg = prepared({style}, "style transfer precise", false);
+        QVERIFY((*precise_no_cfg.for_step(0, 1))[4].empty() && !(*precise_no_cfg.for_step(0, 1))[0].empty());
+    }
+
+    // The defaults (linear, concat, V only), named or aliased, prepare exactly today's keys and values.
+    void defaultControlsAreTodaysBehaviour() {
+        c10::InferenceMode guard;
+        const auto g = ipstest::loadGolden("unet_ip_base_scale06");
+        AdapterConditioning c;
+        c.adapter = load("ip-adapter_sd15.safetensors");
+        c.images = {embeds(g.input("ip_image_embeds")[1]), embeds(g.input("ip_image_embeds")[1].flip({-1}))};
+        c.image_weights = {1.0, 0.5};
+        c.layer_scales = all(0.6);
+        PreparedImagePrompts today(*unet, {c}, {});
+        c.weight_type = "full";
+        c.combine_embeds = "concat";
+        c.embeds_scaling = "V only";
+        PreparedImagePrompts named(*unet, {c}, {});
+        const auto& a = *today.for_step(0, 1);
+        const auto& b = *named.for_step(0, 1);
+        for (std::size_t l = 0; l < a.size(); ++l)
+            QVERIFY(at::equal(a[l][0].key, b[l][0].key) && at::equal(a[l][0].value, b[l][0].value) && a[l][0].scale == b[l][0].scale);
+    }
+
+    // Request JSON: the new fields round trip, "mode" is still read (and written as weight_type), bad
+    // values name the field and the allowed values.
+    void requestJsonControls() {
+        const auto base = std::filesystem::temp_directory_path();
+        auto parse = [&](const std::string& adapter) {
+            return ips::parse_request_json(R"({"schema": 1, "model": "m", "ip_adapters": [)" + adapter + "]}", base, "t.json");
+        };
+        const auto old = parse(R"({"scale": 0.5, "mode": "style"})");
+        QCOMPARE(QString::fromStdString(old.ip_adapters[0].mode), QString("style transfer"));
+        QCOMPARE(QString::fromStdString(old.ip_adapters[0].combine_embeds), QString("concat"));
+        QCOMPARE(QString::fromStdString(old.ip_adapters[0].embeds_scaling), QString("V only"));
+        QCOMPARE(QString::fromStdString(parse(R"({"mode": "full"})").ip_adapters[0].mode), QString("linear"));
+        const auto q = parse(R"({"weight_type": "ease in-out", "combine_embeds": "norm average", "embeds_scaling": "K+mean(V) w/ C penalty"})");
+        const auto text = ips::request_to_json(q, base);
+        const auto j = nlohmann::json::parse(text)["ip_adapters"][0];
+        QVERIFY(!j.contains("mode"));
+        QCOMPARE(QString::fromStdString(j["weight_type"].get<std::string>()), QString("ease in-out"));
+        const auto back = ips::parse_request_json(text, base, "back.json").ip_adapters[0];
+        QCOMPARE(QString::fromStdString(back.mode), QString("ease in-out"));
+        QCOMPARE(QString::fromStdString(back.combine_embeds), QString("norm average"));
+        QCOMPARE(QString::fromStdString(back.embeds_scaling), QString("K+mean(V) w/ C penalty"));
+        // An alias set in code is written under its new name.
+        auto aliased = q;
+        aliased.ip_adapters[0].mode = "style";
+        QCOMPARE(QString::fromStdString(nlohmann::json::parse(ips::request_to_json(aliased, base))["ip_adapters"][0]["weight_type"].get<std::string>()),
+                 QString("style transfer"));
+        // Bad values.
+        const auto type = inputErrorOf([&] { parse(R"({"weight_type": "sharp"})"); });
+        QVERIFY2(type.find("ip_adapters[0].weight_type") != std::string::npos && type.find("'style and composition'") != std::string::npos, type.c_str());
+        QVERIFY(inputErrorOf([&] { parse(R"({"mode": "dreamy"})"); }).find("ip_adapters[0].mode") != std::string::npos);
+        const auto combine = inputErrorOf([&] { parse(R"({"combine_embeds": "max"})"); });
+        QVERIFY2(combine.find("combine_embeds") != std::string::npos && combine.find("'norm average'") != std::string::npos, combine.c_str());
+        const auto scaling = inputErrorOf([&] { parse(R"({"embeds_scaling": "K only"})"); });
+        QVERIFY2(scaling.find("embeds_scaling") != std::string::npos && scaling.find("'K+V w/ C penalty'") != std::string::npos, scaling.c_str());
+        // "style and composition" with one picture is refused before any work.
+        ips::GenerationRequest r;
+        r.model = dataPath("tiny-sd15");
+        r.prompt = "a cat";
+        ips::IpAdapterSettings a;
+        a.path = dataPath("tiny-ip-adapter/ip-adapter_sd15.safetensors");
+        a.images = {{dataPath("images/scene_128x128.png"), nullptr}};
+        a.mode = "style and composition";
+        r.ip_adapters = {a};
+        const auto one = inputErrorOf([&] { ips::validate_request(r); });
+        QVERIFY2(one.find("two reference images") != std::string::npos, one.c_str());
+        r.ip_adapters[0].mode = "linear";
+        r.ip_adapters[0].combine_embeds = "max";
+        QVERIFY(inputErrorOf([&] { ips::validate_request(r); }).find("combine_embeds") != std::string::npos);
+        // PNG parameters name the weight type when it is not linear.
+        r.ip_adapters[0].combine_embeds = "concat";
+        QVERIFY(ips::a1111_parameters(r, 1).find("(scale 1)") != std::string::npos);
+        r.ip_adapters[0].mode = "style";
+        QVERIFY(ips::a1111_parameters(r, 1).find("(scale 1, style transfer)") != std::string::npos);
     }
 
     void trainingCheckpointNames() {

@@ -10,11 +10,13 @@
 
 #include "golden.h"
 #include "io/json_file.h"
+#include "io/sha256.h"
 #include "io/weights.h"
 #include "ips/generation.h"
 #include "ips/model_discovery.h"
 #include "ips/request_json.h"
 #include "ips/model_info.h"
+#include "lora/lora_hash.h"
 #include "lora/lora_keys.h"
 #include "lora/lora_model.h"
 #include "models/model_loader.h"
@@ -510,6 +512,35 @@ private Q_SLOTS:
             const auto msg = ipstest::inputErrorOf([&] { ips::parse_request_json(bad, "/base", "request.json"); });
             QVERIFY2(msg.find("loras") != std::string::npos, bad);
         }
+    }
+
+    // SHA-256 against FIPS 180-4's examples; A1111's short LoRA hash against Python's hashlib (over the
+    // tensor bytes after a .safetensors header, over the whole file otherwise).
+    void loraHashes() {
+        QCOMPARE(ips::io::Sha256().hex_digest(), std::string("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"));
+        ips::io::Sha256 abc;
+        abc.update("abc");
+        QCOMPARE(abc.hex_digest(), std::string("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"));
+        ips::io::Sha256 two_blocks;
+        two_blocks.update("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq");
+        QCOMPARE(two_blocks.hex_digest(), std::string("248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1"));
+        ips::io::Sha256 million;
+        const std::string a(1000, 'a');
+        for (int i = 0; i < 1000; ++i) million.update(a.substr(0, 1 + i % 7)), million.update(a.substr(0, 999 - i % 7));
+        QCOMPARE(million.hex_digest(), std::string("cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0"));
+
+        QCOMPARE(ips::lora::lora_short_hash(dataPath("lora/kohya_alpha.safetensors")), std::string("2916f95abc86"));
+        QCOMPARE(ips::lora::lora_short_hash(dataPath("lora/kohya_alpha.bin")), std::string("c7f8141dd471"));
+        QCOMPARE(ips::lora::lora_short_hash(scratch("no-such.safetensors")), std::string());
+
+        ips::GenerationRequest q;
+        q.model = "m";
+        q.prompt = "x";
+        q.loras = {{dataPath("lora/kohya_alpha.safetensors"), 0.5}, {dataPath("lora/kohya_alpha.bin"), 1.0},
+                   {scratch("gone.safetensors"), 1.0}};
+        const std::string params = ips::a1111_parameters(q, 1);
+        QVERIFY2(params.find(R"(, Lora hashes: "kohya_alpha: 2916f95abc86, kohya_alpha: c7f8141dd471",)") != std::string::npos,
+                 params.c_str());
     }
 
     // ComfyUI models/loras and A1111 models/Lora are found by the model scan.

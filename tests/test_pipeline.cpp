@@ -5,6 +5,7 @@
 #include <QtTest>
 
 #include "golden.h"
+#include "golden_pipeline.h"
 #include "image/image_io.h"
 #include "io/configs.h"
 #include "io/json_file.h"
@@ -18,59 +19,8 @@ using ipstest::dataPath;
 using ipstest::inputErrorOf;
 namespace fs = std::filesystem;
 
-namespace {
-
-const char* adapterFile(const std::string& kind) {
-    if (kind == "plus") return "tiny-ip-adapter/ip-adapter-plus_sd15.safetensors";
-    if (kind == "full") return "tiny-ip-adapter/ip-adapter-full-face_sd15.safetensors";
-    return "tiny-ip-adapter/ip-adapter_sd15.safetensors";
-}
-
-// The request a golden pipeline case describes.
-ips::GenerationRequest requestFor(const ipstest::GoldenCase& g, const fs::path& scratch) {
-    const auto& p = g.spec["params"];
-    ips::GenerationRequest q;
-    q.model = dataPath("tiny-sd15");
-    q.prompt = p.value("prompt", "");
-    q.negative_prompt = p["negative_prompt"].is_null() ? "" : p["negative_prompt"].get<std::string>();
-    q.width = p["width"];
-    q.height = p["height"];
-    q.num_inference_steps = p["steps"];
-    q.guidance_scale = p["guidance"];
-    q.scheduler = p["scheduler"];
-    if (!p["clip_skip"].is_null()) q.clip_skip = p["clip_skip"].get<int>();
-    q.num_images_per_prompt = p["num_images_per_prompt"];
-    q.seed = p.contains("gen_seed") ? p["gen_seed"].get<std::uint64_t>() : p["latent_seed"].get<std::uint64_t>();
-    auto input_path = [&](const std::string& name) { return dataPath(g.spec["inputs"][name]["path"].get<std::string>()); };
-    if (p.contains("ip")) {
-        for (std::size_t a = 0; a < p["ip"].size(); ++a) {
-            ips::IpAdapterSettings s;
-            s.path = dataPath(adapterFile(p["ip"][a]["adapter"]));
-            s.image_encoder = dataPath("tiny-sd15/image_encoder");
-            for (std::size_t k = 0; k < p["ip"][a]["images"].size(); ++k)
-                s.images.push_back({input_path("ip_image_" + std::to_string(a) + "_" + std::to_string(k)), nullptr});
-            s.scale = p["ip"][a]["scale"];
-            q.ip_adapters.push_back(s);
-        }
-    }
-    if (p.contains("control_image")) {
-        ips::ControlNetSettings c;
-        c.path = dataPath("tiny-controlnet");
-        c.image = {input_path("control_image"), nullptr};
-        c.conditioning_scale = p["cn_scale"];
-        q.controlnets.push_back(c);
-    }
-    if (p.contains("init_image")) q.init_image = ips::ImageSource{input_path("init_image"), nullptr};
-    if (p.contains("strength")) q.strength = p["strength"].get<double>();
-    if (p.contains("mask_image")) q.mask_image = ips::ImageSource{input_path("mask_image"), nullptr};
-    if (g.hasInput("latents")) {
-        q.latents_file = scratch / (g.spec["id"].get<std::string>() + ".latents.safetensors");
-        ips::io::save_safetensors(q.latents_file, {{"latents", g.input("latents")}});
-    }
-    return q;
-}
-
-}  // namespace
+using ipstest::adapterFile;
+using ipstest::requestFor;
 
 class TestPipeline : public QObject {
     Q_OBJECT
@@ -78,6 +28,21 @@ class TestPipeline : public QObject {
     QTemporaryDir scratch;
 
     fs::path scratchPath() const { return scratch.path().toStdString(); }
+
+    // 64x64, 2 steps, seed 5, the tiny base IP-Adapter with one picture.
+    static ips::GenerationRequest tinyIpRequest(const ips::ImageSource& picture) {
+        ips::GenerationRequest q;
+        q.model = dataPath("tiny-sd15");
+        q.width = q.height = 64;
+        q.num_inference_steps = 2;
+        q.seed = 5;
+        ips::IpAdapterSettings a;
+        a.path = dataPath(adapterFile("base"));
+        a.image_encoder = dataPath("tiny-sd15/image_encoder");
+        a.images = {picture};
+        q.ip_adapters = {a};
+        return q;
+    }
 
 private Q_SLOTS:
     void initTestCase() { engine = std::make_unique<ips::pipeline::Engine>(ips::PipelineOptions{}); }
@@ -95,26 +60,8 @@ private Q_SLOTS:
         const auto g = ipstest::loadGolden(id.toStdString());
         ips::pipeline::Trace trace;
         const auto result = engine->generate(requestFor(g, scratchPath()), {}, nullptr, &trace);
-        IPS_COMPARE_GOLDEN(g, "prompt_embeds_cfg", trace.prompt_embeds);
-        IPS_COMPARE_GOLDEN(g, "timesteps", trace.timesteps.to(g.output("timesteps").scalar_type()));
-        for (std::size_t a = 0; a < trace.ip_tokens.size(); ++a) {
-            const auto golden = g.output("ip_tokens_" + std::to_string(a));  // [2, images, tokens, C]
-            const auto ours = at::cat({trace.ip_tokens[a].first, trace.ip_tokens[a].second}).view(golden.sizes());
-            IPS_COMPARE_GOLDEN(g, "ip_tokens_" + std::to_string(a), ours);
-        }
-        IPS_COMPARE_GOLDEN(g, "step_latents", at::stack(trace.step_latents));
-        IPS_COMPARE_GOLDEN(g, "latents_final", trace.latents_final);
-        IPS_COMPARE_GOLDEN(g, "decoded_sample", trace.decoded);
-        IPS_COMPARE_GOLDEN(g, "image", trace.image);
-        if (g.spec.contains("png")) {
-            // The 8-bit picture against diffusers' PNG, within the manifest's png_atol.
-            const auto png = ips::image::read_image_rgb(dataPath("golden/" + g.spec["png"]["image0"].get<std::string>()));
-            const auto& ours = result.images.front();
-            QCOMPARE(ours.width, png.width);
-            int worst = 0;
-            for (std::size_t i = 0; i < png.pixels.size(); ++i) worst = std::max(worst, std::abs(int(ours.pixels[i]) - int(png.pixels[i])));
-            QVERIFY2(worst <= g.spec["png_atol"].get<int>(), qPrintable(QString("PNG max diff %1").arg(worst)));
-        }
+        const auto failures = ipstest::compareWithGolden(g, trace, result);
+        QVERIFY2(failures.empty(), failures.c_str());
     }
 
     // The bfloat16 fast path (fused attention, bf16 channels-last UNet, bf16 VAE decode) on every golden
@@ -447,17 +394,34 @@ private Q_SLOTS:
         QVERIFY(engine->generate(q, {}, nullptr).images.front().pixels != plain.images.front().pixels);
     }
 
+    // ComfyUI's controls reach the generation: averaging two copies of one picture is that picture alone
+    // (exactly: (e + e) / 2 = e), while concat of the copies is not; K+V scaling and the precise/two-image
+    // weight types change the picture; "style and composition" needs its two pictures.
+    void comfyControlsReachTheEngine() {
+        const ips::ImageSource shapes{dataPath("images/shapes_100x75.png"), nullptr};
+        auto q = tinyIpRequest(shapes);
+        q.ip_adapters[0].scale = 0.8;
+        const auto single = engine->generate(q, {}, nullptr).images.front().pixels;
+        q.ip_adapters[0].images = {shapes, shapes};
+        const auto concat = engine->generate(q, {}, nullptr).images.front().pixels;
+        q.ip_adapters[0].combine_embeds = "average";
+        QVERIFY(engine->generate(q, {}, nullptr).images.front().pixels == single);
+        QVERIFY(concat != single);
+        q.ip_adapters[0].images = {shapes};
+        q.ip_adapters[0].combine_embeds = "concat";
+        q.ip_adapters[0].embeds_scaling = "K+V";
+        QVERIFY(engine->generate(q, {}, nullptr).images.front().pixels != single);
+        q.ip_adapters[0].embeds_scaling = "V only";
+        q.ip_adapters[0].mode = "style transfer precise";
+        QVERIFY(engine->generate(q, {}, nullptr).images.front().pixels != single);
+        q.ip_adapters[0].mode = "style and composition";
+        QVERIFY(inputErrorOf([&] { engine->generate(q, {}, nullptr); }).find("needs two reference images") != std::string::npos);
+        q.ip_adapters[0].images = {shapes, {dataPath("images/wide_256x128.png"), nullptr}};
+        QVERIFY(engine->generate(q, {}, nullptr).images.front().pixels != single);
+    }
+
     void perImageCropModes() {
-        ips::GenerationRequest q;
-        q.model = dataPath("tiny-sd15");
-        q.width = q.height = 64;
-        q.num_inference_steps = 2;
-        q.seed = 5;
-        ips::IpAdapterSettings a;
-        a.path = dataPath(adapterFile("base"));
-        a.image_encoder = dataPath("tiny-sd15/image_encoder");
-        a.images = {{dataPath("images/wide_256x128.png"), nullptr}};
-        q.ip_adapters = {a};
+        auto q = tinyIpRequest({dataPath("images/wide_256x128.png"), nullptr});
         const auto center = engine->generate(q, {}, nullptr).images.front().pixels;
         q.ip_adapters[0].crop = ips::CropMode::Pad;
         const auto pad = engine->generate(q, {}, nullptr).images.front().pixels;

@@ -1,8 +1,16 @@
 // safetensors reading and writing: round trip of every dtype, metadata, zero-copy views, fixtures.
 #include <QtTest>
 
+#include <algorithm>
+#include <atomic>
+#include <fstream>
+#include <iterator>
+#include <thread>
+#include <vector>
+
 #include <ATen/ATen.h>
 
+#include "io/atomic_file.h"
 #include "io/safetensors.h"
 #include "ips/errors.h"
 #include "io/weights.h"
@@ -87,6 +95,41 @@ private Q_SLOTS:
         int files = 0;
         for (const auto& e : std::filesystem::directory_iterator(path.parent_path()))
             if (e.path().filename().string().rfind("replace.safetensors", 0) == 0) ++files;
+        QCOMPARE(files, 1);
+    }
+
+    // Keep: an existing file is never replaced, even by writers racing for the same new name (the check
+    // and the rename are one step): exactly one wins, the file holds its whole content, no temporary is left.
+    void keepingRefusesExistingFiles() {
+        const auto path = scratch("keep.safetensors");
+        save_safetensors(path, {{"a", at::ones({2})}}, {}, ips::io::ExistingFile::Keep);
+        const auto msg = ipstest::inputErrorOf([&] { save_safetensors(path, {{"b", at::zeros({3})}}, {}, ips::io::ExistingFile::Keep); });
+        QVERIFY2(msg.find("keep.safetensors: already exists") != std::string::npos, msg.c_str());
+        QCOMPARE(load_weights(path).tensors.count("a"), std::size_t(1));
+
+        const auto raced = scratch("raced.txt");
+        std::atomic<int> won{0}, refused{0};
+        std::vector<std::thread> writers;
+        for (int w = 0; w < 8; ++w)
+            writers.emplace_back([&, w] {
+                try {
+                    ips::io::write_file_atomically(raced, [&](std::ostream& out) { out << std::string(100000, char('a' + w)); },
+                                                   ips::io::ExistingFile::Keep);
+                    ++won;
+                } catch (const ips::InputError&) {
+                    ++refused;
+                }
+            });
+        for (auto& t : writers) t.join();
+        QCOMPARE(won.load(), 1);
+        QCOMPARE(refused.load(), 7);
+        std::ifstream in(raced, std::ios::binary);
+        const std::string content((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+        QCOMPARE(content.size(), std::size_t(100000));
+        QCOMPARE(std::count(content.begin(), content.end(), content.front()), std::ptrdiff_t(100000));
+        int files = 0;
+        for (const auto& e : std::filesystem::directory_iterator(raced.parent_path()))
+            if (e.path().filename().string().rfind("raced.txt", 0) == 0) ++files;
         QCOMPARE(files, 1);
     }
 

@@ -118,9 +118,7 @@ private Q_SLOTS:
         // SD2's tokenizer pads with "!" (id 0) instead of <|endoftext|>.
         QTemporaryDir dir;
         const std::filesystem::path folder = dir.path().toStdString();
-        for (const char* f : {"vocab.json", "merges.txt", "tokenizer_config.json"})
-            std::filesystem::copy_file(dataPath("tiny-sd15/tokenizer") / f, folder / f);
-        ipstest::writeBytes(folder / "special_tokens_map.json", R"({"pad_token": "!"})");
+        ipstest::writeSd2Tokenizer(folder);
         const auto sd2 = ips::ClipTokenizer::from_folder(folder);
         QCOMPARE(sd2.pad_token_id(), vocabId("!"));
         const auto r = sd2.tokenize("a photo");

@@ -25,6 +25,7 @@
 #include "models_dialog.h"
 #include "png_bytes.h"
 #include "preset_store.h"
+#include "prompt_token_counter.h"
 #include "qt_convert.h"
 #include "reference_panel.h"
 #include "settings_panel.h"
@@ -484,6 +485,45 @@ private Q_SLOTS:
         ipsui::MainWindow fresh(ipstest::testContext(dir));
         fresh.setModelConfig({});
         QVERIFY(fresh.messageText().contains(QStringLiteral("Settings \u25b8 Models")));
+    }
+
+    // The token count follows the text and the syntax (each "red" is one CLIP token); embeddings found beside
+    // the models are sent when a prompt names them (A1111's file name or ComfyUI's embedding:name), and only then.
+    void promptTokensAndEmbeddings() {
+        auto* count = window->promptTokens();
+        window->settings()->promptSyntaxBox()->setChecked(true);
+        window->promptEdit()->setPlainText(QStringLiteral("red red red"));
+        count->refresh();
+        QCOMPARE(count->text(), QStringLiteral("Prompt: 3 / 75"));
+        window->promptEdit()->setPlainText(QStringLiteral("red ").repeated(90).trimmed());
+        count->refresh();
+        QCOMPARE(count->text(), QStringLiteral("Prompt: 75 + 15 \u00b7 2 chunks"));
+        QString error;
+        QCOMPARE(window->buildRequest(&error)->prompt_syntax, std::string("a1111"));
+        window->settings()->promptSyntaxBox()->setChecked(false);  // re-counts at once
+        QCOMPARE(count->text(), QStringLiteral("Prompt: 90 tokens: the last 15 are ignored (turn on A1111 prompt syntax for long prompts)"));
+        QCOMPARE(window->buildRequest(&error)->prompt_syntax, std::string("plain"));
+        window->settings()->promptSyntaxBox()->setChecked(true);
+
+        const QString folder = dir.filePath(QStringLiteral("data/models/embeddings"));
+        QVERIFY(QDir().mkpath(folder));
+        QVERIFY(QFile::copy(dataFile("textual_inversion/ti-cat.pt"), folder + "/ti-cat.pt"));
+        window->setModelConfig(ipstest::tinyModels());  // looks for embeddings again
+        auto embeddingsFor = [&](const QString& prompt, const QString& negative) {
+            window->promptEdit()->setPlainText(prompt);
+            window->negativeEdit()->setPlainText(negative);
+            QString why;
+            return window->buildRequest(&why)->embeddings;
+        };
+        const auto used = embeddingsFor(QStringLiteral("a ti-cat, photo"), {});
+        QCOMPARE(used.size(), std::size_t(1));
+        QCOMPARE(used[0].token, std::string("ti-cat"));
+        QCOMPARE(ipsui::fromFsPath(used[0].path), folder + "/ti-cat.pt");
+        QCOMPARE(embeddingsFor(QStringLiteral("a (embedding:ti-cat:1.2)"), {}).size(), std::size_t(1));
+        QCOMPARE(embeddingsFor(QStringLiteral("a photo"), QStringLiteral("ti-cat")).size(), std::size_t(1));
+        QCOMPARE(embeddingsFor(QStringLiteral("ti-cats and multi-cat"), {}).size(), std::size_t(0));
+        window->promptEdit()->clear();
+        window->negativeEdit()->clear();
     }
 
     void settingsPersistAcrossSessions() {

@@ -4,11 +4,14 @@
 #include <cmath>
 #include <cstdio>
 #include <iostream>
+#include <optional>
 
 #include "cli_args.h"
 #include "ips/errors.h"
 #include "ips/generation.h"
+#include "ips/ip_adapter_options.h"
 #include "ips/png_file.h"
+#include "ips/prompt_syntax.h"
 #include "ips/request_json.h"
 
 namespace ipscli {
@@ -82,6 +85,7 @@ void apply_flags(const Args& a, ips::GenerationRequest& q) {
     if (auto v = a.value("--timestep-spacing")) q.timestep_spacing = *v;
     if (auto v = a.value("--eta")) q.eta = number_arg("--eta", *v);
     if (auto v = a.value("--clip-skip")) q.clip_skip = static_cast<int>(integer_arg("--clip-skip", *v));
+    if (auto v = a.value("--prompt-syntax")) q.prompt_syntax = *v;
     if (auto v = a.value("--batch")) q.num_images_per_prompt = static_cast<int>(integer_arg("--batch", *v));
     if (auto v = a.value("--dtype")) q.dtype = *v;
     if (auto v = a.value("--init-image")) q.init_image = ips::ImageSource{path_arg(*v), nullptr};
@@ -91,7 +95,8 @@ void apply_flags(const Args& a, ips::GenerationRequest& q) {
 
     // IP-Adapter flags act on the first adapter (created when the request has none).
     const bool any_ip = a.value("--ip-adapter") || !a.values("--ip-image").empty() || a.value("--ip-scale") ||
-                        a.value("--ip-image-encoder") || a.value("--ip-mode") || a.value("--ip-crop");
+                        a.value("--ip-image-encoder") || a.value("--ip-mode") || a.value("--ip-crop") ||
+                        a.value("--ip-weight-type") || a.value("--ip-combine") || a.value("--ip-embeds-scaling");
     if (any_ip) {
         if (q.ip_adapters.empty()) q.ip_adapters.emplace_back();
         auto& s = q.ip_adapters.front();
@@ -104,6 +109,15 @@ void apply_flags(const Args& a, ips::GenerationRequest& q) {
         }
         if (auto v = a.value("--ip-scale")) s.scale = number_arg("--ip-scale", *v), s.block_scales_json.clear();
         if (auto v = a.value("--ip-mode")) s.mode = *v;
+        // ComfyUI_IPAdapter_plus's names, quoted where they hold spaces: --ip-weight-type "style transfer".
+        auto choice = [](const std::string& flag, const std::string& v, const std::vector<ips::IpChoice>& choices) {
+            if (!ips::is_ip_choice(choices, v)) throw UsageError{flag + " must be " + ips::ip_choice_list(choices) + " (got '" + v + "')"};
+            return v;
+        };
+        if (auto v = a.value("--ip-weight-type"))
+            s.mode = choice("--ip-weight-type", ips::canonical_ip_weight_type(*v), ips::ip_weight_types());
+        if (auto v = a.value("--ip-combine")) s.combine_embeds = choice("--ip-combine", *v, ips::ip_combine_embeds_modes());
+        if (auto v = a.value("--ip-embeds-scaling")) s.embeds_scaling = choice("--ip-embeds-scaling", *v, ips::ip_embeds_scaling_modes());
         if (auto v = a.value("--ip-crop")) {
             const auto crop = ips::parse_crop_mode(*v);
             if (!crop) throw UsageError{"--ip-crop must be center, pad or squash"};
@@ -128,6 +142,20 @@ void apply_flags(const Args& a, ips::GenerationRequest& q) {
             q.loras.push_back(l);
         }
     }
+    if (const auto embeddings = a.values("--embedding"); !embeddings.empty()) {
+        q.embeddings.clear();  // the flags replace a preset's list
+        for (const auto& v : embeddings) {
+            // PATH[:TOKEN]: an existing file is a path as it is (paths may hold ':'); else the text after
+            // the last ':' is the token.
+            ips::EmbeddingSettings e;
+            e.path = path_arg(v);
+            std::error_code ec;
+            const auto colon = v.rfind(':');
+            if (!fs::is_regular_file(e.path, ec) && colon != std::string::npos && colon > 0 && colon + 1 < v.size())
+                e.path = path_arg(v.substr(0, colon)), e.token = v.substr(colon + 1);
+            q.embeddings.push_back(e);
+        }
+    }
     if (a.value("--controlnet") || a.value("--control-image") || a.value("--control-scale")) {
         if (q.controlnets.empty()) q.controlnets.emplace_back();
         auto& c = q.controlnets.front();
@@ -137,14 +165,34 @@ void apply_flags(const Args& a, ips::GenerationRequest& q) {
     }
 }
 
+// The plain syntax reads 77 tokens (BOS and EOS included) and ignores the rest: say so instead of cutting
+// silently. The tokenizer is the one the pipeline loads: the model folder's, or the configs' for a single file.
+void warn_dropped_tokens(const ips::GenerationRequest& q, const fs::path& config_root) {
+    if (q.prompt_syntax != "plain") return;
+    std::error_code ec;
+    const fs::path folder = fs::is_directory(q.model, ec) ? q.model / "tokenizer" : config_root / "tokenizer";
+    std::optional<ips::ClipTokenizer> tokenizer;
+    try {
+        tokenizer.emplace(ips::ClipTokenizer::from_folder(folder));
+    } catch (const ips::Error&) {
+        return;  // the generation reports the missing tokenizer itself
+    }
+    for (const auto& [text, what] : {std::pair{&q.prompt, "prompt"}, std::pair{&q.negative_prompt, "negative prompt"}}) {
+        const auto count = ips::count_prompt_tokens(*tokenizer, *text, ips::PromptSyntax::Plain);
+        if (count.dropped_tokens > 0)
+            std::cerr << "warning: the " << what << " is " << count.total_tokens + 2 << " tokens; the last " << count.dropped_tokens
+                      << " are ignored (" << count.window << " is the limit without --prompt-syntax a1111)\n";
+    }
+}
+
 }  // namespace
 
 int run_generate(const std::vector<std::string>& argv) {
     const Args a(argv, {"--force", "--quiet", "--random-seed"},
                  {"--output", "--from-png", "--save-request", "--save-latents", "--model", "--vae", "--prompt", "--negative-prompt",
-                  "--width", "--height", "--steps", "--guidance", "--seed", "--scheduler", "--timestep-spacing", "--eta", "--clip-skip", "--batch", "--dtype",
+                  "--width", "--height", "--steps", "--guidance", "--seed", "--scheduler", "--timestep-spacing", "--eta", "--clip-skip", "--prompt-syntax", "--batch", "--dtype",
                   "--init-image", "--strength", "--mask", "--latents", "--ip-adapter", "--ip-image", "--ip-image-encoder",
-                  "--ip-scale", "--ip-mode", "--ip-crop", "--controlnet", "--control-image", "--control-scale", "--lora", "--threads",
+                  "--ip-scale", "--ip-mode", "--ip-weight-type", "--ip-combine", "--ip-embeds-scaling", "--ip-crop", "--controlnet", "--control-image", "--control-scale", "--lora", "--embedding", "--threads",
                   "--configs"});
     if (a.positional().size() > 1) throw UsageError{"expected at most one REQUEST.json"};
     const auto output = a.value("--output");
@@ -175,6 +223,7 @@ int run_generate(const std::vector<std::string>& argv) {
     ips::PipelineOptions options;
     options.config_root = a.value("--configs") ? path_arg(*a.value("--configs")) : default_configs();
     if (auto t = a.value("--threads")) options.threads = static_cast<int>(integer_arg("--threads", *t));
+    warn_dropped_tokens(q, options.config_root);
     ips::Pipeline pipeline(options);
 
     const bool bar = !a.has("--quiet") && isatty(STDERR_FILENO);
@@ -211,9 +260,9 @@ int run_generate(const std::vector<std::string>& argv) {
         std::cout << utf8(file) << "\n";
     }
     if (auto file = a.value("--save-request")) {
-        ips::write_request_file(path_arg(*file), resolved);
+        ips::write_request_file(path_arg(*file), resolved, force);
     }
-    if (auto file = a.value("--save-latents")) ips::write_latents_file(path_arg(*file), result);
+    if (auto file = a.value("--save-latents")) ips::write_latents_file(path_arg(*file), result, force);
     if (!a.has("--quiet"))
         std::cerr << "seed " << result.seed << ", " << duration_text(result.seconds) << " (" << result.seconds << " s)\n";
     return kOk;

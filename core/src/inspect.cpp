@@ -40,6 +40,13 @@ ModelInfo inspect_weight_files(const fs::path& shown_path, const std::vector<fs:
     if (info.kind == ModelKind::Lora && files.size() == 1 &&
         io::sniff_weights_format(files.front()) == io::WeightsFormat::Safetensors)
         info.trigger_words = lora::trigger_words(io::SafetensorsFile::open(files.front()).metadata());
+    if (info.kind == ModelKind::TextualInversion && files.size() == 1) {
+        // The token a prompt uses: the file stem (A1111, ComfyUI), or for diffusers' learned_embeds.* the
+        // tensor's name (text/textual_inversion.h: default_token).
+        const std::string stem = io::display_path(files.front().stem());
+        const bool named_inside = stem == "learned_embeds" && info.variant == "diffusers" && tensors.size() == 1;
+        info.trigger_words = {named_inside ? tensors.front().name : stem};
+    }
     return info;
 }
 
@@ -128,6 +135,7 @@ const char* model_kind_name(ModelKind kind) {
         case ModelKind::ImageProcessor: return "image-processor";
         case ModelKind::TinyAutoencoder: return "tiny-autoencoder";
         case ModelKind::Lora: return "lora";
+        case ModelKind::TextualInversion: return "textual-inversion";
     }
     return "unknown";
 }

@@ -202,8 +202,9 @@ std::vector<DiscoveredModel> discover_model_folder(const fs::path& root) {
         walker.walk(root);
         return out;
     }
-    // An installation: its model folders only (not its code, outputs or virtual environment).
-    for (const char* sub : {"models", "extensions/sd-webui-controlnet/models"})
+    // An installation: its model folders only (not its code, outputs or virtual environment). A1111 keeps
+    // textual-inversion embeddings in embeddings/ (ComfyUI's models/embeddings is under models/).
+    for (const char* sub : {"models", "extensions/sd-webui-controlnet/models", "embeddings"})
         if (fs::is_directory(root / sub, ec)) walker.walk(root / sub);
     return out;
 }

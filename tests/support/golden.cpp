@@ -38,19 +38,22 @@ std::string nonFiniteToNull(const std::string& text) {
 }
 }  // namespace
 
-GoldenCase loadGolden(const std::string& id) {
-    static const auto manifest =
-        nlohmann::json::parse(nonFiniteToNull(ips::io::read_text_file(dataPath("golden/manifest.json"))));
-    for (const auto& c : manifest.at("cases")) {
+GoldenCase loadGolden(const std::string& id, const std::string& folder) {
+    static std::map<std::string, nlohmann::json> manifests;
+    auto it = manifests.find(folder);
+    if (it == manifests.end())
+        it = manifests.emplace(folder, nlohmann::json::parse(nonFiniteToNull(ips::io::read_text_file(dataPath(folder + "/manifest.json"))))).first;
+    for (const auto& c : it->second.at("cases")) {
         if (c.at("id") != id) continue;
         GoldenCase g;
         g.spec = c;
+        g.folder = folder;
         // Copy out of the mapping so tests may modify tensors in place.
-        for (auto& [k, t] : ips::io::load_weights(dataPath("golden/" + c.at("file").get<std::string>())).tensors)
+        for (auto& [k, t] : ips::io::load_weights(dataPath(folder + "/" + c.at("file").get<std::string>())).tensors)
             g.tensors.emplace(k, t.clone());
         return g;
     }
-    throw std::runtime_error("no golden case " + id);
+    throw std::runtime_error("no golden case " + id + " in " + folder + "/manifest.json");
 }
 
 at::Tensor GoldenCase::input(const std::string& name) const {

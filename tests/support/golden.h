@@ -1,5 +1,6 @@
 #pragma once
-// Reads the golden cases of tests/data/golden/manifest.json: their tensors and tolerances.
+// Reads the golden cases of tests/data/golden/manifest.json (or another folder of tests/data holding a
+// manifest.json in the same format, e.g. golden_wide): their tensors and tolerances.
 #include <map>
 #include <string>
 
@@ -10,6 +11,7 @@ namespace ipstest {
 
 struct GoldenCase {
     nlohmann::json spec;                        // the manifest entry
+    std::string folder = "golden";              // the manifest's folder, relative to tests/data
     std::map<std::string, at::Tensor> tensors;  // every tensor of the case file, by key
 
     at::Tensor input(const std::string& name) const;   // inputs.<name>.key
@@ -19,7 +21,7 @@ struct GoldenCase {
     bool hasOutput(const std::string& name) const;
 };
 
-GoldenCase loadGolden(const std::string& id);
+GoldenCase loadGolden(const std::string& id, const std::string& folder = "golden");
 
 // max |a - b| (as double), or +inf when shapes differ or either has NaN.
 double maxAbsDiff(const at::Tensor& a, const at::Tensor& b);

@@ -18,6 +18,13 @@ inline void writeBytes(const std::filesystem::path& path, const std::string& byt
     out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
 }
 
+// A copy of the tiny tokenizer in `folder` that pads with "!" (id 0) instead of <|endoftext|>, as SD2's does.
+inline void writeSd2Tokenizer(const std::filesystem::path& folder) {
+    for (const char* f : {"vocab.json", "merges.txt", "tokenizer_config.json"})
+        std::filesystem::copy_file(dataPath("tiny-sd15/tokenizer") / f, folder / f);
+    writeBytes(folder / "special_tokens_map.json", R"({"pad_token": "!"})");
+}
+
 // The message of the ModelLoadError `f` throws, or "" when it throws none.
 template <typename F>
 std::string loadErrorOf(F&& f) {

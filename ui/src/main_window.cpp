@@ -32,6 +32,7 @@
 #include <QUrl>
 
 #include "canvas_view.h"
+#include "embedding_library.h"
 #include "control_panel.h"
 #include "history_panel.h"
 #include "init_image_panel.h"
@@ -40,9 +41,11 @@
 #include "ips/runtime.h"
 #include "ips/system_info.h"
 #include "ips/version.h"
+#include "lora_panel.h"
 #include "model_manager_dialog.h"
 #include "models_dialog.h"
 #include "preset_store.h"
+#include "prompt_token_counter.h"
 #include "qt_convert.h"
 #include "reference_panel.h"
 #include "settings_panel.h"
@@ -96,6 +99,10 @@ MainWindow::MainWindow(AppContext context, QWidget* parent)
     message_->setTextInteractionFlags(Qt::TextSelectableByMouse | Qt::LinksAccessibleByMouse);
     connect(message_, &QLabel::linkActivated, this, [this](const QString& link) {
         if (link == QLatin1String("undo-preset")) undoPresetLoad();
+        if (link == QLatin1String("undo-lora") && loras_->undoRemove()) {
+            messageBar_->hide();
+            stage_->setText(tr("LoRA put back"));
+        }
     });
     auto* dismiss = new QToolButton;
     dismiss->setText(QStringLiteral("\u2715"));
@@ -130,7 +137,12 @@ MainWindow::MainWindow(AppContext context, QWidget* parent)
     const auto recheck = [this] { QTimer::singleShot(0, this, &MainWindow::recheckBanner); };
     connect(references_, &ReferencePanel::changed, this, recheck);
     connect(controls_, &ControlPanel::changed, this, recheck);
+    connect(loras_, &LoraPanel::changed, this, recheck);
     connect(settings_, &SettingsPanel::outputSizeChanged, this, recheck);
+    for (auto* counter : {promptTokens_, negativeTokens_}) {
+        counter->setSyntax(settings_->promptSyntax());
+        connect(settings_, &SettingsPanel::promptSyntaxChanged, counter, &PromptTokenCounter::setSyntax);
+    }
 
     buildMenus();
     connectWorker();
@@ -148,6 +160,8 @@ QWidget* MainWindow::buildLeftColumn() {
     controls_ = new ControlPanel;
     layout->addWidget(group(tr("Image prompt"), references_));
     layout->addWidget(group(tr("ControlNet"), controls_));
+    loras_ = new LoraPanel;
+    layout->addWidget(group(tr("LoRA"), loras_));
     layout->addStretch();
     auto* scroll = new QScrollArea;
     scroll->setWidget(column);
@@ -157,6 +171,14 @@ QWidget* MainWindow::buildLeftColumn() {
     scroll->setFrameShape(QFrame::NoFrame);
     connect(references_, &ReferencePanel::problem, this, [this](const QString& m) { showMessage(m); });
     connect(controls_, &ControlPanel::problem, this, [this](const QString& m) { showMessage(m); });
+    connect(loras_, &LoraPanel::problem, this, [this](const QString& m) { showMessage(m); });
+    connect(loras_, &LoraPanel::removed, this, [this](const QString& name) {
+        showMessage(tr("LoRA '%1' removed. <a href=\"undo-lora\">Undo</a>").arg(name.toHtmlEscaped()), false);
+    });
+    connect(loras_, &LoraPanel::triggerWordClicked, this, [this](const QString& word) {
+        insertTriggerWord(prompt_, word);
+        prompt_->setFocus();
+    });
     return scroll;
 }
 
@@ -183,6 +205,16 @@ QWidget* MainWindow::buildCenterColumn() {
     negative_->setTabChangesFocus(true);
     layout->addWidget(prompt_);
     layout->addWidget(negative_);
+    promptTokens_ = new PromptTokenCounter(prompt_);
+    promptTokens_->setPrefix(tr("Prompt: "));
+    promptTokens_->setAlignment(Qt::AlignLeft | Qt::AlignVCenter);
+    negativeTokens_ = new PromptTokenCounter(negative_);
+    negativeTokens_->setPrefix(tr("Negative: "));
+    auto* tokenCounts = new QHBoxLayout;
+    tokenCounts->setContentsMargins(2, 0, 2, 0);
+    tokenCounts->addWidget(promptTokens_, 1);
+    tokenCounts->addWidget(negativeTokens_, 1);
+    layout->addLayout(tokenCounts);
 
     auto* run = new QHBoxLayout;
     generate_ = new QPushButton(tr("Generate"));
@@ -285,7 +317,7 @@ QWidget* MainWindow::buildRightColumn() {
         applyRequest(history_->entry(i).request);
         const QString text = tr("Restored the settings of result #%1 (seed %2)").arg(i + 1).arg(history_->entry(i).seed);
         showMessage(text, false);
-        stage_->setText(text);
+        stage_->setText(withLoraNote(text));
         loadedPreset_.clear();
         refreshPresetList(QStringLiteral(" "));
     });
@@ -507,6 +539,8 @@ ips::GenerationRequest MainWindow::settingsRequest() const {
     ips::IpAdapterSettings knobs = references_->knobs();
     r.ip_adapters = {knobs};
     r.controlnets = controls_->knobs();
+    r.loras = loras_->activeLoras();
+    r.embeddings = embeddingsUsedIn(embeddings_, {prompt_->toPlainText(), negative_->toPlainText()});
     r.strength = init_->strength();
     return r;
 }
@@ -523,6 +557,8 @@ std::optional<ips::GenerationRequest> MainWindow::buildRequest(QString* error) c
     }
     r.prompt = prompt_->toPlainText().toStdString();
     r.negative_prompt = negative_->toPlainText().toStdString();
+    // Embeddings are used by name, as in A1111: every one found is available, the prompts pick.
+    r.embeddings = embeddingsUsedIn(embeddings_, {prompt_->toPlainText(), negative_->toPlainText()});
     if (const QString problem = settings_->problem(); !problem.isEmpty()) {
         *error = problem;
         return std::nullopt;
@@ -542,6 +578,7 @@ std::optional<ips::GenerationRequest> MainWindow::buildRequest(QString* error) c
         *error = controlError;
         return std::nullopt;
     }
+    r.loras = loras_->activeLoras();  // rows switched off or missing stay in the panel only
     init_->writeTo(r);
     try {
         ips::validate_request(r);
@@ -552,7 +589,7 @@ std::optional<ips::GenerationRequest> MainWindow::buildRequest(QString* error) c
     return r;
 }
 
-void MainWindow::applySettings(const ips::GenerationRequest& r) {
+void MainWindow::applySettings(const ips::GenerationRequest& r, const QList<LoraEntry>& offLoras) {
     // A preset without a prompt (the built-ins) keeps the artist's words.
     if (!r.prompt.empty() || !r.negative_prompt.empty()) {
         prompt_->setPlainText(QString::fromStdString(r.prompt));
@@ -562,6 +599,19 @@ void MainWindow::applySettings(const ips::GenerationRequest& r) {
     settings_->readFrom(r);
     if (!r.ip_adapters.empty()) references_->applyKnobs(r.ip_adapters.front());
     if (!r.controlnets.empty()) controls_->applyKnobs(r.controlnets);
+    // Like the prompt: a preset without LoRAs keeps the ones in use.
+    loraNote_.clear();
+    if (!r.loras.empty() || !offLoras.isEmpty()) restoreLoras(lorasFromRequest(r.loras) + offLoras);
+}
+
+void MainWindow::restoreLoras(const QList<LoraEntry>& entries) {
+    const QStringList missing = loras_->setEntries(entries);
+    loraNote_ = missing.isEmpty() ? QString() : tr("LoRA file missing: %1 (listed, not used)").arg(missing.join(QStringLiteral(", ")));
+    if (!loraNote_.isEmpty()) stage_->setText(loraNote_);
+}
+
+QString MainWindow::withLoraNote(const QString& status) const {
+    return loraNote_.isEmpty() ? status : status + QStringLiteral(" \u00b7 ") + loraNote_;
 }
 
 void MainWindow::applyRequest(const ips::GenerationRequest& r) {
@@ -575,6 +625,7 @@ void MainWindow::applyRequest(const ips::GenerationRequest& r) {
         showMessage(tr("This request has %1 IP-Adapters; the window shows the first.").arg(r.ip_adapters.size()), false);
     controls_->apply(r.controlnets);
     init_->readFrom(r);
+    if (r.loras.empty()) restoreLoras({});  // exactly the result's LoRAs, none included
 }
 
 void MainWindow::generate() {
@@ -669,13 +720,13 @@ void MainWindow::refreshPresetList(const QString& select) {
 QString MainWindow::presetContentsText() {
     return tr("Kept: prompt and negative prompt (when not empty), size, steps, guidance, sampler, seed (when fixed), batch count, "
               "precision; the IP-Adapter, its scale, mode, active steps and crop mode; each ControlNet unit's model, scale and active "
-              "steps; the init image strength.\nNot kept: pictures (references, ControlNet maps and sketches, init image, mask) "
+              "steps; the init image strength; the LoRAs (file, weight, on or off).\nNot kept: pictures (references, ControlNet maps and sketches, init image, mask) "
               "and the Canny thresholds.");
 }
 
 bool MainWindow::savePreset(const QString& name, bool overwrite) {
     try {
-        presets_->save(name, settingsRequest(), overwrite);
+        presets_->save(name, settingsRequest(), overwrite, loras_->idleLoras());
     } catch (const ips::Error& e) {
         showMessage(QString::fromStdString(e.what()));
         return false;
@@ -694,23 +745,28 @@ bool MainWindow::loadPreset(const QString& name) {
             return false;
         }
         beforePreset_ = settingsRequest();
-        applySettings(preset);
+        beforePresetLoras_ = loras_->entries();
+        QList<LoraEntry> off = lorasFromRequest(presets_->disabledLoras(name));
+        for (LoraEntry& e : off) e.enabled = false;
+        applySettings(preset, off);
     } catch (const ips::Error& e) {
         showMessage(QString::fromStdString(e.what()));
         return false;
     }
     loadedPreset_ = name;
     refreshPresetList(name);
-    stage_->setText(tr("Preset '%1' loaded").arg(name));
+    stage_->setText(withLoraNote(tr("Preset '%1' loaded").arg(name)));
     showMessage(tr("Preset '%1' loaded. <a href=\"undo-preset\">Undo</a>").arg(name.toHtmlEscaped()), false);
     return true;
 }
 
 void MainWindow::undoPresetLoad() {
     if (!beforePreset_) return;
-    const ips::GenerationRequest before = *beforePreset_;
+    ips::GenerationRequest before = *beforePreset_;
     beforePreset_.reset();
+    before.loras.clear();  // put back below with their on/off
     applySettings(before);
+    restoreLoras(beforePresetLoras_);
     // applySettings keeps the words when a preset has none; the snapshot's are put back exactly.
     prompt_->setPlainText(QString::fromStdString(before.prompt));
     negative_->setPlainText(QString::fromStdString(before.negative_prompt));
@@ -724,6 +780,16 @@ void MainWindow::setModelConfig(const ModelConfig& config) {
     models_ = config;
     references_->setAdapterFiles(config.ipAdapters);
     controls_->setModelFiles(config.controlNets);
+    // LoRAs are looked for beside these models (their ComfyUI / AUTOMATIC1111 / InvokeAI installation).
+    loras_->setSearchPaths(QStringList{config.baseModel, config.imageEncoder, config.vae} + config.ipAdapters + config.controlNets,
+                           {QDir(context_.dataFolder).filePath(QStringLiteral("models/loras"))});
+    embeddings_ = findEmbeddings(embeddingFolders(QStringList{config.baseModel, config.imageEncoder, config.vae} + config.ipAdapters,
+                                                  {QDir(context_.dataFolder).filePath(QStringLiteral("models/embeddings"))}));
+    // The model's own tokenizer counts the prompt's tokens; a single-file checkpoint uses the bundled one.
+    const QString tokenizer = QFileInfo(config.baseModel).isDir()
+                                  ? QDir(config.baseModel).filePath(QStringLiteral("tokenizer"))
+                                  : fromFsPath(context_.pipeline.config_root / "tokenizer");
+    for (auto* counter : {promptTokens_, negativeTokens_}) counter->setTokenizerFolder(config.baseModel.isEmpty() ? QString() : tokenizer);
     const QString advice = config.missingAdvice();
     if (!advice.isEmpty()) showBanner(advice, Banner::ModelAdvice);
     else if (bannerKind_ == Banner::ModelAdvice) messageBar_->hide();
@@ -777,8 +843,12 @@ void MainWindow::restoreSession() {
     const QString saved = s.value(QStringLiteral("session/request")).toString();
     if (saved.isEmpty()) return;
     try {
-        const ips::GenerationRequest session = ips::parse_request_json(saved.toStdString(), {}, "the saved session");
-        if (settings_->problemWith(session).isEmpty()) applySettings(session);
+        ips::GenerationRequest session = ips::parse_request_json(saved.toStdString(), {}, "the saved session");
+        const QVariant loras = s.value(QStringLiteral("session/loras"));  // with on/off, which the request lacks
+        if (loras.isValid()) session.loras.clear();
+        if (!settings_->problemWith(session).isEmpty()) return;
+        applySettings(session);
+        if (loras.isValid()) restoreLoras(lorasFromJson(loras.toString()));
     } catch (const ips::Error& e) {
         // An old or damaged session only costs the last settings.
         showMessage(tr("The last session's settings could not be restored: %1").arg(QString::fromStdString(e.what())), false);
@@ -790,6 +860,7 @@ void MainWindow::saveSession() {
     s.setValue(QStringLiteral("window/geometry"), saveGeometry());
     s.setValue(QStringLiteral("window/splitter"), splitter_->saveState());
     s.setValue(QStringLiteral("session/threads"), settings_->threads());
+    s.setValue(QStringLiteral("session/loras"), lorasToJson(loras_->entries()));
     try {
         s.setValue(QStringLiteral("session/request"), QString::fromStdString(ips::request_to_json(settingsRequest(), {})));
     } catch (const ips::Error&) {

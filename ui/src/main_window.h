@@ -1,11 +1,13 @@
 #pragma once
-// The IP Studio window: image prompt and ControlNet on the left, the canvas (result / init image and
+// The IP Studio window: image prompt, ControlNet and LoRAs on the left, the canvas (result / init image and
 // mask), prompts and Generate in the middle, settings, presets and history on the right.
 #include <QMainWindow>
 #include <QPointer>
 #include <optional>
 
 #include "ips/generation.h"
+#include "embedding_library.h"
+#include "lora_library.h"
 #include "model_config.h"
 
 class QAction;
@@ -20,9 +22,11 @@ class QTabWidget;
 namespace ipsui {
 
 class CanvasView;
+class PromptTokenCounter;
 class ControlPanel;
 class HistoryPanel;
 class InitImagePanel;
+class LoraPanel;
 class PresetStore;
 class ReferencePanel;
 class SettingsPanel;
@@ -45,7 +49,9 @@ public:
     std::optional<ips::GenerationRequest> buildRequest(QString* error) const;
     // Everything but pictures: what presets and the saved session hold.
     ips::GenerationRequest settingsRequest() const;
-    void applySettings(const ips::GenerationRequest& request);  // keeps the current pictures
+    // Keeps the current pictures. The LoRA list is replaced when the request has LoRAs or `offLoras` (those
+    // switched off, which a request cannot carry) is not empty.
+    void applySettings(const ips::GenerationRequest& request, const QList<LoraEntry>& offLoras = {});
     void applyRequest(const ips::GenerationRequest& request);   // everything, pictures included (history)
 
     void setModelConfig(const ModelConfig& config);
@@ -80,10 +86,12 @@ public:
     SettingsPanel* settings() const { return settings_; }
     InitImagePanel* initImage() const { return init_; }
     ControlPanel* controls() const { return controls_; }
+    LoraPanel* loras() const { return loras_; }
     HistoryPanel* history() const { return history_; }
     CanvasView* resultCanvas() const { return result_; }
     QPlainTextEdit* promptEdit() const { return prompt_; }
     QPlainTextEdit* negativeEdit() const { return negative_; }
+    PromptTokenCounter* promptTokens() const { return promptTokens_; }
     QTabWidget* canvasTabs() const { return canvasTabs_; }
     WorkerHost* worker() const { return host_; }
 
@@ -114,6 +122,9 @@ private:
     void showHistoryEntry(int index);
     void placeBanner();
     void recheckBanner();  // a RequestProblem or ModelAdvice banner goes once fixed
+    // Replaces the LoRA list; missing files are listed as missing, not sent, and named in the status bar.
+    void restoreLoras(const QList<LoraEntry>& entries);
+    QString withLoraNote(const QString& status) const;
     void showAbout();
     void showShortcuts();
     void openResultsFolder();
@@ -125,6 +136,7 @@ private:
     WorkerHost* host_;
     ReferencePanel* references_;
     ControlPanel* controls_;
+    LoraPanel* loras_;
     SettingsPanel* settings_;
     InitImagePanel* init_;
     HistoryPanel* history_;
@@ -132,6 +144,9 @@ private:
     QTabWidget* canvasTabs_;
     QPlainTextEdit* prompt_;
     QPlainTextEdit* negative_;
+    PromptTokenCounter* promptTokens_;
+    PromptTokenCounter* negativeTokens_;
+    QList<EmbeddingFile> embeddings_;  // found beside the models: used when a prompt names one
     QPushButton* generate_;
     QPushButton* cancel_;
     QProgressBar* progress_;
@@ -144,6 +159,8 @@ private:
     Banner bannerKind_ = Banner::Info;
     QString loadedPreset_;
     std::optional<ips::GenerationRequest> beforePreset_;  // for undoPresetLoad
+    QList<LoraEntry> beforePresetLoras_;                  // with their on/off, which the request lacks
+    QString loraNote_;  // the last LoRA restore's missing files, for the status bar
     double denoiseStartSeconds_ = -1;  // the job's elapsed time when its first step began: ETA from steps only
     class QTimer* loadingTicker_ = nullptr;
     double stageStartedMs_ = 0;

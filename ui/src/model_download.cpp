@@ -6,6 +6,7 @@
 
 #include <filesystem>
 
+#include "ips/file_moves.h"
 #include "qt_convert.h"
 
 namespace ipsui {
@@ -258,11 +259,12 @@ void ModelDownload::complete() {
                         .arg(describe(), expected, got),
                     true);
     part_.close();
-    std::error_code ec;
-    if (std::filesystem::exists(toFsPath(spec_.destination), ec))
-        return fail(spec_.destination + " appeared during the download; not overwriting it", false);
-    std::filesystem::rename(toFsPath(partPath()), toFsPath(spec_.destination), ec);
-    if (ec) return fail("cannot move " + partPath() + " to " + spec_.destination + ": " + QString::fromStdString(ec.message()), false);
+    try {
+        if (!ips::move_file_without_replacing(toFsPath(partPath()), toFsPath(spec_.destination)))
+            return fail(spec_.destination + " appeared during the download; not overwriting it", false);
+    } catch (const std::exception& e) {
+        return fail("cannot move " + partPath() + " to " + spec_.destination + ": " + QString::fromUtf8(e.what()), false);
+    }
     setState(State::Finished);
     Q_EMIT finished(spec_.destination);
 }

@@ -6,6 +6,7 @@
 
 #include "ips/errors.h"
 #include "ips/request_json.h"
+#include "lora_library.h"
 #include "qt_convert.h"
 
 namespace ipsui {
@@ -28,6 +29,10 @@ PresetStore::PresetStore(QString userFolder, QString builtInFolder)
 
 QString PresetStore::userFile(const QString& name) const { return QDir(userFolder_).filePath(name + kSuffix); }
 QString PresetStore::builtInFile(const QString& name) const { return QDir(builtInFolder_).filePath(name + kSuffix); }
+
+QString PresetStore::disabledLorasFile(const QString& name) const {
+    return QDir(userFolder_).filePath(QStringLiteral("disabled-loras/") + name + kSuffix);
+}
 
 QList<PresetInfo> PresetStore::list() const {
     QList<PresetInfo> out;
@@ -63,13 +68,28 @@ ips::GenerationRequest PresetStore::load(const QString& name) const {
     return ips::read_request_file(toFsPath(path));
 }
 
-void PresetStore::save(const QString& name, const ips::GenerationRequest& request, bool overwrite) {
+void PresetStore::save(const QString& name, const ips::GenerationRequest& request, bool overwrite,
+                       const std::vector<ips::LoraSettings>& disabledLoras) {
     if (const QString problem = nameProblem(name); !problem.isEmpty()) fail(problem);
     if (isBuiltIn(name)) fail(QStringLiteral("'%1' is a built-in preset; save under another name").arg(name));
     const QString path = userFile(name);
     if (!overwrite && QFileInfo::exists(path)) fail(QStringLiteral("preset '%1' already exists").arg(name));
     if (!QDir().mkpath(userFolder_)) fail(QStringLiteral("cannot create the preset folder %1").arg(userFolder_));
-    ips::write_request_file(toFsPath(path), request);
+    ips::write_request_file(toFsPath(path), request, overwrite);  // never replaces a file that appeared meanwhile
+    const QString offFile = disabledLorasFile(name);
+    QFile::remove(offFile);  // an older save's
+    if (disabledLoras.empty()) return;
+    QList<LoraEntry> off = lorasFromRequest(disabledLoras);
+    for (LoraEntry& e : off) e.enabled = false;
+    QFile file(offFile);
+    if (!QDir().mkpath(QFileInfo(offFile).absolutePath()) || !file.open(QIODevice::WriteOnly) || file.write(lorasToJson(off).toUtf8()) < 0)
+        fail(QStringLiteral("cannot write the switched-off LoRAs of preset '%1' to %2").arg(name, offFile));
+}
+
+std::vector<ips::LoraSettings> PresetStore::disabledLoras(const QString& name) const {
+    QFile file(disabledLorasFile(name));
+    if (isBuiltIn(name) || !file.open(QIODevice::ReadOnly)) return {};
+    return toLoraSettings(lorasFromJson(QString::fromUtf8(file.readAll())));
 }
 
 void PresetStore::rename(const QString& from, const QString& to) {
@@ -80,11 +100,13 @@ void PresetStore::rename(const QString& from, const QString& to) {
     // Paths inside are relative to the folder, which does not change: a plain rename keeps them right.
     if (!QFile::rename(userFile(from), userFile(to)))
         fail(QStringLiteral("cannot rename preset '%1' to '%2' in %3").arg(from, to, userFolder_));
+    QFile::rename(disabledLorasFile(from), disabledLorasFile(to));  // when there is one
 }
 
 void PresetStore::remove(const QString& name) {
     if (isBuiltIn(name)) fail(QStringLiteral("'%1' is a built-in preset and cannot be deleted").arg(name));
     if (!QFile::remove(userFile(name))) fail(QStringLiteral("cannot delete preset '%1' (%2)").arg(name, userFile(name)));
+    QFile::remove(disabledLorasFile(name));
 }
 
 }  // namespace ipsui

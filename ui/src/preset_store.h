@@ -22,7 +22,11 @@ public:
     bool isBuiltIn(const QString& name) const;
     ips::GenerationRequest load(const QString& name) const;
     // Refuses to replace an existing user preset unless `overwrite`, and never replaces a built-in.
-    void save(const QString& name, const ips::GenerationRequest& request, bool overwrite);
+    // `disabledLoras`: LoRAs listed but switched off. The request format has no "off", so they are kept
+    // beside the preset (disabled-loras/NAME.json) and the preset itself stays a request any tool runs.
+    void save(const QString& name, const ips::GenerationRequest& request, bool overwrite,
+              const std::vector<ips::LoraSettings>& disabledLoras = {});
+    std::vector<ips::LoraSettings> disabledLoras(const QString& name) const;
     void rename(const QString& from, const QString& to);
     void remove(const QString& name);
 
@@ -33,6 +37,7 @@ public:
 private:
     QString userFile(const QString& name) const;
     QString builtInFile(const QString& name) const;
+    QString disabledLorasFile(const QString& name) const;
 
     QString userFolder_;
     QString builtInFolder_;

@@ -15,10 +15,13 @@
 #include <QSlider>
 #include <QToolButton>
 #include <cmath>
+#include <utility>
+#include <vector>
 
 #include "elided_label.h"
 #include "ips/errors.h"
 #include "ips/image_tools.h"
+#include "ips/ip_adapter_options.h"
 #include "qt_convert.h"
 #include "recent_folders.h"
 #include "step_range_edit.h"
@@ -182,15 +185,39 @@ ReferencePanel::ReferencePanel(QWidget* parent) : QWidget(parent) {
     scaleRow->addWidget(scaleBox_);
     form->addRow(tr("IP scale"), scaleRow);
 
+    // ComfyUI_IPAdapter_plus's weight types. The modes they replace come first with their old ids
+    // (full, style, composition: same places, and sessions saved before still find them; the core
+    // takes both names), then the others in ComfyUI's order.
     mode_ = new QComboBox;
-    mode_->addItem(tr("Full"), QStringLiteral("full"));
-    mode_->setItemData(0, tr("Everything: subject, style and layout of the references"), Qt::ToolTipRole);
-    mode_->addItem(tr("Style only"), QStringLiteral("style"));
-    mode_->setItemData(1, tr("Colours, textures and mood of the references; the layout comes from the prompt"), Qt::ToolTipRole);
-    mode_->addItem(tr("Layout only"), QStringLiteral("composition"));
-    mode_->setItemData(2, tr("The arrangement of the references; style and subject come from the prompt"), Qt::ToolTipRole);
-    mode_->setToolTip(tr("What the references give the picture: everything, their style only, or their layout only"));
-    form->addRow(tr("Mode"), mode_);
+    auto addWeightType = [this](const ips::IpChoice& c, const QString& id) {
+        mode_->addItem(QString::fromUtf8(c.name), id);
+        mode_->setItemData(mode_->count() - 1, QString::fromUtf8(c.description), Qt::ToolTipRole);
+    };
+    const std::vector<std::pair<std::string, QString>> replaced{
+        {"linear", QStringLiteral("full")}, {"style transfer", QStringLiteral("style")}, {"composition", QStringLiteral("composition")}};
+    for (const auto& [name, id] : replaced)
+        for (const ips::IpChoice& c : ips::ip_weight_types())
+            if (name == c.name) addWeightType(c, id);
+    for (const ips::IpChoice& c : ips::ip_weight_types())
+        if (mode_->findText(QString::fromUtf8(c.name)) < 0) addWeightType(c, QString::fromUtf8(c.name));
+    mode_->setToolTip(tr("How the adapter's weight spreads over the UNet's layers (ComfyUI's weight type): which "
+                         "layers take the style, which the composition"));
+    form->addRow(tr("Weight type"), mode_);
+
+    auto fillChoices = [](QComboBox* box, const std::vector<ips::IpChoice>& choices) {
+        for (const ips::IpChoice& c : choices) {
+            box->addItem(QString::fromUtf8(c.name), QString::fromUtf8(c.name));
+            box->setItemData(box->count() - 1, QString::fromUtf8(c.description), Qt::ToolTipRole);
+        }
+    };
+    combine_ = new QComboBox;
+    fillChoices(combine_, ips::ip_combine_embeds_modes());
+    combine_->setToolTip(tr("How several references of this adapter become one image prompt (two or more references)"));
+    scaling_ = new QComboBox;
+    fillChoices(scaling_, ips::ip_embeds_scaling_modes());
+    scaling_->setToolTip(tr("Where the weight acts in the image attention (ComfyUI's embeds scaling)"));
+    form->addRow(tr("Combine"), combine_);
+    form->addRow(tr("Scaling"), scaling_);
 
     range_ = new StepRangeEdit;
     form->addRow(tr("Active"), range_);
@@ -212,6 +239,8 @@ ReferencePanel::ReferencePanel(QWidget* parent) : QWidget(parent) {
     });
     connect(range_, &StepRangeEdit::changed, this, &ReferencePanel::changed);
     connect(mode_, &QComboBox::currentIndexChanged, this, &ReferencePanel::changed);
+    connect(combine_, &QComboBox::currentIndexChanged, this, &ReferencePanel::changed);
+    connect(scaling_, &QComboBox::currentIndexChanged, this, &ReferencePanel::changed);
     updateEmptyHint();
 }
 
@@ -222,7 +251,10 @@ ReferenceRow* ReferencePanel::row(int index) const {
 
 int ReferencePanel::referenceCount() const { return rows_->count(); }
 
-void ReferencePanel::updateEmptyHint() { emptyHint_->setVisible(rows_->count() == 0); }
+void ReferencePanel::updateEmptyHint() {
+    emptyHint_->setVisible(rows_->count() == 0);
+    combine_->setEnabled(rows_->count() >= 2);  // combining needs several references
+}
 
 int ReferencePanel::addLoaded(const QList<LoadedImage>& items) {
     int added = 0;
@@ -320,6 +352,8 @@ ips::IpAdapterSettings ReferencePanel::knobs() const {
     s.path = toFsPath(adapterFile());
     s.scale = scale();
     s.mode = mode_->currentData().toString().toStdString();
+    s.combine_embeds = combine_->currentData().toString().toStdString();
+    s.embeds_scaling = scaling_->currentData().toString().toStdString();
     s.start = range_->start();
     s.end = range_->end();
     // Presets keep the crop mode the window shows: the first reference's (the one new pictures get).
@@ -362,8 +396,12 @@ void ReferencePanel::applyKnobs(const ips::IpAdapterSettings& s) {
     if (s.images.empty())
         for (int i = 0; i < rows_->count(); ++i)
             if (!row(i)->image().isEmbedding) row(i)->setCrop(s.crop);
-    const int mode = mode_->findData(QString::fromStdString(s.mode));
-    if (mode >= 0) mode_->setCurrentIndex(mode);
+    // Old and new names of a weight type find the same entry.
+    for (int i = 0; i < mode_->count(); ++i)
+        if (ips::canonical_ip_weight_type(mode_->itemData(i).toString().toStdString()) == ips::canonical_ip_weight_type(s.mode))
+            mode_->setCurrentIndex(i);
+    if (const int i = combine_->findData(QString::fromStdString(s.combine_embeds)); i >= 0) combine_->setCurrentIndex(i);
+    if (const int i = scaling_->findData(QString::fromStdString(s.embeds_scaling)); i >= 0) scaling_->setCurrentIndex(i);
     range_->setRange(s.start, s.end);
 }
 

@@ -1,7 +1,8 @@
 #pragma once
 // The image prompt: reference pictures (dropped, pasted or chosen), each with a weight and a crop mode
 // whose preview shows what the image encoder will see; an optional negative reference; the adapter, its
-// scale slider, mode and step range. Produces the request's IpAdapterSettings and restores them.
+// scale slider, ComfyUI_IPAdapter_plus's weight type / combine / scaling choices and step range.
+// Produces the request's IpAdapterSettings and restores them.
 #include <QImage>
 #include <QList>
 #include <QWidget>
@@ -52,7 +53,9 @@ public:
     // For tests and shortcuts.
     QSlider* scaleSlider() const { return scaleSlider_; }
     QDoubleSpinBox* scaleBox() const { return scaleBox_; }
-    QComboBox* modeBox() const { return mode_; }
+    QComboBox* modeBox() const { return mode_; }  // the weight type
+    QComboBox* combineBox() const { return combine_; }
+    QComboBox* scalingBox() const { return scaling_; }
     ReferenceRow* row(int index) const;
 
 Q_SIGNALS:
@@ -72,7 +75,9 @@ private:
     QComboBox* adapter_;
     QSlider* scaleSlider_;
     QDoubleSpinBox* scaleBox_;
-    QComboBox* mode_;
+    QComboBox* mode_;     // weight type; ids in IpAdapterSettings::mode
+    QComboBox* combine_;  // combine_embeds
+    QComboBox* scaling_;  // embeds_scaling
     StepRangeEdit* range_;
     QLabel* negativeThumb_;
     LoadedImage negative_;

@@ -93,6 +93,12 @@ SettingsPanel::SettingsPanel(QWidget* parent) : QWidget(parent) {
     threads_->setRange(0, 256);
     threads_->setSpecialValueText(tr("all cores (%1)").arg(QThread::idealThreadCount()));
     form->addRow(tr("Threads"), threads_);
+    promptSyntax_ = new QCheckBox(tr("A1111 prompt syntax"));
+    promptSyntax_->setChecked(true);
+    promptSyntax_->setToolTip(tr("(word:1.3), (word), [word], BREAK and prompts of any length, read as AUTOMATIC1111 reads them.\n"
+                                 "Off: the prompt is plain text as diffusers reads it, and only its first 75 tokens count."));
+    form->addRow(tr("Prompt"), promptSyntax_);
+    connect(promptSyntax_, &QCheckBox::toggled, this, [this] { Q_EMIT promptSyntaxChanged(promptSyntax()); });
 
     connect(sizePreset_, &QComboBox::activated, this, [this](int index) {
         if (index >= kSizes.size()) return;
@@ -184,6 +190,11 @@ void SettingsPanel::writeTo(ips::GenerationRequest& r) const {
     r.seed = seed();
     r.num_images_per_prompt = batch_->value();
     r.dtype = precision_->currentData().toString().toStdString();
+    r.prompt_syntax = std::string(ips::prompt_syntax_name(promptSyntax()));
+}
+
+ips::PromptSyntax SettingsPanel::promptSyntax() const {
+    return promptSyntax_->isChecked() ? ips::PromptSyntax::A1111 : ips::PromptSyntax::Plain;
 }
 
 void SettingsPanel::readFrom(const ips::GenerationRequest& r) {
@@ -200,6 +211,7 @@ void SettingsPanel::readFrom(const ips::GenerationRequest& r) {
     }
     batch_->setValue(r.num_images_per_prompt);
     if (const int i = precision_->findData(QString::fromStdString(r.dtype)); i >= 0) precision_->setCurrentIndex(i);
+    promptSyntax_->setChecked(ips::parse_prompt_syntax(r.prompt_syntax) == ips::PromptSyntax::A1111);
 }
 
 int SettingsPanel::threads() const { return threads_->value(); }

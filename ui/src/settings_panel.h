@@ -1,10 +1,11 @@
 #pragma once
 // Generation settings: size (with common presets), steps, guidance, sampler, seed (random / fixed /
-// reuse the last one), batch count, precision and threads. Writes them into a request and reads them back.
+// reuse the last one), batch count, precision, threads and the prompt syntax (A1111's by default). Writes them into a request and reads them back.
 #include <QWidget>
 #include <optional>
 
 #include "ips/generation.h"
+#include "ips/prompt_syntax.h"
 
 class QCheckBox;
 class QComboBox;
@@ -44,9 +45,12 @@ public:
     QSpinBox* widthBox() const { return width_; }
     QSpinBox* heightBox() const { return height_; }
     QComboBox* precisionBox() const { return precision_; }
+    QCheckBox* promptSyntaxBox() const { return promptSyntax_; }
+    ips::PromptSyntax promptSyntax() const;
 
 Q_SIGNALS:
     void outputSizeChanged(QSize size);
+    void promptSyntaxChanged(ips::PromptSyntax syntax);
     void notice(QString message);  // something the artist should know (not an error)
 
 private:
@@ -63,6 +67,7 @@ private:
     QSpinBox* batch_;
     QComboBox* precision_;
     QSpinBox* threads_;
+    QCheckBox* promptSyntax_;
     std::optional<quint64> lastSeed_;
 };
 

@@ -33,7 +33,11 @@ struct IpAdapterSettings {
     std::optional<ImageSource> negative_image;
     double scale = 1.0;
     std::string block_scales_json;  // diffusers' per-block dict ({"down": {...}, "mid": x, "up": {...}}); replaces scale
-    std::string mode = "full";      // full, style, composition
+    // ComfyUI_IPAdapter_plus's weight_type (ips/ip_adapter_options.h; JSON "weight_type"). The old
+    // names full, style, composition are accepted as aliases of linear, style transfer, composition.
+    std::string mode = "linear";
+    std::string combine_embeds = "concat";  // several images in one adapter: concat, add, subtract, average, norm average
+    std::string embeds_scaling = "V only";  // V only, K+V, K+V w/ C penalty, K+mean(V) w/ C penalty
     double start = 0.0, end = 1.0;  // fractions of the denoising steps
     CropMode crop = CropMode::Center;
     std::vector<CropMode> image_crops;  // per image; empty = `crop` for all
@@ -50,6 +54,13 @@ struct ControlNetSettings {
 struct LoraSettings {
     std::filesystem::path path;  // .safetensors / .bin / .pt: kohya, diffusers, PEFT, LyCORIS LoHa/LoKr
     double weight = 1.0;
+};
+
+// A textual-inversion embedding (A1111 .pt / .safetensors, diffusers learned_embeds.*): its token in a
+// prompt (also written "embedding:<token>", ComfyUI's spelling) stands for the embedding's vectors.
+struct EmbeddingSettings {
+    std::filesystem::path path;
+    std::string token;  // empty: the file stem (diffusers' learned_embeds.*: the token saved in the file)
 };
 
 struct GenerationRequest {
@@ -69,12 +80,16 @@ struct GenerationRequest {
     // and other few-step LoRAs want "trailing"). lcm and tcd have no spacing.
     std::string timestep_spacing;
     std::optional<int> clip_skip;
+    // How the prompts are read (ips/prompt_syntax.h): "plain" = diffusers (77 tokens, the rest ignored),
+    // "a1111" = stable-diffusion-webui's (emphasis:1.2), [less], BREAK and any length.
+    std::string prompt_syntax = "plain";
     int num_images_per_prompt = 1;
     std::string dtype = "float32";  // or "bfloat16"
     double eta = 0.0;               // DDIM only
     std::vector<IpAdapterSettings> ip_adapters;
     std::vector<ControlNetSettings> controlnets;
     std::vector<LoraSettings> loras;        // applied in order to the base model's weights
+    std::vector<EmbeddingSettings> embeddings;  // textual inversions, usable in prompt and negative prompt
     std::optional<ImageSource> init_image;  // img2img / inpainting
     std::optional<double> strength;         // default 0.8 (img2img), 1.0 (inpainting)
     std::optional<ImageSource> mask_image;  // white = repaint
@@ -151,7 +166,8 @@ private:
 // Checks everything that can be checked without loading models; throws InputError naming the field.
 void validate_request(const GenerationRequest& request);
 
-// Final latents as a safetensors file (key "latents"), written atomically.
-void write_latents_file(const std::filesystem::path& file, const GenerationResult& result);
+// Final latents as a safetensors file (key "latents"), written atomically; an existing file is kept
+// (InputError "already exists") unless `overwrite`.
+void write_latents_file(const std::filesystem::path& file, const GenerationResult& result, bool overwrite = true);
 
 }  // namespace ips

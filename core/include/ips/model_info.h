@@ -23,6 +23,7 @@ enum class ModelKind {
     ImageProcessor,
     TinyAutoencoder,  // TAESD (diffusers AutoencoderTiny, or madebyollin's taesd_decoder file): live previews
     Lora,             // LoRA / LyCORIS weight updates (kohya, diffusers, PEFT, LoHa, LoKr)
+    TextualInversion, // textual-inversion embedding (A1111 .pt / .safetensors, diffusers learned_embeds)
 };
 
 // Stable lower-case names used by the CLI and in JSON ("ip-adapter", "unet", ...).
@@ -42,7 +43,8 @@ struct ModelInfo {
     std::map<std::string, std::size_t> dtype_counts;  // "F32" -> number of tensors
     std::map<std::string, std::int64_t> dimensions;   // e.g. "cross_attention_dim" -> 768
     std::vector<std::string> notes;                   // limitations, e.g. "FaceID is not supported yet"
-    std::vector<std::string> trigger_words;           // LoRA: the tags of kohya's ss_tag_frequency, most used first
+    std::vector<std::string> trigger_words;           // LoRA: the tags of kohya's ss_tag_frequency, most used first;
+                                                      // textual inversion: the token the prompt uses
     std::vector<ModelInfo> components;                // sub-models of a folder
 };
 

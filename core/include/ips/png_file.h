@@ -3,6 +3,7 @@
 #include <filesystem>
 #include <map>
 #include <string>
+#include <string_view>
 
 #include "ips/image.h"
 
@@ -15,5 +16,7 @@ void write_png(const std::filesystem::path& file, const Image& image, const std:
 
 // The tEXt/iTXt chunks of a PNG file (keyword -> text); InputError when it is not a PNG.
 std::map<std::string, std::string> read_png_text(const std::filesystem::path& file);
+// The same from the file's bytes (`name` for messages); torch- and OpenCV-free, what the fuzzer calls.
+std::map<std::string, std::string> parse_png_text(std::string_view bytes, const std::string& name);
 
 }  // namespace ips

@@ -19,8 +19,9 @@ GenerationRequest read_request_file(const std::filesystem::path& file);
 // InputError.
 std::string request_to_json(const GenerationRequest& request, const std::filesystem::path& base_dir);
 
-// Writes the request (paths relative to the file's folder), atomically.
-void write_request_file(const std::filesystem::path& file, const GenerationRequest& request);
+// Writes the request (paths relative to the file's folder), atomically; an existing file is kept
+// (InputError "already exists") unless `overwrite`.
+void write_request_file(const std::filesystem::path& file, const GenerationRequest& request, bool overwrite = true);
 
 // The A1111 "parameters" text: prompt, "Negative prompt: ...", then "Steps: 30, Sampler: ..., ...".
 std::string a1111_parameters(const GenerationRequest& request, std::uint64_t seed);

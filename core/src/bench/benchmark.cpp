@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <chrono>
 #include <fstream>
+#include <memory>
 #include <set>
 #include <thread>
 
@@ -136,15 +137,18 @@ public:
         return {false, true};
     }
 
-    // Times `run` (one warm-up, then `repeat` runs) and records the result.
-    void measure(BenchResult r, const std::function<void()>& run) {
+    // Times `run` (one warm-up, then `repeat` runs) and records the result. `after`, when given, runs
+    // after each `run` outside the clock (to undo what `run` did).
+    void measure(BenchResult r, const std::function<void()>& run, const std::function<void()>& after = {}) {
         reset_peak_rss();
         run();
+        if (after) after();
         std::vector<double> seconds;
         for (int i = 0; i < std::max(1, options_.repeat); ++i) {
             const auto start = std::chrono::steady_clock::now();
             run();
             seconds.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+            if (after) after();
         }
         std::sort(seconds.begin(), seconds.end());
         r.seconds_min = seconds.front();
@@ -300,13 +304,16 @@ BenchReport run_benchmarks(const BenchOptions& o, const std::function<void(const
                     fs::remove(p, ec);
                 }
             } remove{file};
-            // Reading + checking + merging into the base weights, then removing it again.
-            BenchResult load{"lora_load_apply_remove", dname, dtype == at::kBFloat16, 0, 0, 1};
-            runner.measure(load, [&] {
-                lora::LoraState s;
-                s.apply(*unet, text.get(), {{file, 0.8}});
-                s.apply(*unet, text.get(), {});
-            });
+            // Reading + checking + merging into the base weights (removed again outside the clock).
+            BenchResult load{"lora_load_apply", dname, dtype == at::kBFloat16, 0, 0, 1};
+            std::unique_ptr<lora::LoraState> fresh;
+            runner.measure(
+                load,
+                [&] {
+                    fresh = std::make_unique<lora::LoraState>();
+                    fresh->apply(*unet, text.get(), {{file, 0.8}});
+                },
+                [&] { fresh->apply(*unet, text.get(), {}); });
             // A weight change of a loaded LoRA: every touched weight re-merged from its original.
             lora::LoraState s;
             double w = 0.8;

@@ -55,8 +55,11 @@ std::optional<ImageSize> read_image_size(std::string_view b) {
     if (b.size() >= 4 && std::uint8_t(b[0]) == 0xFF && std::uint8_t(b[1]) == 0xD8) return jpeg_size(b);
     if (b.size() >= 10 && (b.substr(0, 6) == "GIF87a" || b.substr(0, 6) == "GIF89a")) return ImageSize{le16(b, 6), le16(b, 8)};
     if (b.size() >= 26 && b.substr(0, 2) == "BM") {
+        // Signed: a negative height is a top-down picture. A negative width is malformed, but its size
+        // still counts as its magnitude, so that the size limit is never passed by a sign.
+        const auto width = static_cast<std::int32_t>(le32(b, 18));
         const auto height = static_cast<std::int32_t>(le32(b, 22));
-        return ImageSize{static_cast<std::int32_t>(le32(b, 18)), std::llabs(height)};
+        return ImageSize{std::llabs(width), std::llabs(height)};
     }
     if (b.size() >= 12 && b.substr(0, 4) == "RIFF" && b.substr(8, 4) == "WEBP") return webp_size(b);
     return std::nullopt;

@@ -37,7 +37,8 @@ public:
             if (name.rfind(prefix, 0) != 0 || name.size() <= prefix.size() + suffix.size()) continue;
             if (name.compare(name.size() - suffix.size(), suffix.size(), suffix) != 0) continue;
             const std::string middle = name.substr(prefix.size(), name.size() - prefix.size() - suffix.size());
-            if (middle.empty() || !std::all_of(middle.begin(), middle.end(), ::isdigit)) continue;
+            // At most 9 digits: no real index is longer, and stol would throw on a longer one.
+            if (middle.empty() || middle.size() > 9 || !std::all_of(middle.begin(), middle.end(), ::isdigit)) continue;
             const long index = std::stol(middle);
             if (index < best_index) best_index = index, best = name;
         }
@@ -112,6 +113,44 @@ Detection detect_lora(const lora::LoraSummary& s) {
     return d;
 }
 
+// Textual-inversion embeddings: A1111's string_to_param.* (.pt) or emb_params (.safetensors), SDXL's
+// clip_l + clip_g, or diffusers' learned_embeds (one vector or a few, named by the token).
+Detection detect_textual_inversion(const Names& n, const std::vector<TensorInfo>& tensors) {
+    Detection d;
+    const TensorInfo* vectors = nullptr;
+    for (const auto& t : tensors) {
+        if (t.name.rfind("string_to_param.", 0) == 0) vectors = &t, d.variant = "a1111-pt";
+        else if (t.name == "emb_params" && !vectors) vectors = &t, d.variant = "a1111-safetensors";
+    }
+    if (!vectors && n.has("clip_l") && n.has("clip_g") && tensors.size() == 2) {
+        d.kind = ModelKind::TextualInversion;
+        d.variant = "sdxl";
+        d.base_architecture = "sdxl";
+        d.dimensions["vectors"] = n.dim("clip_l", 0);
+        d.notes.push_back("an SDXL embedding (clip_l + clip_g): only SD1.x models are supported");
+        return d;
+    }
+    // A lone tensor [D] or [n, D] named like a word, not a module parameter: diffusers' {token: vectors}
+    // (latents and image embeddings have more axes; CLIP widths are at least 32, the tiny test models').
+    const auto lone_vectors = [](const TensorInfo& t) {
+        const bool shaped = t.shape.size() == 1 || (t.shape.size() == 2 && t.shape[0] >= 1 && t.shape[0] <= 75);
+        return shaped && t.shape.back() >= 32 && t.name.find('.') == std::string::npos && t.name != "latents";
+    };
+    if (!vectors && tensors.size() == 1 && lone_vectors(tensors[0])) {
+        vectors = &tensors[0];
+        d.variant = "diffusers";
+        d.notes.push_back("token: " + tensors[0].name);
+    }
+    if (!vectors || vectors->shape.empty() || vectors->shape.size() > 2) return Detection{};
+    d.kind = ModelKind::TextualInversion;
+    const std::int64_t width = vectors->shape.back();
+    d.dimensions["vectors"] = vectors->shape.size() == 2 ? vectors->shape[0] : 1;
+    d.dimensions["width"] = width;
+    d.base_architecture = width == 768 ? "sd1.x" : width == 1024 ? "sd2.x" : "custom (width " + std::to_string(width) + ")";
+    if (width == 1024) d.notes.push_back("an SD2.x embedding (1024 wide): only SD1.x models are supported");
+    return d;
+}
+
 }  // namespace
 
 std::string base_from_cross_attention_dim(std::int64_t dim) {
@@ -127,6 +166,7 @@ Detection detect_from_tensors(const std::vector<TensorInfo>& tensors) {
     if (n.any_prefix("image_proj.") && (n.any_prefix("ip_adapter.") || n.any_prefix("adapter_modules.")))
         return detect_ip_adapter(n);
     if (const auto lora = lora::summarize_lora(tensors); lora.is_lora()) return detect_lora(lora);
+    if (auto ti = detect_textual_inversion(n, tensors); ti.kind != ModelKind::Unknown) return ti;
 
     if (n.any_prefix("model.diffusion_model.")) {
         d.kind = ModelKind::SingleFileCheckpoint;

@@ -28,7 +28,7 @@ nlohmann::json read_json_file(const std::filesystem::path& path) {
     const std::string text = read_text_file(path);
     try {
         return nlohmann::json::parse(text);
-    } catch (const nlohmann::json::parse_error& e) {
+    } catch (const nlohmann::json::exception& e) {  // also out_of_range: a number beyond a double
         throw ModelLoadError(display_path(path) + ": invalid JSON (" + e.what() + ")");
     }
 }
@@ -61,7 +61,7 @@ nlohmann::json read_python_json_file(const std::filesystem::path& path) {
     }
     try {
         return nlohmann::json::parse(out);
-    } catch (const nlohmann::json::parse_error& e) {
+    } catch (const nlohmann::json::exception& e) {  // also out_of_range: a number beyond a double
         throw ModelLoadError(display_path(path) + ": not valid JSON (" + e.what() + ")");
     }
 }

@@ -14,7 +14,8 @@ bool take_prefix(std::string& s, const std::string& prefix) {
 // Splits "12.rest" into 12 and "rest"; false when `s` does not start with a number and a dot.
 bool take_index(std::string& s, int& index) {
     const auto dot = s.find('.');
-    if (dot == std::string::npos || dot == 0) return false;
+    // More than 6 digits is no block index (and would overflow stoi: found by fuzzing).
+    if (dot == std::string::npos || dot == 0 || dot > 6) return false;
     for (std::size_t i = 0; i < dot; ++i)
         if (s[i] < '0' || s[i] > '9') return false;
     index = std::stoi(s.substr(0, dot));

@@ -104,7 +104,7 @@ Weights load_weights(const std::filesystem::path& path) {
 }
 
 void save_safetensors(const std::filesystem::path& path, const std::map<std::string, at::Tensor>& tensors,
-                      const std::map<std::string, std::string>& metadata) {
+                      const std::map<std::string, std::string>& metadata, ExistingFile existing) {
     std::vector<TensorEntry> entries;
     std::vector<at::Tensor> contiguous;
     std::uint64_t offset = 0;
@@ -125,7 +125,7 @@ void save_safetensors(const std::filesystem::path& path, const std::map<std::str
         out.write(header.data(), static_cast<std::streamsize>(header.size()));
         for (const auto& c : contiguous)
             out.write(static_cast<const char*>(c.data_ptr()), static_cast<std::streamsize>(c.nbytes()));
-    });
+    }, existing);
 }
 
 std::vector<TensorInfo> read_tensor_infos(const std::filesystem::path& path) {

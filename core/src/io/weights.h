@@ -9,6 +9,7 @@
 
 #include <ATen/core/Tensor.h>
 
+#include "io/atomic_file.h"
 #include "io/safetensors.h"
 #include "io/tensor_info.h"
 
@@ -36,8 +37,9 @@ Weights load_user_tensors(const std::filesystem::path& path);
 at::Tensor tensor_from_entry(const SafetensorsFile& file, const TensorEntry& entry);
 
 // Writes contiguous CPU copies of the tensors as safetensors, atomically.
+// With `existing` Keep, an existing file is never replaced (InputError "already exists").
 void save_safetensors(const std::filesystem::path& path, const std::map<std::string, at::Tensor>& tensors,
-                      const std::map<std::string, std::string>& metadata = {});
+                      const std::map<std::string, std::string>& metadata = {}, ExistingFile existing = ExistingFile::Replace);
 
 // Names, dtypes and shapes of the tensors in a weights file: header only for safetensors.
 std::vector<TensorInfo> read_tensor_infos(const std::filesystem::path& path);

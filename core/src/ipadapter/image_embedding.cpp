@@ -100,12 +100,13 @@ ImageEmbedding ImageEmbeddingCache::encode(const std::string& encoder_id, const 
     return embedding;
 }
 
-void save_image_embedding(const fs::path& file, const ImageEmbedding& e, const std::map<std::string, std::string>& metadata) {
+void save_image_embedding(const fs::path& file, const ImageEmbedding& e, const std::map<std::string, std::string>& metadata,
+                          bool overwrite) {
     auto meta = metadata;
     meta["format"] = kFormat;
     meta["format_version"] = "1";
     io::save_safetensors(file, {{"image_embeds", e.image_embeds.to(at::kFloat)}, {"hidden_states", e.hidden_states.to(at::kFloat)}},
-                         meta);
+                         meta, overwrite ? io::ExistingFile::Replace : io::ExistingFile::Keep);
 }
 
 ImageEmbedding load_image_embedding(const fs::path& file, std::map<std::string, std::string>* metadata) {

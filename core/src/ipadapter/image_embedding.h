@@ -80,8 +80,9 @@ private:
 
 // Embedding files: safetensors with image_embeds and hidden_states, plus metadata naming the format,
 // the encoder and the crop mode. Written atomically.
+// Never replaces an existing file unless `overwrite` (checked atomically with the write).
 void save_image_embedding(const std::filesystem::path& file, const ImageEmbedding& embedding,
-                          const std::map<std::string, std::string>& metadata);
+                          const std::map<std::string, std::string>& metadata, bool overwrite = true);
 // Throws InputError naming the file when it is not an embedding file or its tensors are malformed.
 ImageEmbedding load_image_embedding(const std::filesystem::path& file, std::map<std::string, std::string>* metadata = nullptr);
 

@@ -3,6 +3,8 @@
 // cross-attention layer's keys and values (to_k_ip/to_v_ip), then handed to the UNet at each step
 // with that layer's scale, for the steps inside the adapter's start/end range.
 #include <optional>
+#include <string>
+#include <string_view>
 #include <vector>
 
 #include "ipadapter/image_embedding.h"
@@ -15,15 +17,38 @@ namespace ips::ipadapter {
 // One adapter's references for a generation.
 struct AdapterConditioning {
     IPAdapterModel adapter{nullptr};
-    std::vector<ImageEmbedding> images;  // their tokens are concatenated, in this order (as diffusers)
-    std::vector<double> image_weights;   // per image, scales its tokens' values; empty = all 1
+    // Several images: tokens concatenated in this order (as diffusers) or combined (combine_embeds).
+    // "style and composition": exactly two, the style reference then the composition reference.
+    std::vector<ImageEmbedding> images;
+    // Per image; empty = all 1. With concat (and style and composition) it scales the image's token
+    // values; with the other combine modes it scales the image's embedding before combining (as
+    // ComfyUI's IPAdapterEncoder weight).
+    std::vector<double> image_weights;
     // The unconditional input: a negative reference, else diffusers' choice (zero image_embeds for base,
     // the encoder on a zero image for plus/full-face, which the caller supplies here).
     std::optional<ImageEmbedding> negative;
     std::vector<double> layer_scales;  // per cross-attention layer, forward order (resolve_layer_scales)
     double start = 0.0;                // fraction of the denoising steps
     double end = 1.0;
+    // ComfyUI_IPAdapter_plus's controls (ips/ip_adapter_options.h). weight_type also shapes
+    // layer_scales (resolve_layer_scales); here it picks each layer's tokens (resolve_layer_tokens).
+    std::string weight_type = "linear";
+    std::string combine_embeds = "concat";
+    std::string embeds_scaling = "V only";
 };
+
+// ComfyUI's combine_embeds over the images' encoder outputs [N, ...] -> [1, ...] (IPAdapterPlus.py
+// applies it to the CLIP embeddings, before the projection). "concat" is not a reduction: not here.
+at::Tensor combine_embeddings(const at::Tensor& embeddings, std::string_view mode);
+
+// ComfyUI's embeds_scaling for one layer's image attention: `attention` holds the projected keys and
+// values and the layer weight in `scale`; the result computes
+//   V only:                 out += w * attn(q, K, V)
+//   K+V:                    out += attn(q, w*K, w*V)
+//   K+V w/ C penalty:       w' = w * C / 1280,  out += attn(q, w'*K, w'*V)
+//   K+mean(V) w/ C penalty: w' = w * C / 1280,  out += attn(q, w'*K, V - mean(V) + w'*mean(V))
+// with C the layer's attention width (heads * head_dim) and mean over the image tokens.
+nn::ImagePromptAttention scale_image_attention(nn::ImagePromptAttention attention, std::string_view mode);
 
 // How the UNet batch is laid out: [uncond x copies, cond x copies] with classifier-free guidance,
 // [cond x copies] without (diffusers' order).
@@ -32,9 +57,12 @@ struct BatchLayout {
     std::int64_t copies = 1;  // num_images_per_prompt
 };
 
-// The tokens an adapter's projection gives: {uncond, cond}, each [1, images * tokens, C] (float32 for
-// base inputs is converted to the adapter's dtype).
+// The tokens an adapter's projection gives: {uncond, cond}, each [1, images * tokens, C] with concat,
+// [1, tokens, C] when combined or for "style and composition" (then the style reference's tokens).
 std::pair<at::Tensor, at::Tensor> image_prompt_tokens(AdapterConditioning& conditioning);
+
+// "style and composition": the composition reference's tokens [1, tokens, C].
+at::Tensor composition_prompt_tokens(AdapterConditioning& conditioning);
 
 class PreparedImagePrompts {
 public:

@@ -1,9 +1,11 @@
 #include "ipadapter/layer_scales.h"
 
+#include <cmath>
 #include <map>
 #include <set>
 
 #include "ips/errors.h"
+#include "ips/ip_adapter_options.h"
 
 namespace ips::ipadapter {
 namespace {
@@ -103,26 +105,95 @@ bool is_sd15_layout(const std::vector<std::string>& names) {
     return names.size() == 16 && blocks["down"] == std::set<int>{0, 1, 2} && blocks["up"] == std::set<int>{1, 2, 3};
 }
 
+// ComfyUI's per-layer dicts for SD1.5 (IPAdapterPlus.py, ipadapter_execute), keyed by transformer_index
+// = forward position. Layers 4 and 5 (down_blocks.2) carry the composition, the rest the style.
+std::map<int, double> sd15_layer_dict(const std::string& type, double w) {
+    const double composition = w;  // ComfyUI's weight_composition / style_boost; not a separate control here
+    std::map<int, double> d;
+    auto set = [&](std::initializer_list<int> layers, double v) {
+        for (int l : layers) d[l] = v;
+    };
+    if (type == "style transfer") set({0, 1, 2, 3, 9, 10, 11, 12, 13, 14, 15}, w);
+    else if (type == "composition") d = {{4, w * 0.25}, {5, w}};
+    else if (type == "strong style transfer") set({0, 1, 2, 3, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15}, w);
+    else if (type == "style and composition" || type == "style transfer precise" || type == "composition precise") {
+        set({0, 1, 2, 3, 9, 10, 11, 12, 13, 14, 15}, w);
+        d[4] = composition * 0.25;
+        d[5] = composition;
+        if (type == "composition precise") set({6, 7, 8}, w * 0.1);
+    }
+    return d;
+}
+
+bool is_dict_type(const std::string& type) {
+    return type == "style transfer" || type == "composition" || type == "strong style transfer" ||
+           type == "style and composition" || type == "style transfer precise" || type == "composition precise";
+}
+
+// The weight type's factor for layer `i` of `count` in forward order, ComfyUI's ipadapter_attention with
+// its `layers` = the layer count (16 for SD1.5).
+double curve_factor(const std::string& type, std::size_t i, std::size_t count, const std::string& part) {
+    const double t = static_cast<double>(i), L = static_cast<double>(count);
+    if (type == "ease in") return 0.05 + 0.95 * (1 - t / L);
+    if (type == "ease out") return 0.05 + 0.95 * (t / L);
+    if (type == "ease in-out") return 0.05 + 0.95 * (1 - std::abs(t - L / 2) / (L / 2));
+    if (type == "reverse in-out") return 0.05 + 0.95 * (std::abs(t - L / 2) / (L / 2));
+    if (type == "weak input") return part == "down" ? 0.2 : 1.0;
+    if (type == "weak output") return part == "up" ? 0.2 : 1.0;
+    if (type == "weak middle") return part == "mid" ? 0.2 : 1.0;
+    if (type == "strong middle") return part == "mid" ? 1.0 : 0.2;
+    return 1.0;  // linear
+}
+
+std::string checked_type(std::string_view weight_type) {
+    const std::string type = canonical_ip_weight_type(weight_type);
+    if (!is_ip_choice(ip_weight_types(), type))
+        throw InputError("IP-Adapter weight_type '" + std::string(weight_type) + "' is unknown (expected " +
+                         ip_choice_list(ip_weight_types()) + "; full and style also work)");
+    return type;
+}
+
+void require_sd15(const std::string& type, const std::vector<std::string>& names) {
+    if (!is_sd15_layout(names))
+        throw InputError("IP-Adapter weight_type '" + type + "' is defined for the SD1.5 UNet layout only");
+}
+
 }  // namespace
 
-std::vector<std::string> layer_modes() { return {"full", "style", "composition"}; }
-
-std::vector<double> resolve_layer_scales(const json& scale, std::string_view mode, const std::vector<std::string>& names) {
+std::vector<double> resolve_layer_scales(const json& scale, std::string_view weight_type, const std::vector<std::string>& names) {
+    const std::string type = checked_type(weight_type);
     if (scale.is_object()) {
-        if (mode != "full" && !mode.empty())
-            throw InputError("IP-Adapter scale: a per-block dict cannot be combined with mode '" + std::string(mode) + "'");
+        if (type != "linear")
+            throw InputError("IP-Adapter scale: a per-block dict cannot be combined with weight_type '" + std::string(weight_type) + "'");
         return resolve_dict(scale, names);
     }
     const double s = number(scale, "scale");
-    if (mode == "full" || mode.empty()) return std::vector<double>(names.size(), s);
-    if (mode != "style" && mode != "composition")
-        throw InputError("IP-Adapter mode '" + std::string(mode) + "' is unknown (expected full, style or composition)");
-    if (!is_sd15_layout(names))
-        throw InputError("IP-Adapter mode '" + std::string(mode) + "' is defined for the SD1.5 UNet layout only");
-    if (mode == "style")
-        return resolve_dict(json{{"down", {{"block_0", s}, {"block_1", s}}}, {"up", {{"block_1", {0.0, 0.0, s}}, {"block_2", s}, {"block_3", s}}}},
-                            names);
-    return resolve_dict(json{{"down", {{"block_2", {0.25 * s, s}}}}}, names);
+    std::vector<double> out;
+    if (is_dict_type(type)) {
+        require_sd15(type, names);
+        const auto dict = sd15_layer_dict(type, s);
+        for (std::size_t i = 0; i < names.size(); ++i) {
+            const auto it = dict.find(static_cast<int>(i));
+            out.push_back(it == dict.end() ? 0.0 : it->second);
+        }
+        return out;
+    }
+    for (std::size_t i = 0; i < names.size(); ++i) out.push_back(s * curve_factor(type, i, names.size(), place_of(names[i]).part));
+    return out;
+}
+
+std::vector<LayerTokens> resolve_layer_tokens(std::string_view weight_type, const std::vector<std::string>& names) {
+    const std::string type = checked_type(weight_type);
+    std::vector<LayerTokens> out(names.size(), LayerTokens::Reference);
+    if (type != "style and composition" && type != "style transfer precise" && type != "composition precise") return out;
+    require_sd15(type, names);
+    for (std::size_t i = 0; i < names.size(); ++i) {
+        const bool composition_layer = i == 4 || i == 5;
+        if (type == "style and composition" && composition_layer) out[i] = LayerTokens::Composition;
+        if (type == "style transfer precise" && composition_layer) out[i] = LayerTokens::UnconditionalOnly;
+        if (type == "composition precise" && !composition_layer) out[i] = LayerTokens::UnconditionalOnly;
+    }
+    return out;
 }
 
 }  // namespace ips::ipadapter

@@ -18,7 +18,8 @@ void save_reference_embedding(const std::filesystem::path& image, const std::fil
     ipadapter::save_image_embedding(output, embedding,
                                     {{"source_image", io::display_path(image.filename())},
                                      {"image_encoder", io::display_path(encoder_folder)},
-                                     {"crop", std::string(crop_mode_name(crop))}});
+                                     {"crop", std::string(crop_mode_name(crop))}},
+                                    overwrite);
 }
 
 }  // namespace ips

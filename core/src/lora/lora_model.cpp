@@ -10,6 +10,7 @@
 #include "io/detect.h"
 #include "io/json_file.h"
 #include "io/weights.h"
+#include "lora/lora_hash.h"
 #include "nn/state_dict.h"
 #include "ips/errors.h"
 
@@ -401,6 +402,26 @@ at::Tensor delta_weight(const ResolvedUpdate& u, at::ScalarType dtype, const at:
     return u.scale == 1.0 ? d : d * u.scale;
 }
 
+namespace {
+
+// acc += weight * scale * dW. For plain LoRA modules (nearly every file) the product goes straight into acc
+// through one GEMM with beta = 1: no dW tensor, no separate scale and add passes over the weight, which are
+// what a merge's time is made of (the matrices are large, the rank small).
+void accumulate_delta(at::Tensor& acc, const ResolvedUpdate& u, double weight) {
+    const auto& t = u.update.tensors;
+    const bool plain = u.update.format != LoraFormat::LoHa && u.update.format != LoraFormat::LoKr;
+    if (!plain) {
+        acc.add_(delta_weight(u, acc.scalar_type(), acc.device()), weight);
+        return;
+    }
+    const auto up = t.at(LoraRole::Up).to(acc.device(), acc.scalar_type()).flatten(1);
+    const auto down = t.at(LoraRole::Down).to(acc.device(), acc.scalar_type()).flatten(1);
+    auto acc2d = acc.view({acc.size(0), -1});
+    acc2d.addmm_(up, down, /*beta=*/1.0, /*alpha=*/weight * u.scale);
+}
+
+}  // namespace
+
 void LoraState::apply(nn::UNet2DConditionModelImpl& unet, nn::CLIPTextModelImpl* text_encoder,
                       const std::vector<LoraRequest>& loras) {
     // 1. Read and check everything; nothing changes before this loop ends.
@@ -425,6 +446,7 @@ void LoraState::apply(nn::UNet2DConditionModelImpl& unet, nn::CLIPTextModelImpl*
                 files[key] = it->second;
             } else {
                 auto resolved = resolve_lora(read_lora_file(l.path), unet_t, text_t);
+                lora_short_hash(l.path);  // here, on the worker thread: the PNG's "Lora hashes" then costs nothing
                 files[key] = Cached{stamp, std::make_shared<const ResolvedLora>(std::move(resolved))};
             }
         }
@@ -475,8 +497,9 @@ void LoraState::apply(nn::UNet2DConditionModelImpl& unet, nn::CLIPTextModelImpl*
             continue;
         }
         const auto acc_type = param.scalar_type() == at::kDouble ? at::kDouble : at::kFloat;
-        at::Tensor acc = orig->second.to(acc_type, /*non_blocking=*/false, /*copy=*/true);
-        for (const auto& [u, weight] : updates.at(p)) acc.add_(delta_weight(*u, acc_type, param.device()), weight);
+        // Contiguous whatever the parameter's layout (channels-last convolutions): the GEMM writes [out, in*k*k].
+        at::Tensor acc = orig->second.to(acc_type, /*non_blocking=*/false, /*copy=*/true, at::MemoryFormat::Contiguous);
+        for (const auto& [u, weight] : updates.at(p)) accumulate_delta(acc, *u, weight);
         param.copy_(acc);
         applied_[p] = want->second;
     }

@@ -10,6 +10,8 @@
 namespace ips::nn {
 
 // Additional attention over image tokens sharing the query: out += scale * attn(q, k_ip, v_ip).
+// ComfyUI's other embeds_scaling modes fold the layer weight into k_ip/v_ip beforehand and set scale 1
+// (ipadapter::scale_image_attention), so this one formula serves them all.
 struct ImagePromptAttention {
     at::Tensor key;    // [B, heads, N_ip, head_dim], already projected by to_k_ip
     at::Tensor value;  // [B, heads, N_ip, head_dim]

@@ -78,6 +78,21 @@ at::Tensor CLIPTextModelImpl::encode_prompt(const at::Tensor& input_ids, int cli
     return text_model->final_layer_norm(states.back());
 }
 
+const at::Tensor& CLIPTextModelImpl::token_embedding_weight() const {
+    return text_model->embeddings->token_embedding->weight;
+}
+
+void CLIPTextModelImpl::set_token_embedding_weight(const at::Tensor& weight) {
+    const at::Tensor& current = token_embedding_weight();
+    if (weight.dim() != 2 || weight.size(1) != current.size(1))
+        throw InputError("token embedding table must be [rows, " + std::to_string(current.size(1)) + "]");
+    // A new Embedding around the given tensor: its options' _weight skips the random initialisation.
+    auto& embeddings = *text_model->embeddings;
+    const auto options = torch::nn::EmbeddingOptions(weight.size(0), weight.size(1))._weight(weight);
+    embeddings.token_embedding = embeddings.replace_module("token_embedding", torch::nn::Embedding(options));
+    config.vocab_size = static_cast<int>(weight.size(0));
+}
+
 CLIPVisionEmbeddingsImpl::CLIPVisionEmbeddingsImpl(const io::CLIPVisionConfig& c) {
     class_embedding = register_parameter("class_embedding", at::zeros({c.hidden_size}));
     patch_embedding = register_module(

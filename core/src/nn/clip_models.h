@@ -36,6 +36,11 @@ struct CLIPTextModelImpl : torch::nn::Module {
     // The prompt embeddings diffusers feeds the UNet: last_hidden_state, or with clip_skip = k the
     // hidden state k layers before the last, passed through final_layer_norm. Runs only the layers needed.
     at::Tensor encode_prompt(const at::Tensor& input_ids, int clip_skip = 0);
+    // The token embedding table [vocab, D] (transformers' get_input_embeddings().weight).
+    const at::Tensor& token_embedding_weight() const;
+    // Replaces the table by `weight` [rows, D], used as it is (no copy): textual inversion appends rows
+    // (transformers' resize_token_embeddings + row assignment) and later puts the original back.
+    void set_token_embedding_weight(const at::Tensor& weight);
 
     io::CLIPTextConfig config;
     CLIPTextTransformer text_model{nullptr};

@@ -11,6 +11,7 @@
 #include "ipadapter/layer_scales.h"
 #include "ips/errors.h"
 #include "pipeline/image_tensors.h"
+#include "pipeline/prompt_encoding.h"
 #include "schedulers/scheduler.h"
 
 namespace ips::pipeline {
@@ -20,8 +21,6 @@ namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
 std::string hash_key(const Image& image) { return ipadapter::ImageEmbeddingCache::key(image, "", CropMode::Center); }
-
-at::Tensor ids_tensor(const TokenizedText& t) { return at::tensor(t.input_ids, at::kLong).unsqueeze(0); }
 
 bool is_embedding_file(const ImageSource& s) {
     if (s.path.empty()) return false;
@@ -100,14 +99,16 @@ void Engine::unload() {
 
 Engine::TextEmbeddings Engine::text_embeddings(BaseModel& base, const GenerationRequest& q) {
     const int skip = q.clip_skip.value_or(0);
-    const std::string key = base.key + "\x1f" + base.loras.signature() + "\x1f" + q.prompt + "\x1f" + q.negative_prompt +
-                            "\x1f" + std::to_string(skip);
+    const PromptSyntax syntax = prompt_syntax_or_throw(q.prompt_syntax);
+    const std::string key = base.key + "\x1f" + base.loras.signature() + "\x1f" + base.embeddings.signature() + "\x1f" + q.prompt + "\x1f" + q.negative_prompt +
+                            "\x1f" + std::to_string(skip) + "\x1f" + std::string(prompt_syntax_name(syntax));
     if (auto it = text_cache_.find(key); it != text_cache_.end()) return it->second;
     TextEmbeddings e;
     ++text_encodes_;
-    e.cond = base.text_encoder->encode_prompt(ids_tensor(base.tokenizer->tokenize(q.prompt)), skip);
-    // diffusers encodes the negative prompt without clip_skip (its last hidden state).
-    e.uncond = base.text_encoder->encode_prompt(ids_tensor(base.tokenizer->tokenize(q.negative_prompt)), 0);
+    // [1, 77 * chunks, C] each; the negative prompt without clip_skip, as diffusers does.
+    auto pair = encode_prompt_pair(*base.tokenizer, base.text_encoder, q.prompt, q.negative_prompt, skip, syntax);
+    e.cond = std::move(pair.cond);
+    e.uncond = std::move(pair.uncond);
     if (text_cache_.size() > 16) text_cache_.clear();
     text_cache_.emplace(key, e);
     return e;
@@ -169,6 +170,10 @@ GenerationResult Engine::generate(const GenerationRequest& q, const ProgressCall
         std::vector<lora::LoraRequest> loras;
         for (const auto& l : q.loras) loras.push_back({l.path, l.weight});
         base.loras.apply(*base.unet, base.text_encoder.get(), loras);
+        // Textual-inversion embeddings: rows added to the token table, tokens to the tokenizer (none: the originals).
+        std::vector<text::EmbeddingRequest> embeddings;
+        for (const auto& e : q.embeddings) embeddings.push_back({e.path, e.token});
+        base.embeddings.apply(*base.tokenizer, *base.text_encoder, embeddings);
     }
     auto& unet = base.unet;
     const std::int64_t unet_channels = unet->config.in_channels;
@@ -253,6 +258,9 @@ GenerationResult Engine::generate(const GenerationRequest& q, const ProgressCall
         }
         const auto scale = s.block_scales_json.empty() ? nlohmann::json(s.scale) : nlohmann::json::parse(s.block_scales_json);
         c.layer_scales = ipadapter::resolve_layer_scales(scale, s.mode, layer_names);
+        c.weight_type = s.mode;
+        c.combine_embeds = s.combine_embeds;
+        c.embeds_scaling = s.embeds_scaling;
         c.start = s.start;
         c.end = s.end;
         if (trace) trace->ip_tokens.push_back(ipadapter::image_prompt_tokens(c));

@@ -14,7 +14,7 @@ namespace ips::pipeline {
 
 // Intermediate values, recorded when a Trace is passed (tests).
 struct Trace {
-    at::Tensor prompt_embeds;                  // [2B or B, 77, C] as the UNet sees them
+    at::Tensor prompt_embeds;                  // [2B or B, 77 * windows, C] as the UNet sees them
     at::Tensor timesteps;                      // the timesteps run
     std::vector<std::pair<at::Tensor, at::Tensor>> ip_tokens;  // per adapter: {uncond, cond}
     std::vector<at::Tensor> step_latents;      // after each step (after the inpaint blend)
@@ -41,7 +41,7 @@ public:
 
 private:
     struct TextEmbeddings {
-        at::Tensor cond, uncond;  // [1, 77, C] in the text encoder's precision
+        at::Tensor cond, uncond;  // [1, 77 * windows, C] in the text encoder's precision (same windows)
     };
     TextEmbeddings text_embeddings(BaseModel& base, const GenerationRequest& request);
     // `encoder` is the image encoder folder (loaded only when the picture is not in the embedding cache).

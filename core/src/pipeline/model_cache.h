@@ -14,6 +14,7 @@
 #include "ips/clip_tokenizer.h"
 #include "lora/lora_model.h"
 #include "models/model_loader.h"
+#include "text/textual_inversion.h"
 
 namespace ips::pipeline {
 
@@ -29,6 +30,8 @@ struct BaseModel {
     nlohmann::json scheduler_config;
     // The LoRAs merged into unet and text_encoder (their originals kept): set per request by the engine.
     lora::LoraState loras;
+    // The textual-inversion embeddings added to tokenizer and text_encoder: set per request by the engine.
+    text::TextualInversionState embeddings;
 };
 
 // "<path>|<dtype>": identifies a loaded network.

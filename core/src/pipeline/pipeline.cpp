@@ -8,6 +8,8 @@
 #include "io/weights.h"
 #include "ips/errors.h"
 #include "ips/generation.h"
+#include "ips/ip_adapter_options.h"
+#include "ips/prompt_syntax.h"
 #include "ips/runtime.h"
 #include "pipeline/engine.h"
 #include "schedulers/scheduler.h"
@@ -68,6 +70,7 @@ void validate_request(const GenerationRequest& q) {
         throw InputError("unknown scheduler '" + q.scheduler + "' (expected one of " + known + ")");
     }
     if (q.clip_skip && (*q.clip_skip < 0 || *q.clip_skip > 10)) throw InputError("clip_skip must be between 0 and 10");
+    prompt_syntax_or_throw(q.prompt_syntax);
     if (!std::isfinite(q.eta) || q.eta < 0 || q.eta > 1) throw InputError("eta must be between 0 and 1");
     if (q.strength && !q.init_image) throw InputError("strength needs an init_image (img2img or inpainting)");
     if (q.strength && !(*q.strength > 0.0 && *q.strength <= 1.0)) throw InputError("strength must be in (0, 1]");
@@ -99,8 +102,16 @@ void validate_request(const GenerationRequest& q) {
             const auto j = nlohmann::json::parse(a.block_scales_json, nullptr, false);
             if (j.is_discarded() || !j.is_object()) throw InputError(where + ".scale: the per-block scales must be a JSON object");
         }
-        if (a.mode != "full" && a.mode != "style" && a.mode != "composition")
-            throw InputError(where + ".mode must be full, style or composition (got '" + a.mode + "')");
+        const std::string weight_type = canonical_ip_weight_type(a.mode);
+        if (!is_ip_choice(ip_weight_types(), weight_type))
+            throw InputError(where + ".weight_type must be " + ip_choice_list(ip_weight_types()) + " (got '" + a.mode + "')");
+        if (weight_type == "style and composition" && a.images.size() != 2)
+            throw InputError(where + ".weight_type 'style and composition' needs two reference images, the style then the "
+                             "composition (got " + std::to_string(a.images.size()) + ")");
+        if (!is_ip_choice(ip_combine_embeds_modes(), a.combine_embeds))
+            throw InputError(where + ".combine_embeds must be " + ip_choice_list(ip_combine_embeds_modes()) + " (got '" + a.combine_embeds + "')");
+        if (!is_ip_choice(ip_embeds_scaling_modes(), a.embeds_scaling))
+            throw InputError(where + ".embeds_scaling must be " + ip_choice_list(ip_embeds_scaling_modes()) + " (got '" + a.embeds_scaling + "')");
         require_range(a.start, a.end, where);
     }
     for (std::size_t i = 0; i < q.loras.size(); ++i) {
@@ -108,6 +119,13 @@ void validate_request(const GenerationRequest& q) {
         require_file(q.loras[i].path, where + ".path", false);
         if (!std::isfinite(q.loras[i].weight) || std::abs(q.loras[i].weight) > 10)
             throw InputError(where + ".weight must be between -10 and 10");
+    }
+    for (std::size_t i = 0; i < q.embeddings.size(); ++i) {
+        const std::string where = "embeddings[" + std::to_string(i) + "]";
+        require_file(q.embeddings[i].path, where + ".path", false);
+        const auto& token = q.embeddings[i].token;
+        if (token.find_first_of(" \t\n") != std::string::npos)
+            throw InputError(where + ".token: '" + token + "' holds whitespace; a token is one word");
     }
     for (std::size_t i = 0; i < q.controlnets.size(); ++i) {
         const auto& c = q.controlnets[i];
@@ -119,10 +137,11 @@ void validate_request(const GenerationRequest& q) {
     }
 }
 
-void write_latents_file(const fs::path& file, const GenerationResult& result) {
+void write_latents_file(const fs::path& file, const GenerationResult& result, bool overwrite) {
     if (result.latents.empty()) throw InputError("no latents to write");
     const at::Tensor t = at::tensor(result.latents, at::kFloat).view(result.latents_shape);
-    io::save_safetensors(file, {{"latents", t}}, {{"format", "ipstudio.latents"}});
+    io::save_safetensors(file, {{"latents", t}}, {{"format", "ipstudio.latents"}},
+                         overwrite ? io::ExistingFile::Replace : io::ExistingFile::Keep);
 }
 
 struct Pipeline::Impl {

@@ -35,11 +35,6 @@ void put32(std::string& out, std::uint32_t v) {
     for (int s = 24; s >= 0; s -= 8) out.push_back(static_cast<char>((v >> s) & 0xFF));
 }
 
-std::uint32_t get32(const std::string& b, std::size_t at) {
-    return (std::uint32_t(std::uint8_t(b[at])) << 24) | (std::uint32_t(std::uint8_t(b[at + 1])) << 16) |
-           (std::uint32_t(std::uint8_t(b[at + 2])) << 8) | std::uint8_t(b[at + 3]);
-}
-
 // iTXt: keyword, 0, compression flag 0, method 0, empty language tag, 0, empty translated keyword, 0, text.
 std::string itxt_chunk(const std::string& keyword, const std::string& text) {
     std::string body = "iTXt" + keyword;
@@ -56,13 +51,12 @@ std::string itxt_chunk(const std::string& keyword, const std::string& text) {
     return chunk;
 }
 
-const char kSignature[] = "\x89PNG\r\n\x1a\n";
-
 }  // namespace
 
 void write_png(const fs::path& file, const Image& image, const std::map<std::string, std::string>& text, bool overwrite) {
     const std::string name = io::display_path(file);
     std::error_code ec;
+    // Checked first so that no encoding is wasted; the write itself still refuses atomically.
     if (!overwrite && fs::exists(file, ec)) throw InputError(name + ": already exists (choose another name or allow overwriting)");
     if (image.empty() || (image.channels != 3 && image.channels != 1)) throw InputError(name + ": nothing to write");
     cv::Mat mat(image.height, image.width, image.channels == 3 ? CV_8UC3 : CV_8UC1, const_cast<std::uint8_t*>(image.pixels.data()));
@@ -78,46 +72,25 @@ void write_png(const fs::path& file, const Image& image, const std::map<std::str
     for (const auto& [key, value] : text) chunks += itxt_chunk(key, value);
     png.insert(after_ihdr, chunks);
     try {
-        io::write_file_atomically(file, [&](std::ostream& out) { out.write(png.data(), static_cast<std::streamsize>(png.size())); });
+        io::write_file_atomically(
+            file, [&](std::ostream& out) { out.write(png.data(), static_cast<std::streamsize>(png.size())); },
+            overwrite ? io::ExistingFile::Replace : io::ExistingFile::Keep);
+    } catch (const InputError& e) {
+        if (std::string(e.what()).find("already exists") != std::string::npos) throw;
+        throw InputError(name + ": cannot write (" + e.what() + ")");
     } catch (const std::exception& e) {
         throw InputError(name + ": cannot write (" + e.what() + ")");
     }
 }
 
 std::map<std::string, std::string> read_png_text(const fs::path& file) {
-    const std::string name = io::display_path(file);
     std::string b;
     try {
         b = io::read_text_file(file);
     } catch (const Error& e) {
         throw InputError(e.what());
     }
-    if (b.size() < 8 || b.compare(0, 8, kSignature, 8) != 0) throw InputError(name + ": not a PNG file");
-    std::map<std::string, std::string> out;
-    std::size_t at = 8;
-    while (at + 12 <= b.size()) {
-        const std::uint32_t length = get32(b, at);
-        if (length > b.size() - at - 12) throw InputError(name + ": truncated PNG chunk");
-        const std::string type = b.substr(at + 4, 4);
-        const std::string data = b.substr(at + 8, length);
-        if (type == "tEXt" || type == "iTXt") {
-            const auto zero = data.find('\0');
-            if (zero != std::string::npos) {
-                const std::string key = data.substr(0, zero);
-                if (type == "tEXt") {
-                    out[key] = data.substr(zero + 1);
-                } else if (zero + 2 < data.size() && data[zero + 1] == 0) {  // uncompressed iTXt only
-                    std::size_t p = zero + 3;
-                    p = data.find('\0', p);  // language tag
-                    if (p != std::string::npos) p = data.find('\0', p + 1);  // translated keyword
-                    if (p != std::string::npos) out[key] = data.substr(p + 1);
-                }
-            }
-        }
-        if (type == "IEND") break;
-        at += 12 + length;
-    }
-    return out;
+    return parse_png_text(b, io::display_path(file));
 }
 
 }  // namespace ips

@@ -11,7 +11,9 @@
 
 #include "io/atomic_file.h"
 #include "io/json_file.h"
+#include "lora/lora_hash.h"
 #include "ips/errors.h"
+#include "ips/ip_adapter_options.h"
 
 namespace ips {
 namespace {
@@ -77,7 +79,8 @@ private:
 
 IpAdapterSettings read_ip_adapter(const Reader& r, const json& a, const std::string& where) {
     if (!a.is_object()) r.fail(where, "must be an object");
-    r.only_keys(a, {"path", "image_encoder", "images", "image_weights", "negative_image", "scale", "mode", "start", "end", "crop", "image_crops"}, where + ".");
+    r.only_keys(a, {"path", "image_encoder", "images", "image_weights", "negative_image", "scale", "mode", "weight_type",
+                   "combine_embeds", "embeds_scaling", "start", "end", "crop", "image_crops"}, where + ".");
     IpAdapterSettings s;
     // A preset may leave the adapter file and the images to the user; generating checks they are set.
     s.path = r.path_field(a, "path", where + ".");
@@ -97,7 +100,18 @@ IpAdapterSettings read_ip_adapter(const Reader& r, const json& a, const std::str
     s.negative_image = r.image_field(a, "negative_image", where + ".");
     if (a.contains("scale") && a.at("scale").is_object()) s.block_scales_json = a.at("scale").dump();
     else s.scale = r.number(a, "scale", where + ".", 1.0);
-    s.mode = r.string(a, "mode", where + ".", "full");
+    // ComfyUI_IPAdapter_plus's controls; "mode" is the older key (full, style, composition).
+    const bool old_key = !a.contains("weight_type") && a.contains("mode");
+    const std::string type = r.string(a, old_key ? "mode" : "weight_type", where + ".", "linear");
+    s.mode = canonical_ip_weight_type(type);
+    if (!is_ip_choice(ip_weight_types(), s.mode))
+        r.fail(where + (old_key ? ".mode" : ".weight_type"), "must be " + ip_choice_list(ip_weight_types()) + " (got '" + type + "')");
+    s.combine_embeds = r.string(a, "combine_embeds", where + ".", "concat");
+    if (!is_ip_choice(ip_combine_embeds_modes(), s.combine_embeds))
+        r.fail(where + ".combine_embeds", "must be " + ip_choice_list(ip_combine_embeds_modes()) + " (got '" + s.combine_embeds + "')");
+    s.embeds_scaling = r.string(a, "embeds_scaling", where + ".", "V only");
+    if (!is_ip_choice(ip_embeds_scaling_modes(), s.embeds_scaling))
+        r.fail(where + ".embeds_scaling", "must be " + ip_choice_list(ip_embeds_scaling_modes()) + " (got '" + s.embeds_scaling + "')");
     s.start = r.number(a, "start", where + ".", 0.0);
     s.end = r.number(a, "end", where + ".", 1.0);
     const std::string crop = r.string(a, "crop", where + ".", "center");
@@ -141,6 +155,16 @@ LoraSettings read_lora(const Reader& r, const json& l, const std::string& where)
     return s;
 }
 
+EmbeddingSettings read_embedding(const Reader& r, const json& e, const std::string& where) {
+    if (!e.is_object()) r.fail(where, "must be an object {\"path\": ..., \"token\": ...}");
+    r.only_keys(e, {"path", "token"}, where + ".");
+    EmbeddingSettings s;
+    s.path = r.path_field(e, "path", where + ".");
+    if (s.path.empty()) r.fail(where + ".path", "is required");
+    if (e.contains("token") && !e.at("token").is_null()) s.token = r.string(e, "token", where + ".", "");
+    return s;
+}
+
 std::string relative_text(const fs::path& p, const fs::path& base) {
     if (p.empty()) return "";
     std::error_code ec;
@@ -170,14 +194,14 @@ GenerationRequest parse_request_json(const std::string& text, const fs::path& ba
     json j;
     try {
         j = json::parse(text);
-    } catch (const json::parse_error& e) {
+    } catch (const json::exception& e) {  // parse_error, and out_of_range for numbers beyond a double (found by fuzzing)
         throw InputError(source + ": not valid JSON (" + e.what() + ")");
     }
     if (!j.is_object()) throw InputError(source + ": expected a JSON object with the generation settings");
     const Reader r(source, base_dir);
     r.only_keys(j, {"schema", "model", "vae", "prompt", "negative_prompt", "width", "height", "num_inference_steps", "guidance_scale",
-                    "seed", "scheduler", "timestep_spacing", "clip_skip", "num_images_per_prompt", "dtype", "eta", "ip_adapters", "controlnets",
-                    "loras", "init_image", "strength", "mask_image", "latents", "name"},
+                    "seed", "scheduler", "timestep_spacing", "clip_skip", "prompt_syntax", "num_images_per_prompt", "dtype", "eta", "ip_adapters", "controlnets",
+                    "loras", "embeddings", "init_image", "strength", "mask_image", "latents", "name"},
                 "");
     const long long schema = r.integer(j, "schema", "", kRequestSchema);
     if (schema > kRequestSchema)
@@ -199,10 +223,11 @@ GenerationRequest parse_request_json(const std::string& text, const fs::path& ba
     q.scheduler = r.string(j, "scheduler", "", "ddim");
     q.timestep_spacing = r.string(j, "timestep_spacing", "", "");
     if (j.contains("clip_skip") && !j.at("clip_skip").is_null()) q.clip_skip = static_cast<int>(r.integer(j, "clip_skip", "", 0));
+    q.prompt_syntax = r.string(j, "prompt_syntax", "", "plain");
     q.num_images_per_prompt = static_cast<int>(r.integer(j, "num_images_per_prompt", "", 1));
     q.dtype = r.string(j, "dtype", "", "float32");
     q.eta = r.number(j, "eta", "", 0.0);
-    for (const char* list : {"ip_adapters", "controlnets", "loras"})
+    for (const char* list : {"ip_adapters", "controlnets", "loras", "embeddings"})
         if (j.contains(list) && !j.at(list).is_null() && !j.at(list).is_array()) r.fail(list, "must be a list");
     if (j.contains("ip_adapters") && j.at("ip_adapters").is_array())
         for (std::size_t i = 0; i < j.at("ip_adapters").size(); ++i)
@@ -213,6 +238,9 @@ GenerationRequest parse_request_json(const std::string& text, const fs::path& ba
     if (j.contains("loras") && j.at("loras").is_array())
         for (std::size_t i = 0; i < j.at("loras").size(); ++i)
             q.loras.push_back(read_lora(r, j.at("loras")[i], "loras[" + std::to_string(i) + "]"));
+    if (j.contains("embeddings") && j.at("embeddings").is_array())
+        for (std::size_t i = 0; i < j.at("embeddings").size(); ++i)
+            q.embeddings.push_back(read_embedding(r, j.at("embeddings")[i], "embeddings[" + std::to_string(i) + "]"));
     q.init_image = r.image_field(j, "init_image", "");
     q.strength = r.optional_number(j, "strength", "");
     q.mask_image = r.image_field(j, "mask_image", "");
@@ -245,6 +273,7 @@ std::string request_to_json(const GenerationRequest& q, const fs::path& base) {
     j["scheduler"] = q.scheduler;
     if (!q.timestep_spacing.empty()) j["timestep_spacing"] = q.timestep_spacing;
     j["clip_skip"] = q.clip_skip ? json(*q.clip_skip) : json(nullptr);
+    if (q.prompt_syntax != "plain") j["prompt_syntax"] = q.prompt_syntax;  // plain presets stay as they were
     j["num_images_per_prompt"] = q.num_images_per_prompt;
     j["dtype"] = q.dtype;
     if (q.eta != 0.0) j["eta"] = q.eta;
@@ -260,7 +289,9 @@ std::string request_to_json(const GenerationRequest& q, const fs::path& base) {
         o["image_weights"] = a.image_weights.empty() ? json(nullptr) : json(a.image_weights);
         o["negative_image"] = image_json(a.negative_image, base, where + ".negative_image");
         o["scale"] = a.block_scales_json.empty() ? nlohmann::ordered_json(a.scale) : nlohmann::ordered_json::parse(a.block_scales_json);
-        o["mode"] = a.mode;
+        o["weight_type"] = canonical_ip_weight_type(a.mode);
+        o["combine_embeds"] = a.combine_embeds;
+        o["embeds_scaling"] = a.embeds_scaling;
         o["start"] = a.start;
         o["end"] = a.end;
         o["crop"] = std::string(crop_mode_name(a.crop));
@@ -285,6 +316,14 @@ std::string request_to_json(const GenerationRequest& q, const fs::path& base) {
         j["loras"] = nlohmann::ordered_json::array();
         for (const auto& l : q.loras) j["loras"].push_back({{"path", relative_text(l.path, base)}, {"weight", l.weight}});
     }
+    if (!q.embeddings.empty()) {
+        j["embeddings"] = nlohmann::ordered_json::array();
+        for (const auto& e : q.embeddings) {
+            nlohmann::ordered_json o{{"path", relative_text(e.path, base)}};
+            if (!e.token.empty()) o["token"] = e.token;
+            j["embeddings"].push_back(o);
+        }
+    }
     j["init_image"] = image_json(q.init_image, base, "init_image");
     j["strength"] = q.strength ? json(*q.strength) : json(nullptr);
     j["mask_image"] = image_json(q.mask_image, base, "mask_image");
@@ -292,14 +331,35 @@ std::string request_to_json(const GenerationRequest& q, const fs::path& base) {
     return j.dump(2);
 }
 
-void write_request_file(const fs::path& file, const GenerationRequest& q) {
+void write_request_file(const fs::path& file, const GenerationRequest& q, bool overwrite) {
     const std::string text = request_to_json(q, fs::absolute(file).parent_path()) + "\n";
     try {
-        io::write_file_atomically(file, [&](std::ostream& out) { out << text; });
+        io::write_file_atomically(file, [&](std::ostream& out) { out << text; },
+                                  overwrite ? io::ExistingFile::Replace : io::ExistingFile::Keep);
+    } catch (const InputError&) {
+        throw;  // already names the file
     } catch (const std::exception& e) {
         throw InputError(io::display_path(file) + ": cannot write (" + e.what() + ")");
     }
 }
+
+namespace {
+
+// A1111's "Lora hashes" value: "name: hash, ..." (names without ':' and ','), quoted as its infotext quotes
+// a value holding ':' (json.dumps, ASCII only). Files that cannot be read are left out, as A1111 does.
+std::string lora_hashes_text(const std::vector<LoraSettings>& loras) {
+    std::string list;
+    for (const auto& l : loras) {
+        const std::string hash = lora::lora_short_hash(l.path);
+        if (hash.empty()) continue;
+        std::string name = io::display_path(l.path.stem());
+        std::erase_if(name, [](char c) { return c == ':' || c == ','; });
+        list += (list.empty() ? "" : ", ") + name + ": " + hash;
+    }
+    return list.empty() ? list : nlohmann::json(list).dump(-1, ' ', /*ensure_ascii=*/true);
+}
+
+}  // namespace
 
 std::string a1111_parameters(const GenerationRequest& q, std::uint64_t seed) {
     std::ostringstream s;
@@ -315,11 +375,15 @@ std::string a1111_parameters(const GenerationRequest& q, std::uint64_t seed) {
       << ", Seed: " << seed << ", Size: " << q.width << "x" << q.height << ", Model: " << io::display_path(q.model.filename());
     if (q.init_image) s << ", Denoising strength: " << format_number(q.strength.value_or(q.mask_image ? 1.0 : 0.8));
     if (q.clip_skip) s << ", Clip skip: " << *q.clip_skip + 1;  // A1111 counts the last layer as 1
-    for (const auto& a : q.ip_adapters)
+    for (const auto& a : q.ip_adapters) {
+        const std::string type = canonical_ip_weight_type(a.mode);
         s << ", IP-Adapter: " << io::display_path(a.path.filename()) << " (scale "
-          << (a.block_scales_json.empty() ? format_number(a.scale) : std::string("per block")) << ", " << a.mode << ")";
+          << (a.block_scales_json.empty() ? format_number(a.scale) : std::string("per block"))
+          << (type == "linear" ? "" : ", " + type) << ")";
+    }
     for (const auto& c : q.controlnets)
         s << ", ControlNet: " << io::display_path(c.path.filename()) << " (weight " << format_number(c.conditioning_scale) << ")";
+    if (const std::string hashes = lora_hashes_text(q.loras); !hashes.empty()) s << ", Lora hashes: " << hashes;
     s << ", Version: IP Studio";
     return s.str();
 }

@@ -135,6 +135,7 @@ struct ClipTokenizer::Impl {
     std::array<std::string, 256> byte_encoder = make_byte_encoder();
     std::int64_t bos = 49406, eos = 49407, pad = 49407, unk = 49407;
     int max_length = 77;
+    std::vector<AddedToken> added_tokens;  // textual-inversion tokens; none for plain CLIP
 
     std::int64_t id_of(const std::string& token) const {
         auto it = vocab.find(token);
@@ -175,29 +176,58 @@ struct ClipTokenizer::Impl {
         return word;
     }
 
-    // PreTrainedTokenizer.tokenize: special tokens are split out of the raw text first.
-    std::vector<std::string> tokens(std::string_view text) const {
-        std::vector<std::string> out;
-        auto add_plain = [&](std::string_view segment) {
-            for (const auto& piece : pre_tokenize(basic_clean(segment)))
-                for (auto& t : bpe(piece)) out.push_back(std::move(t));
-        };
+    // PreTrainedTokenizer.tokenize: the special and added tokens are split out of the raw text first (its
+    // Trie: the leftmost match, the longest one there); the text between them goes through BPE.
+    // Calls on_text(segment), on_special(token) or on_added(token) in text order.
+    template <class OnText, class OnSpecial, class OnAdded>
+    void split(std::string_view text, OnText on_text, OnSpecial on_special, OnAdded on_added) const {
         std::size_t start = 0;
         while (start <= text.size()) {
-            std::size_t hit = std::string_view::npos;
-            std::string_view which;
-            for (auto special : kSpecialTokens) {
-                const std::size_t at = text.find(special, start);
-                if (at < hit) hit = at, which = special;
-            }
+            std::size_t hit = std::string_view::npos, hit_length = 0;
+            std::string_view special;
+            const AddedToken* added = nullptr;
+            auto consider = [&](std::string_view literal, std::string_view as_special, const AddedToken* as_added) {
+                const std::size_t at = text.find(literal, start);
+                if (at == std::string_view::npos) return;
+                if (at < hit || (at == hit && literal.size() > hit_length))
+                    hit = at, hit_length = literal.size(), special = as_special, added = as_added;
+            };
+            for (auto s : kSpecialTokens) consider(s, s, nullptr);
+            for (const auto& a : added_tokens) consider(a.content, {}, &a);
             if (hit == std::string_view::npos) {
-                add_plain(text.substr(start));
+                on_text(text.substr(start));
                 break;
             }
-            add_plain(text.substr(start, hit - start));
-            out.emplace_back(which);
-            start = hit + which.size();
+            on_text(text.substr(start, hit - start));
+            if (added) on_added(*added);
+            else on_special(special);
+            start = hit + hit_length;
         }
+    }
+
+    std::vector<std::string> tokens(std::string_view text) const {
+        std::vector<std::string> out;
+        split(
+            text,
+            [&](std::string_view segment) {
+                for (const auto& piece : pre_tokenize(basic_clean(segment)))
+                    for (auto& t : bpe(piece)) out.push_back(std::move(t));
+            },
+            [&](std::string_view special) { out.emplace_back(special); },
+            [&](const AddedToken& added) { out.push_back(added.content); });
+        return out;
+    }
+
+    std::vector<std::int64_t> ids(std::string_view text) const {
+        std::vector<std::int64_t> out;
+        split(
+            text,
+            [&](std::string_view segment) {
+                for (const auto& piece : pre_tokenize(basic_clean(segment)))
+                    for (const auto& t : bpe(piece)) out.push_back(id_of(t));
+            },
+            [&](std::string_view special) { out.push_back(id_of(std::string(special))); },
+            [&](const AddedToken& added) { out.insert(out.end(), added.ids.begin(), added.ids.end()); });
         return out;
     }
 };
@@ -278,11 +308,18 @@ std::vector<std::string> ClipTokenizer::bpe_tokens(std::string_view utf8_text) c
     return impl_->tokens(utf8_text);
 }
 
-std::vector<std::int64_t> ClipTokenizer::encode(std::string_view utf8_text) const {
-    std::vector<std::int64_t> ids;
-    for (const auto& token : impl_->tokens(utf8_text)) ids.push_back(impl_->id_of(token));
-    return ids;
+std::vector<std::int64_t> ClipTokenizer::encode(std::string_view utf8_text) const { return impl_->ids(utf8_text); }
+
+void ClipTokenizer::set_added_tokens(std::vector<AddedToken> tokens) {
+    for (const auto& t : tokens)
+        if (t.content.empty() || t.ids.empty())
+            throw InputError("an added token needs a non-empty text and at least one id");
+    impl_->added_tokens = std::move(tokens);
 }
+
+const std::vector<AddedToken>& ClipTokenizer::added_tokens() const { return impl_->added_tokens; }
+
+bool ClipTokenizer::in_vocabulary(const std::string& token) const { return impl_->vocab.count(token) != 0; }
 
 TokenizedText ClipTokenizer::tokenize(std::string_view utf8_text) const {
     std::vector<std::int64_t> ids = encode(utf8_text);
