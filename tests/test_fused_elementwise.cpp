@@ -73,6 +73,27 @@ private Q_SLOTS:
         }
     }
 
+    // The LoRA merge's last pass: bit for bit LibTorch's float32 sum rounded to bfloat16 (round to nearest
+    // even, ties included), NaN kept, on a length that is not a multiple of any vector width.
+    void addF32ToBf16RoundsLikeLibTorch() {
+        at::manual_seed(5);
+        const std::int64_t n = 100003;
+        const at::Tensor base = (at::randn({n}) * 3).to(at::kBFloat16);
+        at::Tensor delta = at::randn({n}) * 0.01;
+        // Exact ties: base + delta lands half-way between two bfloat16 values.
+        const float one = 1.0f;
+        base[0] = one;
+        delta[0] = std::ldexp(1.0f, -8);  // 1 + 2^-8: half a bf16 step above 1 -> rounds to even (1)
+        delta[1] = NAN;
+        at::Tensor out = at::empty({n}, at::kBFloat16);
+        kernels::add_f32_to_bf16(bits(base), delta.data_ptr<float>(), n, bits(out));
+        const at::Tensor want = (base.to(at::kFloat) + delta).to(at::kBFloat16);
+        QVERIFY(std::isnan(out[1].item<float>()));
+        QCOMPARE(out[0].item<float>(), 1.0f);
+        const at::Tensor finite = at::isfinite(want);
+        QVERIFY(at::equal(out.masked_select(finite), want.masked_select(finite)));
+    }
+
     void gegluPropagatesNonFinite() {
         at::Tensor in = at::tensor({1.0f, NAN, 2.0f, 3.0f, -INFINITY, 0.5f}, at::kFloat).reshape({1, 6}).to(at::kBFloat16);
         at::Tensor out = at::empty({1, 3}, at::kBFloat16);

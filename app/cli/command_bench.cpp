@@ -40,7 +40,8 @@ nlohmann::json result_json(const ips::BenchResult& r) {
 
 // Each fused row against the plain row of the same benchmark, and against the machine's measured peaks.
 void print_comparison(const ips::BenchReport& report) {
-    std::printf("machine peaks, bfloat16, this run: 3x3 convolution (channels-last) %.0f GFLOP/s, matrix product %.0f GFLOP/s\n",
+    if (report.peak_conv_gflops > 0)
+        std::printf("machine peaks, bfloat16, this run: 3x3 convolution (channels-last) %.0f GFLOP/s, matrix product %.0f GFLOP/s\n",
                 report.peak_conv_gflops, report.peak_matmul_gflops);
     for (const auto& fused : report.results) {
         if (fused.attention.rfind("fused", 0) != 0) continue;

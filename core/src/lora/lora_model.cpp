@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <sstream>
+#include <thread>
 
 #include <ATen/ATen.h>
 #include <torch/torch.h>
@@ -11,6 +12,8 @@
 #include "io/json_file.h"
 #include "io/weights.h"
 #include "lora/lora_hash.h"
+#include "nn/kernels/elementwise.h"
+#include "nn/kernels/openmp_scope.h"
 #include "nn/state_dict.h"
 #include "ips/errors.h"
 
@@ -404,20 +407,83 @@ at::Tensor delta_weight(const ResolvedUpdate& u, at::ScalarType dtype, const at:
 
 namespace {
 
-// acc += weight * scale * dW. For plain LoRA modules (nearly every file) the product goes straight into acc
-// through one GEMM with beta = 1: no dW tensor, no separate scale and add passes over the weight, which are
-// what a merge's time is made of (the matrices are large, the rank small).
-void accumulate_delta(at::Tensor& acc, const ResolvedUpdate& u, double weight) {
-    const auto& t = u.update.tensors;
-    const bool plain = u.update.format != LoraFormat::LoHa && u.update.format != LoraFormat::LoKr;
-    if (!plain) {
-        acc.add_(delta_weight(u, acc.scalar_type(), acc.device()), weight);
-        return;
+// A float32 buffer reused for every parameter of one apply(): allocated (and page-faulted) once for the
+// largest, instead of once per parameter.
+class DeltaBuffer {
+public:
+    // A float32 tensor of `like`'s sizes and strides (any dense layout), uninitialised.
+    at::Tensor like(const at::Tensor& like) {
+        const auto n = static_cast<std::size_t>(like.numel());
+        if (storage_.size() < n) storage_.resize(n);
+        return at::from_blob(storage_.data(), like.sizes(), like.strides(), at::TensorOptions().dtype(at::kFloat));
     }
-    const auto up = t.at(LoraRole::Up).to(acc.device(), acc.scalar_type()).flatten(1);
-    const auto down = t.at(LoraRole::Down).to(acc.device(), acc.scalar_type()).flatten(1);
-    auto acc2d = acc.view({acc.size(0), -1});
-    acc2d.addmm_(up, down, /*beta=*/1.0, /*alpha=*/weight * u.scale);
+
+private:
+    std::vector<float> storage_;
+};
+
+// The weight's elements in memory order as a [out, rest] matrix and the matching `down` rows: contiguous
+// weights read [out][in][kh][kw], channels-last convolutions [out][kh][kw][in], so `down` is permuted to
+// the same order and up @ down lands in the parameter's own layout.
+bool gemm_layout(const at::Tensor& param, const at::Tensor& down, at::Tensor& down_in_order) {
+    if (param.is_contiguous()) {
+        down_in_order = down.flatten(1);
+        return true;
+    }
+    if (param.dim() == 4 && param.is_contiguous(at::MemoryFormat::ChannelsLast)) {
+        const auto d = down.dim() == 4 ? down : down.reshape({down.size(0), param.size(1), param.size(2), param.size(3)});
+        down_in_order = d.permute({0, 2, 3, 1}).reshape({down.size(0), -1});
+        return true;
+    }
+    return false;
+}
+
+// delta = sum_i weight_i * scale_i * dW_i, in float32 and in `delta`'s (the parameter's) layout. Plain LoRA
+// modules (nearly every file) go through one GEMM each, written straight into the buffer: no dW tensor and no
+// separate scale and add passes, which are what a merge's time is made of (large matrices, small rank).
+void sum_deltas(at::Tensor& delta, const std::vector<std::pair<const ResolvedUpdate*, double>>& updates) {
+    bool first = true;
+    for (const auto& [u, weight] : updates) {
+        const auto& t = u->update.tensors;
+        const bool plain = u->update.format != LoraFormat::LoHa && u->update.format != LoraFormat::LoKr;
+        at::Tensor down;
+        if (plain && gemm_layout(delta, t.at(LoraRole::Down), down)) {
+            const auto up = t.at(LoraRole::Up).to(at::kFloat).flatten(1);
+            auto out = at::from_blob(delta.data_ptr(), {delta.size(0), delta.numel() / delta.size(0)}, delta.options());
+            at::addmm_out(out, out, up, down.to(at::kFloat), /*beta=*/first ? 0.0 : 1.0, /*alpha=*/weight * u->scale);
+        } else if (first) {
+            delta.copy_(delta_weight(*u, at::kFloat, delta.device()).mul_(weight));
+        } else {
+            delta.add_(delta_weight(*u, at::kFloat, delta.device()), weight);
+        }
+        first = false;
+    }
+}
+
+// param = original + delta, rounded once to the parameter's dtype. bfloat16 (the app's default) in one fused
+// pass that reads each original and delta value once.
+// Split over `threads` std::threads, not OpenMP: see SerialOpenMpScope (with OpenMP here and in the small
+// conversions, the merge ran 2x slower).
+void write_merged(at::Tensor& param, const at::Tensor& original, const at::Tensor& delta, int threads) {
+    const bool same_layout = param.strides() == original.strides() && param.strides() == delta.strides();
+    if (param.scalar_type() == at::kBFloat16 && same_layout && param.is_non_overlapping_and_dense()) {
+        const auto* base = reinterpret_cast<const std::uint16_t*>(original.data_ptr());
+        const float* d = delta.data_ptr<float>();
+        auto* out = reinterpret_cast<std::uint16_t*>(param.data_ptr());
+        const std::int64_t n = param.numel();
+        const int parts = n < (1 << 20) ? 1 : std::max(1, threads);  // small ones: a thread costs more than it saves
+        const std::int64_t per = (n + parts - 1) / parts;
+        std::vector<std::jthread> helpers;
+        for (int i = 1; i < parts; ++i) {
+            const std::int64_t start = i * per, count = std::min(per, n - start);
+            if (count > 0) helpers.emplace_back([=] { nn::kernels::add_f32_to_bf16(base + start, d + start, count, out + start); });
+        }
+        nn::kernels::add_f32_to_bf16(base, d, std::min(per, n), out);
+    } else if (param.scalar_type() == at::kFloat) {
+        at::add_out(param, original, delta);
+    } else {
+        param.copy_(original.to(at::kFloat).add_(delta));
+    }
 }
 
 }  // namespace
@@ -482,6 +548,10 @@ void LoraState::apply(nn::UNet2DConditionModelImpl& unet, nn::CLIPTextModelImpl*
     for (const auto& [p, c] : wanted)
         if (!applied_.count(p)) names.push_back(p);
     last_written_ = 0;
+    DeltaBuffer buffer;
+    // LibTorch's OpenMP pool kept out of the loop (the small conversions there would start it): see write_merged.
+    const nn::kernels::SerialOpenMpScope serial_openmp;
+    const int threads_before = serial_openmp.threads_before();
     for (const auto& p : names) {
         const auto want = wanted.find(p);
         const auto have = applied_.find(p);
@@ -496,11 +566,15 @@ void LoraState::apply(nn::UNet2DConditionModelImpl& unet, nn::CLIPTextModelImpl*
             applied_.erase(have);
             continue;
         }
-        const auto acc_type = param.scalar_type() == at::kDouble ? at::kDouble : at::kFloat;
-        // Contiguous whatever the parameter's layout (channels-last convolutions): the GEMM writes [out, in*k*k].
-        at::Tensor acc = orig->second.to(acc_type, /*non_blocking=*/false, /*copy=*/true, at::MemoryFormat::Contiguous);
-        for (const auto& [u, weight] : updates.at(p)) accumulate_delta(acc, *u, weight);
-        param.copy_(acc);
+        if (param.scalar_type() == at::kDouble) {
+            at::Tensor acc = orig->second.clone(at::MemoryFormat::Contiguous);
+            for (const auto& [u, weight] : updates.at(p)) acc.add_(delta_weight(*u, at::kDouble, acc.device()), weight);
+            param.copy_(acc);
+        } else {
+            at::Tensor delta = param.is_non_overlapping_and_dense() ? buffer.like(param) : at::empty(param.sizes(), at::kFloat);
+            sum_deltas(delta, updates.at(p));
+            write_merged(param, orig->second, delta, threads_before);
+        }
         applied_[p] = want->second;
     }
     files_ = std::move(files);

@@ -118,7 +118,16 @@ void scale_shift_rows(const std::uint16_t* in, std::int64_t count, std::int64_t 
     }
 }
 
+IPS_CLONE
+void add_f32_to_bf16_span(const std::uint16_t* base, const float* delta, std::int64_t n, std::uint16_t* out) {
+    for (std::int64_t i = 0; i < n; ++i) out[i] = to_bf16(from_bf16(base[i]) + delta[i]);
+}
+
 }  // namespace
+
+void add_f32_to_bf16(const std::uint16_t* base, const float* delta, std::int64_t n, std::uint16_t* out) {
+    add_f32_to_bf16_span(base, delta, n, out);
+}
 
 float gelu_reference(float x) { return gelu(x); }
 

@@ -23,6 +23,11 @@ void group_norm_nhwc_bf16(const std::uint16_t* in, std::int64_t batch, std::int6
                           std::int64_t groups, const std::uint16_t* weight, const std::uint16_t* bias, float eps, bool silu,
                           std::uint16_t* out);
 
+// out[i] = bf16(float(base[i]) + delta[i]) for n values: a LoRA merge's last pass, reading the kept bfloat16
+// original and the float32 update once and rounding once. `out` may be `base`. On the calling thread only
+// (the caller splits the work: see lora_model.cpp for why not OpenMP).
+void add_f32_to_bf16(const std::uint16_t* base, const float* delta, std::int64_t n, std::uint16_t* out);
+
 // GELU in float32 as geglu_bf16 computes it (for tests): 0.5 x (1 + erf(x / sqrt 2)), erfc to 1.2e-7 relative.
 float gelu_reference(float x);
 
