@@ -256,6 +256,26 @@ private Q_SLOTS:
         QVERIFY2(r.err.contains("width is too large"), r.err.constData());
     }
 
+    // --ip-mask: one region per --ip-image; the warning for a region of another size reaches stderr, and the
+    // PNG's parameters say regions were used.
+    void generateWithRegions() {
+        QTemporaryDir dir;
+        const QStringList base{"generate", "--model", data("tiny-sd15"), "--width", "64", "--height", "64", "--steps", "2", "--seed", "3",
+                               "--ip-adapter", data("tiny-ip-adapter/ip-adapter_sd15.safetensors"), "--ip-image-encoder",
+                               data("tiny-sd15/image_encoder"), "--ip-image", data("images/shapes_100x75.png"), "--ip-image",
+                               data("images/portrait_48x80.png")};
+        auto r = cli(base + QStringList{"--ip-mask", data("images/ipmask_left_128x128.png"), "--output", dir.path() + "/o.png"});
+        QCOMPARE(r.code, 2);
+        QVERIFY2(r.err.contains("1 regions for 2 images"), r.err.constData());
+        r = cli(base + QStringList{"--ip-mask", data("images/ipmask_left_128x128.png"), "--ip-mask", data("images/ipmask_right_128x128.png"),
+                                   "--output", dir.path() + "/o.png", "--quiet"});
+        QCOMPARE(r.code, 0);
+        QVERIFY2(r.err.contains("warning: ip_adapters[0].regions[0]: the region is 128x128, resized to the output size 64x64"), r.err.constData());
+        const auto text = ips::read_png_text((dir.path() + "/o.png").toStdString());
+        QVERIFY(text.at("parameters").find("2 regions") != std::string::npos);
+        QVERIFY(text.at("ipstudio_request").find("ipmask_right_128x128.png") != std::string::npos);
+    }
+
     void unicodePath() {
         QTemporaryDir dir;
         const QString path = dir.path() + QString::fromUtf8("/réf 参考.safetensors");

@@ -12,6 +12,7 @@
 #include "ips/generation.h"
 #include "ips/request_json.h"
 #include "models/model_loader.h"
+#include "nn/ip_region.h"
 #include "test_paths.h"
 
 using ipstest::dataPath;
@@ -383,14 +384,75 @@ private Q_SLOTS:
             {"K+mean(V) w/ C penalty", attend(q, penalty * k_ip, v_ip - v_mean + penalty * v_mean)},
         };
         for (const auto& [mode, ip] : cases) {
-            const std::vector<ips::nn::ImagePromptAttention> prompts{scale_image_attention({k_ip, v_ip, w}, mode)};
+            const std::vector<ips::nn::ImagePromptAttention> prompts{scale_image_attention({k_ip, v_ip, w, {}}, mode)};
             const auto got = attention->forward(hidden, context, &prompts);
             QVERIFY2(ipstest::maxAbsDiff(got, output(text + ip)) < 1e-12, mode);
         }
         // V only leaves the tensors alone (the golden path stays bit-identical).
-        const auto v_only = scale_image_attention({k_ip, v_ip, w}, "V only");
+        const auto v_only = scale_image_attention({k_ip, v_ip, w, {}}, "V only");
         QVERIFY(v_only.key.is_same(k_ip) && v_only.value.is_same(v_ip) && v_only.scale == w);
-        QVERIFY(inputErrorOf([&] { scale_image_attention({k_ip, v_ip, w}, "Q only"); }).find("'K+V'") != std::string::npos);
+        QVERIFY(inputErrorOf([&] { scale_image_attention({k_ip, v_ip, w, {}}, "Q only"); }).find("'K+V'") != std::string::npos);
+    }
+
+    // diffusers' IPAdapterMaskProcessor.downsample grid: mask_h = int(sqrt(Q / ratio)), + 1 unless it divides Q;
+    // mask_w = Q // mask_h; the rest of the Q weights are zeros.
+    void regionGridAsDiffusers() {
+        auto grid = [](std::int64_t h, std::int64_t w, std::int64_t q) {
+            const auto g = ips::nn::region_grid(h, w, q);
+            return std::make_pair(g.height, g.width);
+        };
+        QCOMPARE(grid(128, 128, 256), std::make_pair(std::int64_t(16), std::int64_t(16)));
+        QCOMPARE(grid(64, 64, 14), std::make_pair(std::int64_t(4), std::int64_t(3)));    // sqrt 3.74 -> 3, 14 % 3 != 0 -> 4
+        QCOMPARE(grid(64, 64, 17), std::make_pair(std::int64_t(5), std::int64_t(3)));    // 4 -> 5, 17 // 5 = 3
+        QCOMPARE(grid(96, 160, 240), std::make_pair(std::int64_t(12), std::int64_t(20)));  // sqrt(143.99..) = 11.99 -> 11 -> 12
+        QCOMPARE(grid(96, 160, 15), std::make_pair(std::int64_t(3), std::int64_t(5)));
+        // A white region weighs 1 on the grid's queries and 0 on the padding.
+        const auto w = ips::nn::region_query_weights(at::ones({64, 64}), 14, at::kFloat).flatten();
+        QCOMPARE(w.size(0), std::int64_t(14));
+        QVERIFY((w.narrow(0, 0, 12) - 1).abs().max().item<float>() < 1e-6f);
+        QVERIFY(w.narrow(0, 12, 2).abs().max().item<float>() == 0.0f);
+        // A left half at 2x2: the left column weighs about 1, the right one about 0 (bicubic overshoot aside).
+        at::Tensor half = at::zeros({64, 64});
+        half.narrow(1, 0, 32).fill_(1);
+        const auto h = ips::nn::region_query_weights(half, 4, at::kFloat).flatten();
+        QVERIFY(h[0].item<float>() > 0.9f && h[2].item<float>() > 0.9f);
+        QVERIFY(std::abs(h[1].item<float>()) < 0.1f && std::abs(h[3].item<float>()) < 0.1f);
+    }
+
+    // With regions, each image's attention is its own softmax times its region's weights (hand-built check).
+    void regionsThroughOneAttention() {
+        ips::nn::AttentionOptions o;
+        o.query_dim = 8;
+        o.cross_attention_dim = 6;
+        o.heads = 2;
+        o.dim_head = 4;
+        ips::nn::Attention attention(o);
+        attention->to(at::kDouble);
+        c10::InferenceMode guard;
+        const auto hidden = at::randn({1, 5, 8}, at::kDouble);
+        const auto context = at::randn({1, 3, 6}, at::kDouble);
+        const auto k1 = at::randn({1, 2, 4, 4}, at::kDouble), v1 = at::randn({1, 2, 4, 4}, at::kDouble);
+        const auto k2 = at::randn({1, 2, 4, 4}, at::kDouble), v2 = at::randn({1, 2, 4, 4}, at::kDouble);
+        auto attend = [&](const at::Tensor& q, const at::Tensor& k, const at::Tensor& v) {
+            return at::softmax(at::matmul(q, k.transpose(-1, -2)) * 0.5, -1).matmul(v);
+        };
+        const auto q = attention->split_heads(attention->to_q(hidden));
+        const auto text = attend(q, attention->split_heads(attention->to_k(context)), attention->split_heads(attention->to_v(context)));
+        auto output = [&](const at::Tensor& heads) {
+            return attention->to_out[0]->as<torch::nn::Linear>()->forward(heads.transpose(1, 2).reshape({1, 5, 8}));
+        };
+        // 5 queries on a square mask: a 3x1 grid, then two zero weights. Image 1 everywhere, image 2 nowhere.
+        const auto m = at::tensor({1.0, 1.0, 1.0, 0.0, 0.0}, at::kDouble).view({1, 1, 5, 1});
+        ips::nn::ImagePromptAttention a{k1, v1, 0.7, at::ones({8, 8})}, b{k2, v2, 0.4, at::zeros({8, 8})};
+        const std::vector<ips::nn::ImagePromptAttention> prompts{a, b};
+        const auto got = attention->forward(hidden, context, &prompts);
+        const auto want = output(text + 0.7 * attend(q, k1, v1) * m);
+        QVERIFY2(ipstest::maxAbsDiff(got, want) < 1e-6, std::to_string(ipstest::maxAbsDiff(got, want)).c_str());
+        // Without regions the same two attentions add everywhere.
+        a.region = b.region = at::Tensor();
+        const std::vector<ips::nn::ImagePromptAttention> everywhere{a, b};
+        QVERIFY(ipstest::maxAbsDiff(attention->forward(hidden, context, &everywhere),
+                                    output(text + 0.7 * attend(q, k1, v1) + 0.4 * attend(q, k2, v2))) < 1e-12);
     }
 
     // Two references feed different layers; the precise types swap the guidance branches.

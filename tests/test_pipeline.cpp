@@ -4,6 +4,8 @@
 // that ips::Pipeline (CLI and GUI) uses. Also seeds, cancel, stage caching and bad requests.
 #include <QtTest>
 
+#include <fstream>
+
 #include "golden.h"
 #include "golden_pipeline.h"
 #include "image/image_io.h"
@@ -418,6 +420,70 @@ private Q_SLOTS:
         QVERIFY(inputErrorOf([&] { engine->generate(q, {}, nullptr); }).find("needs two reference images") != std::string::npos);
         q.ip_adapters[0].images = {shapes, {dataPath("images/wide_256x128.png"), nullptr}};
         QVERIFY(engine->generate(q, {}, nullptr).images.front().pixels != single);
+    }
+
+    // Regions (diffusers' ip_adapter_masks): each image in its own softmax and region. The numbers are checked
+    // against diffusers in test_pipeline_wide (golden_masks); here what the engine must do around them.
+    void ipRegions() {
+        const ips::ImageSource shapes{dataPath("images/shapes_100x75.png"), nullptr};
+        const ips::ImageSource wide{dataPath("images/wide_256x128.png"), nullptr};
+        // Grey pictures: white where `inside(x, y)`.
+        auto region = [&](const std::string& name, int w, int h, auto inside) {
+            ips::Image im;
+            im.width = w, im.height = h, im.channels = 3;
+            for (int y = 0; y < h; ++y)
+                for (int x = 0; x < w; ++x)
+                    for (int c = 0; c < 3; ++c) im.pixels.push_back(inside(x, y) ? 255 : 0);
+            const fs::path file = scratchPath() / name;
+            ips::write_png(file, im, {}, true);
+            return ips::ImageSource{file, nullptr};
+        };
+        const auto all = region("all.png", 64, 64, [](int, int) { return true; });
+        const auto left = region("left.png", 64, 64, [](int x, int) { return x < 32; });
+        const auto right = region("right.png", 64, 64, [](int x, int) { return x >= 32; });
+
+        auto q = tinyIpRequest(shapes);
+        q.ip_adapters[0].images = {shapes, wide};
+        const auto shared = engine->generate(q, {}, nullptr);
+        q.ip_adapters[0].regions = {all, all};
+        const auto separate = engine->generate(q, {}, nullptr);
+        QVERIFY(separate.warnings.empty());
+        // All-white regions still attend each image on its own: not the same as no regions.
+        QVERIFY(separate.images.front().pixels != shared.images.front().pixels);
+        q.ip_adapters[0].regions = {left, right};
+        const auto split = engine->generate(q, {}, nullptr);
+        QVERIFY(split.images.front().pixels != separate.images.front().pixels);
+        QVERIFY(ips::a1111_parameters(q, 5).find("2 regions") != std::string::npos);
+
+        // Request JSON keeps them as "masks", paths relative to the request's folder.
+        const auto json = ips::request_to_json(q, scratchPath());
+        QVERIFY(json.find("\"masks\"") != std::string::npos);
+        const auto back = ips::parse_request_json(json, scratchPath(), "test");
+        QCOMPARE(back.ip_adapters[0].regions.size(), std::size_t(2));
+        QCOMPARE(back.ip_adapters[0].regions[1].path, right.path);
+
+        // Another size is resized and said so; an empty region is said so too. Both still generate.
+        q.ip_adapters[0].regions = {region("small.png", 16, 16, [](int x, int) { return x < 8; }),
+                                    region("none.png", 64, 64, [](int, int) { return false; })};
+        const auto warned = engine->generate(q, {}, nullptr);
+        QCOMPARE(warned.warnings.size(), std::size_t(2));
+        QVERIFY(warned.warnings[0].find("ip_adapters[0].regions[0]: the region is 16x16, resized to the output size 64x64") == 0);
+        QVERIFY(warned.warnings[1].find("ip_adapters[0].regions[1]: the region is empty") == 0);
+
+        // Refused before anything loads: a count that is not one per image, a non-picture, a combined embedding.
+        q.ip_adapters[0].regions = {left};
+        QVERIFY(inputErrorOf([&] { ips::validate_request(q); }).find("1 regions for 2 images") != std::string::npos);
+        const fs::path text = scratchPath() / "notes.png";
+        std::ofstream(text) << "not a picture";
+        q.ip_adapters[0].regions = {left, {text, nullptr}};
+        const std::string not_image = inputErrorOf([&] { engine->generate(q, {}, nullptr); });
+        QVERIFY2(not_image.find("notes.png") != std::string::npos, not_image.c_str());
+        q.ip_adapters[0].regions = {left, right};
+        q.ip_adapters[0].combine_embeds = "average";
+        QVERIFY(inputErrorOf([&] { ips::validate_request(q); }).find("needs combine_embeds concat") != std::string::npos);
+        // The unchanged request still gives the same picture (nothing cached from the failures).
+        q.ip_adapters[0].combine_embeds = "concat";
+        QVERIFY(engine->generate(q, {}, nullptr).images.front().pixels == split.images.front().pixels);
     }
 
     void perImageCropModes() {

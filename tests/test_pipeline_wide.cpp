@@ -4,10 +4,12 @@
 // with eta 0.5, two ControlNets with their own scales and guidance windows, a non-square size and a batch of
 // two with an IP-Adapter. Random draws inside diffusers come from torch.Generator(seed): the engine's generator
 // gives the same numbers in the same order, so only the latents are passed in (as diffusers' latents=).
+// Also IP-Adapter regions (attention masks) against diffusers' ip_adapter_masks.
 #include <QtTest>
 
 #include "golden.h"
 #include "golden_pipeline.h"
+#include "nn/ip_region.h"
 #include "pipeline/engine.h"
 
 namespace fs = std::filesystem;
@@ -36,6 +38,52 @@ private Q_SLOTS:
         QCOMPARE(result.images.size(), std::size_t(g.spec["params"]["num_images_per_prompt"].get<int>()));
         const auto failures = ipstest::compareWithGolden(g, trace, result, true);
         QVERIFY2(failures.empty(), failures.c_str());
+    }
+
+    // Regions (diffusers' ip_adapter_masks, tests/data/golden_masks by tools/oracle/make_ip_mask_golden.py): one
+    // adapter with two images in two regions, two adapters (base and plus) with one region each, a non-square
+    // size whose layers' mask grids need padding, and all-white regions.
+    void maskGoldenCases_data() {
+        QTest::addColumn<QString>("id");
+        for (const char* id : {"mask_base_two_images", "mask_two_adapters", "mask_nonsquare", "mask_all_ones"}) QTest::newRow(id) << id;
+    }
+    void maskGoldenCases() {
+        QFETCH(QString, id);
+        const auto g = ipstest::loadGolden(id.toStdString(), "golden_masks");
+        ips::pipeline::Trace trace;
+        const auto result = engine->generate(ipstest::requestFor(g, scratchPath()), {}, nullptr, &trace);
+        QVERIFY(result.warnings.empty());
+        const auto failures = ipstest::compareWithGolden(g, trace, result, true);
+        QVERIFY2(failures.empty(), failures.c_str());
+        // Each layer's query weights against diffusers' own IPAdapterMaskProcessor.downsample (ip_mask_down_{a}_q{Q}:
+        // [images, Q], one per query count the run used).
+        int checked = 0;
+        for (std::size_t a = 0; a < trace.ip_regions.size(); ++a) {
+            for (const auto& [name, spec] : g.spec["outputs"].items()) {
+                const std::string prefix = "ip_mask_down_" + std::to_string(a) + "_q";
+                if (name.rfind(prefix, 0) != 0) continue;
+                const std::int64_t queries = std::stoll(name.substr(prefix.size()));
+                const auto want = g.output(name);
+                for (std::int64_t i = 0; i < want.size(0); ++i) {
+                    const auto got = ips::nn::region_query_weights(trace.ip_regions[a][0][i], queries, at::kFloat).flatten();
+                    QVERIFY2(ipstest::maxAbsDiff(got, want[i]) <= g.atol(name), name.c_str());
+                    ++checked;
+                }
+            }
+        }
+        QVERIFY(checked >= 4);
+    }
+
+    // All-white regions are not "no regions": without them the images share one softmax and the latents leave
+    // the tolerance.
+    void allWhiteRegionsAreNotNone() {
+        const auto g = ipstest::loadGolden("mask_all_ones", "golden_masks");
+        auto q = ipstest::requestFor(g, scratchPath());
+        QVERIFY(!q.ip_adapters[0].regions.empty());
+        q.ip_adapters[0].regions.clear();
+        ips::pipeline::Trace trace;
+        engine->generate(q, {}, nullptr, &trace);
+        QVERIFY(ipstest::maxAbsDiff(trace.latents_final, g.output("latents_final")) > 10 * g.atol("latents_final"));
     }
 
     // The guidance windows matter: without them (both nets on every step) the latents leave the tolerance.

@@ -1,5 +1,6 @@
 // The window's panels driven as a user drives them: drops, sliders, brush strokes, presets, history.
 #include <QApplication>
+#include <algorithm>
 #include <QClipboard>
 #include <QCheckBox>
 #include <QComboBox>
@@ -28,6 +29,7 @@
 #include "prompt_token_counter.h"
 #include "qt_convert.h"
 #include "reference_panel.h"
+#include "region_dialog.h"
 #include "settings_panel.h"
 #include "sketch_pad.h"
 #include "ui_test_env.h"
@@ -132,6 +134,63 @@ private Q_SLOTS:
         dropOn(window->references(), remote);
         QCOMPARE(window->references()->referenceCount(), 4);
         QVERIFY(messages.last().contains(QStringLiteral("only local files")));
+    }
+
+    // Regions: painted in the region dialog (brush, fill, invert, undo), one per reference once any is set (the
+    // others all white), cleared and restored from the row, kept through applySettings, one colour per row.
+    void referenceRegions() {
+        auto* refs = window->references();
+        QCOMPARE(refs->addLoaded({ipsui::loadImageFile(dataFile("images/scene_128x128.png")), ipsui::loadImageFile(dataFile("images/wide_256x128.png"))}), 2);
+        QVERIFY(refs->settings({})->regions.empty());
+        QCOMPARE(refs->row(1)->regionColor(), ipsui::ReferencePanel::regionColor(1));
+        QVERIFY(refs->row(0)->regionColor() != refs->row(1)->regionColor());
+
+        // The dialog paints at the output size; a stroke down the left side, then fill / invert / undo.
+        ipsui::RegionDialog dialog(QSize(64, 48), QImage(), QImage(), ipsui::ReferencePanel::regionColor(0), {}, QStringLiteral("test"));
+        QCOMPARE(dialog.region().size(), QSize(64, 48));
+        QVERIFY(dialog.mask().isBlank());
+        dialog.mask().beginStroke(QPointF(8, 0), 16, false);
+        dialog.mask().extendStroke(QPointF(8, 47));
+        dialog.mask().endStroke();
+        const QImage stroke = dialog.region();
+        QCOMPARE(qGray(stroke.pixel(8, 24)), 255);
+        QCOMPARE(qGray(stroke.pixel(56, 24)), 0);
+        dialog.mask().fill();
+        QCOMPARE(qGray(dialog.region().pixel(56, 24)), 255);
+        dialog.mask().undo();
+        dialog.mask().invert();
+        QCOMPARE(qGray(dialog.region().pixel(8, 24)), 0);
+        QCOMPARE(qGray(dialog.region().pixel(56, 24)), 255);
+        dialog.mask().undo();
+        QVERIFY(dialog.region() == stroke);
+        // Reopening starts from the region it is given, not as an undo step.
+        ipsui::RegionDialog again(QSize(64, 48), QImage(), stroke, ipsui::ReferencePanel::regionColor(0), {{stroke, Qt::red}}, QStringLiteral("again"));
+        QVERIFY(again.region() == stroke);
+        QVERIFY(!again.mask().canUndo());
+
+        refs->row(0)->setRegion(stroke);
+        auto s = *refs->settings({});
+        QCOMPARE(s.regions.size(), std::size_t(2));
+        QVERIFY(s.regions[0].image && s.regions[1].image);
+        QCOMPARE(s.regions[0].image->width, 64);
+        QCOMPARE(int(s.regions[0].image->pixels[(24 * 64 + 8) * 3]), 255);
+        QCOMPARE(int(s.regions[0].image->pixels[(24 * 64 + 56) * 3]), 0);
+        // The unpainted reference is everywhere: all white at the same size.
+        QCOMPARE(s.regions[1].image->width, 64);
+        QVERIFY(std::all_of(s.regions[1].image->pixels.begin(), s.regions[1].image->pixels.end(), [](std::uint8_t v) { return v == 255; }));
+
+        // Clearing is one click; the previous region comes back from the same menu.
+        refs->row(0)->setRegion({});
+        QVERIFY(refs->settings({})->regions.empty());
+        QVERIFY(refs->row(0)->canRestoreRegion());
+        refs->row(0)->restorePreviousRegion();
+        QVERIFY(refs->row(0)->region() == stroke);
+
+        // A restore (history, session) brings the regions back with the pictures.
+        refs->applySettings(s);
+        QCOMPARE(refs->referenceCount(), 2);
+        QVERIFY(refs->row(0)->region() == stroke);
+        QCOMPARE(refs->settings({})->regions.size(), std::size_t(2));
     }
 
     void cropPreviewShowsWhatTheEncoderSees() {

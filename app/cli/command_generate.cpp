@@ -96,7 +96,8 @@ void apply_flags(const Args& a, ips::GenerationRequest& q) {
     // IP-Adapter flags act on the first adapter (created when the request has none).
     const bool any_ip = a.value("--ip-adapter") || !a.values("--ip-image").empty() || a.value("--ip-scale") ||
                         a.value("--ip-image-encoder") || a.value("--ip-mode") || a.value("--ip-crop") ||
-                        a.value("--ip-weight-type") || a.value("--ip-combine") || a.value("--ip-embeds-scaling");
+                        a.value("--ip-weight-type") || a.value("--ip-combine") || a.value("--ip-embeds-scaling") ||
+                        !a.values("--ip-mask").empty();
     if (any_ip) {
         if (q.ip_adapters.empty()) q.ip_adapters.emplace_back();
         auto& s = q.ip_adapters.front();
@@ -106,6 +107,10 @@ void apply_flags(const Args& a, ips::GenerationRequest& q) {
         if (!images.empty()) {
             s.images.clear();
             for (const auto& i : images) s.images.push_back({path_arg(i), nullptr});
+        }
+        if (const auto masks = a.values("--ip-mask"); !masks.empty()) {
+            s.regions.clear();  // one per --ip-image, in the same order
+            for (const auto& m : masks) s.regions.push_back({path_arg(m), nullptr});
         }
         if (auto v = a.value("--ip-scale")) s.scale = number_arg("--ip-scale", *v), s.block_scales_json.clear();
         if (auto v = a.value("--ip-mode")) s.mode = *v;
@@ -192,7 +197,7 @@ int run_generate(const std::vector<std::string>& argv) {
                  {"--output", "--from-png", "--save-request", "--save-latents", "--model", "--vae", "--prompt", "--negative-prompt",
                   "--width", "--height", "--steps", "--guidance", "--seed", "--scheduler", "--timestep-spacing", "--eta", "--clip-skip", "--prompt-syntax", "--batch", "--dtype",
                   "--init-image", "--strength", "--mask", "--latents", "--ip-adapter", "--ip-image", "--ip-image-encoder",
-                  "--ip-scale", "--ip-mode", "--ip-weight-type", "--ip-combine", "--ip-embeds-scaling", "--ip-crop", "--controlnet", "--control-image", "--control-scale", "--lora", "--embedding", "--threads",
+                  "--ip-scale", "--ip-mode", "--ip-weight-type", "--ip-combine", "--ip-embeds-scaling", "--ip-crop", "--ip-mask", "--controlnet", "--control-image", "--control-scale", "--lora", "--embedding", "--threads",
                   "--configs"});
     if (a.positional().size() > 1) throw UsageError{"expected at most one REQUEST.json"};
     const auto output = a.value("--output");
@@ -248,6 +253,7 @@ int run_generate(const std::vector<std::string>& argv) {
     };
     const auto result = pipeline.generate(q, progress);
     if (bar) std::cerr << "\n";
+    for (const auto& w : result.warnings) std::cerr << "warning: " << w << "\n";
 
     ips::GenerationRequest resolved = q;
     resolved.seed = result.seed;

@@ -39,6 +39,8 @@ const char* const kUsage =
     "        --ip-weight-type TYPE (ComfyUI's: linear, ease in, style transfer, composition, style and composition, ...;\n"
     "        full|style|composition still work; --ip-mode is the old name) --ip-crop center|pad|squash\n"
     "        --ip-combine concat|add|subtract|average|\"norm average\" (several --ip-image)\n"
+    "        --ip-mask FILE (repeatable, one per --ip-image: where that image applies, white = here; diffusers'\n"
+    "        ip_adapter_masks: each image then attended in its own region)\n"
     "        --ip-embeds-scaling \"V only\"|K+V|\"K+V w/ C penalty\"|\"K+mean(V) w/ C penalty\"\n"
     "        --controlnet DIR --control-image FILE --control-scale X\n"
     "        --lora FILE[:WEIGHT] (repeatable; kohya, diffusers, PEFT, LyCORIS LoHa/LoKr; weight 1 by default)\n"

@@ -62,6 +62,9 @@ inline ips::GenerationRequest requestFor(const GoldenCase& g, const std::filesys
             s.image_encoder = dataPath("tiny-sd15/image_encoder");
             for (std::size_t k = 0; k < p["ip"][a]["images"].size(); ++k)
                 s.images.push_back({input_path("ip_image_" + std::to_string(a) + "_" + std::to_string(k)), nullptr});
+            if (p["ip"][a].contains("masks"))  // diffusers' ip_adapter_masks: one region per image
+                for (std::size_t k = 0; k < p["ip"][a]["masks"].size(); ++k)
+                    s.regions.push_back({input_path("ip_mask_" + std::to_string(a) + "_" + std::to_string(k)), nullptr});
             s.scale = p["ip"][a]["scale"];
             q.ip_adapters.push_back(s);
         }
@@ -117,6 +120,8 @@ inline std::string compareWithGolden(const GoldenCase& g, const ips::pipeline::T
         const auto& [uncond, cond] = trace.ip_tokens[a];
         check(name, at::cat({uncond.reshape(per).repeat({copies, 1, 1, 1}), cond.reshape(per).repeat({copies, 1, 1, 1})}));
     }
+    for (std::size_t a = 0; a < trace.ip_regions.size(); ++a)
+        if (trace.ip_regions[a].defined()) check("ip_mask_" + std::to_string(a), trace.ip_regions[a]);
     check("step_latents", at::stack(trace.step_latents));
     check("latents_final", trace.latents_final);
     check("decoded_sample", trace.decoded);

@@ -170,6 +170,13 @@ QWidget* MainWindow::buildLeftColumn() {
     scroll->setHorizontalScrollBarPolicy(Qt::ScrollBarAlwaysOff);  // long names elide; the column never scrolls sideways
     scroll->setFrameShape(QFrame::NoFrame);
     connect(references_, &ReferencePanel::problem, this, [this](const QString& m) { showMessage(m); });
+    // Regions are painted at the output size over the init image, else the picture last shown.
+    references_->setRegionCanvas([this] {
+        RegionCanvas canvas;
+        canvas.size = settings_->outputSize();
+        canvas.background = init_->hasInitImage() ? init_->canvas()->image() : result_->image();
+        return canvas;
+    });
     connect(controls_, &ControlPanel::problem, this, [this](const QString& m) { showMessage(m); });
     connect(loras_, &LoraPanel::problem, this, [this](const QString& m) { showMessage(m); });
     connect(loras_, &LoraPanel::removed, this, [this](const QString& name) {
@@ -511,6 +518,7 @@ void MainWindow::onFinished(const GenerationOutcome& outcome) {
     settings_->setLastSeed(outcome.seed);
     canvasTabs_->setCurrentWidget(result_);
     stage_->setText(tr("Done in %1 \u00b7 seed %2").arg(durationText(outcome.seconds)).arg(outcome.seed));
+    if (!outcome.warnings.isEmpty()) showMessage(outcome.warnings.join(QStringLiteral("\n")));
 }
 
 void MainWindow::showHistoryEntry(int index) {

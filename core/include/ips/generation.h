@@ -30,6 +30,10 @@ struct IpAdapterSettings {
     std::filesystem::path image_encoder;  // CLIP vision folder (not needed when every image is an embedding file)
     std::vector<ImageSource> images;      // tokens concatenated, as diffusers does with several images
     std::vector<double> image_weights;    // per image; empty = all 1
+    // Where each image applies (diffusers' ip_adapter_masks): one grey picture per image, white = here,
+    // binarised at half grey and resized to the output size. Empty = everywhere. With regions each image is
+    // attended on its own (no shared softmax), so an all-white region is not the same as none.
+    std::vector<ImageSource> regions;
     std::optional<ImageSource> negative_image;
     double scale = 1.0;
     std::string block_scales_json;  // diffusers' per-block dict ({"down": {...}, "mid": x, "up": {...}}); replaces scale
@@ -130,6 +134,9 @@ struct GenerationResult {
     double seconds = 0;
     std::vector<float> latents;               // the final latents (before decoding), NCHW
     std::vector<std::int64_t> latents_shape;  // [N, 4, H/8, W/8]
+    // What the engine changed or found doubtful in the request without refusing it (a region resized to
+    // the output size, an empty region): one sentence each, naming the input.
+    std::vector<std::string> warnings;
 };
 
 struct PipelineOptions {

@@ -43,6 +43,21 @@ void check_choices(const AdapterConditioning& c) {
                          "composition); got " + std::to_string(c.images.size()));
 }
 
+void check_regions(const AdapterConditioning& c) {
+    if (c.regions.empty()) return;
+    const std::string& file = c.adapter->file;
+    if (c.regions.size() != c.images.size())
+        throw InputError(file + ": " + std::to_string(c.regions.size()) + " regions for " + std::to_string(c.images.size()) +
+                         " reference images (one region per image, in the same order)");
+    if (is_style_and_composition(c) || combines_images(c))
+        throw InputError(file + ": regions need every image attended on its own (combine_embeds concat, not '" +
+                         (is_style_and_composition(c) ? std::string("style and composition") : c.combine_embeds) + "')");
+    const auto& first = c.regions.front();
+    for (const auto& r : c.regions)
+        if (r.dim() != 2 || r.sizes() != first.sizes())
+            throw InputError(file + ": the regions of one adapter must all be [height, width] at the output size");
+}
+
 // Per-token value weights [1, 1, N, 1] for `tokens` tokens of each listed image weight; undefined when
 // every weight is 1 (the reference's behaviour).
 at::Tensor value_weights(const std::vector<double>& weights, std::int64_t tokens_per_image, at::ScalarType dtype) {
@@ -175,6 +190,9 @@ PreparedImagePrompts::PreparedImagePrompts(nn::UNet2DConditionModelImpl& unet, s
             reference_weights = value_weights(c.image_weights, cond.size(1) / static_cast<std::int64_t>(c.images.size()), dtype);
         }
 
+        check_regions(c);
+        const auto images = static_cast<std::int64_t>(c.images.size());
+
         Prepared p;
         p.start = c.start;
         p.end = c.end;
@@ -193,9 +211,25 @@ PreparedImagePrompts::PreparedImagePrompts(nn::UNet2DConditionModelImpl& unet, s
                 a.key = per_copy(unet_layers[l]->split_heads(ip->to_k_ip(tokens)));
                 a.value = per_copy(unet_layers[l]->split_heads(ip->to_v_ip(tokens)));
                 if (weights.defined()) a.value = a.value * weights;
-                a = scale_image_attention(std::move(a), c.embeds_scaling);
             }
-            p.layers.push_back(std::move(a));
+            std::vector<nn::ImagePromptAttention> per_layer;
+            if (a.scale == 0.0) {
+                per_layer.push_back(std::move(a));
+            } else if (c.regions.empty()) {
+                per_layer.push_back(scale_image_attention(std::move(a), c.embeds_scaling));
+            } else {
+                // Each image on its own softmax, in its own region (diffusers' masked IP attention).
+                const std::int64_t tokens = a.key.size(2) / images;
+                for (std::int64_t i = 0; i < images; ++i) {
+                    nn::ImagePromptAttention one;
+                    one.key = a.key.narrow(2, i * tokens, tokens);
+                    one.value = a.value.narrow(2, i * tokens, tokens);
+                    one.scale = a.scale;
+                    one.region = c.regions[static_cast<std::size_t>(i)];
+                    per_layer.push_back(scale_image_attention(std::move(one), c.embeds_scaling));
+                }
+            }
+            p.layers.push_back(std::move(per_layer));
         }
         adapters_.push_back(std::move(p));
     }
@@ -209,7 +243,8 @@ const std::vector<std::vector<nn::ImagePromptAttention>>* PreparedImagePrompts::
     for (const auto& a : adapters_) {
         if (!step_in_range(step, steps, a.start, a.end)) continue;
         for (std::size_t l = 0; l < layers; ++l)
-            if (a.layers[l].scale != 0.0) current_[l].push_back(a.layers[l]), any = true;
+            for (const auto& attention : a.layers[l])
+                if (attention.scale != 0.0) current_[l].push_back(attention), any = true;
     }
     return any ? &current_ : nullptr;
 }

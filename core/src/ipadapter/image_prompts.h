@@ -24,6 +24,10 @@ struct AdapterConditioning {
     // values; with the other combine modes it scales the image's embedding before combining (as
     // ComfyUI's IPAdapterEncoder weight).
     std::vector<double> image_weights;
+    // Per image, where it applies: [H, W] float32 0/1 at the output size (diffusers' ip_adapter_masks after
+    // IPAdapterMaskProcessor); empty = everywhere. With regions every image is attended separately and its
+    // output multiplied by its region (IPAdapterAttnProcessor2_0); needs combine_embeds concat.
+    std::vector<at::Tensor> regions;
     // The unconditional input: a negative reference, else diffusers' choice (zero image_embeds for base,
     // the encoder on a zero image for plus/full-face, which the caller supplies here).
     std::optional<ImageEmbedding> negative;
@@ -77,7 +81,8 @@ public:
 
 private:
     struct Prepared {
-        std::vector<nn::ImagePromptAttention> layers;  // key/value/scale per layer
+        // Per layer: one attention (key/value/scale), or with regions one per image.
+        std::vector<std::vector<nn::ImagePromptAttention>> layers;
         double start = 0.0, end = 1.0;
     };
     std::vector<Prepared> adapters_;

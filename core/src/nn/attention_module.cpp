@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "nn/attention.h"
+#include "nn/ip_region.h"
 #include "nn/resnet.h"
 
 namespace ips::nn {
@@ -41,8 +42,12 @@ at::Tensor AttentionImpl::forward(const at::Tensor& input, const at::Tensor& enc
                                    : project_context(encoder_hidden_states.defined() ? encoder_hidden_states : hidden);
     at::Tensor out = scaled_dot_product_attention(q, kv.key, kv.value, scale);
     if (image_prompts) {
-        for (const auto& ip : *image_prompts)
-            if (ip.scale != 0.0) out = out + ip.scale * scaled_dot_product_attention(q, ip.key, ip.value, scale);
+        for (const auto& ip : *image_prompts) {
+            if (ip.scale == 0.0) continue;
+            at::Tensor image_out = scaled_dot_product_attention(q, ip.key, ip.value, scale);
+            if (ip.region.defined()) image_out = image_out * region_query_weights(ip.region, q.size(2), image_out.scalar_type());
+            out = out + ip.scale * image_out;
+        }
     }
     out = out.transpose(1, 2).reshape({out.size(0), out.size(2), options.heads * options.dim_head});
     out = to_out[0]->as<torch::nn::Linear>()->forward(out);

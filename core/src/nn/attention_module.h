@@ -16,6 +16,9 @@ struct ImagePromptAttention {
     at::Tensor key;    // [B, heads, N_ip, head_dim], already projected by to_k_ip
     at::Tensor value;  // [B, heads, N_ip, head_dim]
     double scale = 1.0;
+    // Where this attention applies: [H, W] float32 0/1 at the output size (nn/ip_region.h turns it into
+    // per-query weights for each layer); undefined = everywhere.
+    at::Tensor region;
 };
 
 // Keys and values of a constant context (the prompt), projected once per generation instead of at

@@ -11,6 +11,7 @@
 #include "ipadapter/layer_scales.h"
 #include "ips/errors.h"
 #include "pipeline/image_tensors.h"
+#include "pipeline/ip_regions.h"
 #include "pipeline/prompt_encoding.h"
 #include "schedulers/scheduler.h"
 
@@ -239,6 +240,7 @@ GenerationResult Engine::generate(const GenerationRequest& q, const ProgressCall
         }
         ~EncodersInUse() { done(); }
     } encoders_in_use{models_, !options_.keep_image_encoders};
+    std::vector<std::string> warnings;
     std::vector<ipadapter::AdapterConditioning> conditioning;
     const auto layer_names = unet->cross_attention_layer_names();
     for (std::size_t i = 0; i < q.ip_adapters.size(); ++i) {
@@ -250,6 +252,10 @@ GenerationResult Engine::generate(const GenerationRequest& q, const ProgressCall
             c.images.push_back(reference_embedding(s.images[k], s.image_encoder, dtype, s.image_crops.empty() ? s.crop : s.image_crops[k],
                                                    where + ".images[" + std::to_string(k) + "]"));
         c.image_weights = s.image_weights;
+        for (std::size_t k = 0; k < s.regions.size(); ++k) {
+            const std::string what = where + ".regions[" + std::to_string(k) + "]";
+            c.regions.push_back(region_mask(load_source(s.regions[k], what), q.width, q.height, what, warnings));
+        }
         if (s.negative_image) {
             c.negative = reference_embedding(*s.negative_image, s.image_encoder, dtype, s.crop, where + ".negative_image");
         } else if (adapters[i]->uses_hidden_states()) {
@@ -264,6 +270,7 @@ GenerationResult Engine::generate(const GenerationRequest& q, const ProgressCall
         c.start = s.start;
         c.end = s.end;
         if (trace) trace->ip_tokens.push_back(ipadapter::image_prompt_tokens(c));
+        if (trace) trace->ip_regions.push_back(c.regions.empty() ? at::Tensor() : at::stack(c.regions).unsqueeze(0));
         conditioning.push_back(std::move(c));
     }
     ipadapter::PreparedImagePrompts image_prompts(*unet, std::move(conditioning), {cfg, copies});
@@ -416,6 +423,7 @@ GenerationResult Engine::generate(const GenerationRequest& q, const ProgressCall
     result.images = to_images(all);
     result.seed = seed;
     result.seconds = elapsed();
+    result.warnings = std::move(warnings);
     const at::Tensor lat = latents.contiguous();
     result.latents.assign(lat.data_ptr<float>(), lat.data_ptr<float>() + lat.numel());
     result.latents_shape = lat.sizes().vec();

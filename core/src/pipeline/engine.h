@@ -17,6 +17,7 @@ struct Trace {
     at::Tensor prompt_embeds;                  // [2B or B, 77 * windows, C] as the UNet sees them
     at::Tensor timesteps;                      // the timesteps run
     std::vector<std::pair<at::Tensor, at::Tensor>> ip_tokens;  // per adapter: {uncond, cond}
+    std::vector<at::Tensor> ip_regions;        // per adapter: [1, images, H, W] of 0/1, undefined without regions
     std::vector<at::Tensor> step_latents;      // after each step (after the inpaint blend)
     at::Tensor latents_final;
     at::Tensor decoded;                        // VAE output before postprocessing

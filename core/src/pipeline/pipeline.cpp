@@ -97,6 +97,15 @@ void validate_request(const GenerationRequest& q) {
         if (!a.image_crops.empty() && a.image_crops.size() != a.images.size())
             throw InputError(where + ".image_crops: " + std::to_string(a.image_crops.size()) + " crop modes for " +
                              std::to_string(a.images.size()) + " images");
+        if (!a.regions.empty()) {
+            if (a.regions.size() != a.images.size())
+                throw InputError(where + ".regions: " + std::to_string(a.regions.size()) + " regions for " + std::to_string(a.images.size()) +
+                                 " images (one region per image, in the same order)");
+            for (std::size_t k = 0; k < a.regions.size(); ++k) require_image(a.regions[k], where + ".regions[" + std::to_string(k) + "]");
+            if (a.combine_embeds != "concat" || canonical_ip_weight_type(a.mode) == "style and composition")
+                throw InputError(where + ".regions: each image is attended in its own region, which needs combine_embeds concat "
+                                 "and a weight type other than 'style and composition'");
+        }
         if (!std::isfinite(a.scale)) throw InputError(where + ".scale must be finite");
         if (!a.block_scales_json.empty()) {
             const auto j = nlohmann::json::parse(a.block_scales_json, nullptr, false);

@@ -80,7 +80,7 @@ private:
 IpAdapterSettings read_ip_adapter(const Reader& r, const json& a, const std::string& where) {
     if (!a.is_object()) r.fail(where, "must be an object");
     r.only_keys(a, {"path", "image_encoder", "images", "image_weights", "negative_image", "scale", "mode", "weight_type",
-                   "combine_embeds", "embeds_scaling", "start", "end", "crop", "image_crops"}, where + ".");
+                   "combine_embeds", "embeds_scaling", "start", "end", "crop", "image_crops", "masks"}, where + ".");
     IpAdapterSettings s;
     // A preset may leave the adapter file and the images to the user; generating checks they are set.
     s.path = r.path_field(a, "path", where + ".");
@@ -95,6 +95,14 @@ IpAdapterSettings read_ip_adapter(const Reader& r, const json& a, const std::str
         for (const auto& w : a.at("image_weights")) {
             if (!w.is_number()) r.fail(where + ".image_weights", "must be a list of numbers");
             s.image_weights.push_back(w.get<double>());
+        }
+    }
+    // diffusers' ip_adapter_masks: one grey picture per image, white where that image applies.
+    if (a.contains("masks") && !a.at("masks").is_null()) {
+        if (!a.at("masks").is_array()) r.fail(where + ".masks", "must be a list of mask pictures, one per image");
+        for (const auto& m : a.at("masks")) {
+            if (!m.is_string()) r.fail(where + ".masks", "must hold file names");
+            s.regions.push_back({r.path(m.get<std::string>()), nullptr});
         }
     }
     s.negative_image = r.image_field(a, "negative_image", where + ".");
@@ -287,6 +295,10 @@ std::string request_to_json(const GenerationRequest& q, const fs::path& base) {
         o["images"] = nlohmann::ordered_json::array();
         for (const auto& im : a.images) o["images"].push_back(image_json(im, base, where + ".images"));
         o["image_weights"] = a.image_weights.empty() ? json(nullptr) : json(a.image_weights);
+        if (!a.regions.empty()) {
+            o["masks"] = nlohmann::ordered_json::array();
+            for (const auto& m : a.regions) o["masks"].push_back(image_json(m, base, where + ".masks"));
+        }
         o["negative_image"] = image_json(a.negative_image, base, where + ".negative_image");
         o["scale"] = a.block_scales_json.empty() ? nlohmann::ordered_json(a.scale) : nlohmann::ordered_json::parse(a.block_scales_json);
         o["weight_type"] = canonical_ip_weight_type(a.mode);
@@ -379,7 +391,8 @@ std::string a1111_parameters(const GenerationRequest& q, std::uint64_t seed) {
         const std::string type = canonical_ip_weight_type(a.mode);
         s << ", IP-Adapter: " << io::display_path(a.path.filename()) << " (scale "
           << (a.block_scales_json.empty() ? format_number(a.scale) : std::string("per block"))
-          << (type == "linear" ? "" : ", " + type) << ")";
+          << (type == "linear" ? "" : ", " + type)
+          << (a.regions.empty() ? "" : ", " + std::to_string(a.regions.size()) + (a.regions.size() == 1 ? " region" : " regions")) << ")";
     }
     for (const auto& c : q.controlnets)
         s << ", ControlNet: " << io::display_path(c.path.filename()) << " (weight " << format_number(c.conditioning_scale) << ")";

@@ -11,8 +11,8 @@ namespace ipsui {
 
 class MaskLayer {
 public:
-    // A new blank mask; drops the history.
-    void reset(QSize size);
+    // A new mask, blank or `start` (converted to gray, resized to `size`); drops the history.
+    void reset(QSize size, const QImage& start = {});
     // Replaces the mask by `mask` (converted to gray); undoable.
     void assign(const QImage& mask);
 
@@ -27,6 +27,7 @@ public:
     void endStroke();
 
     void clear();
+    void fill();  // all white: everywhere
     void invert();
 
     // The part changed by stroke painting since the last call (for redrawing only that part).

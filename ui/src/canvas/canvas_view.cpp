@@ -44,6 +44,12 @@ void CanvasView::setBrushDiameter(int pixels) {
     update();
 }
 
+void CanvasView::setOverlayColor(QColor color) {
+    overlayColor_ = color;
+    rebuildOverlay();
+    update();
+}
+
 void CanvasView::setMaskVisible(bool visible) {
     maskVisible_ = visible;
     update();
@@ -54,7 +60,7 @@ void CanvasView::rebuildOverlay(QRect region) {
         overlay_ = QImage();
         return;
     }
-    // Red where the mask is white, alpha 45% of the mask value.
+    // The overlay colour where the mask is white, alpha 45% of the mask value (premultiplied).
     const QImage& m = mask_->image();
     if (overlay_.size() != m.size()) {
         overlay_ = QImage(m.size(), QImage::Format_ARGB32_Premultiplied);
@@ -66,7 +72,7 @@ void CanvasView::rebuildOverlay(QRect region) {
         auto* dst = reinterpret_cast<QRgb*>(overlay_.scanLine(y));
         for (int x = region.left(); x <= region.right(); ++x) {
             const int a = src[x] * 115 / 255;
-            dst[x] = qRgba(a, a * 40 / 255, a * 40 / 255, a);
+            dst[x] = qRgba(overlayColor_.red() * a / 255, overlayColor_.green() * a / 255, overlayColor_.blue() * a / 255, a);
         }
     }
 }

@@ -4,6 +4,7 @@
 // Nothing throws out of it.
 #include <QImage>
 #include <QList>
+#include <QStringList>
 #include <QObject>
 #include <QString>
 #include <atomic>
@@ -19,6 +20,7 @@ struct GenerationOutcome {
     QList<QImage> images;
     quint64 seed = 0;
     double seconds = 0;
+    QStringList warnings;  // what the engine changed or doubted (GenerationResult::warnings)
 };
 
 class GenerationWorker : public QObject {

@@ -1,7 +1,8 @@
 #pragma once
 // Shows a picture with zoom (wheel, fit) and pan (middle or right drag, or Space + drag), and when
 // a mask layer is attached, paints it with a round brush (left drag; Shift or the eraser erases) and
-// shows it as a translucent red overlay. Accepts pictures dropped on it.
+// shows it as a translucent overlay (red unless told otherwise). Accepts pictures dropped on it.
+#include <QColor>
 #include <QImage>
 #include <QPointF>
 #include <QWidget>
@@ -27,6 +28,8 @@ public:
     void setEraser(bool erase) { eraser_ = erase; }
     bool eraser() const { return eraser_; }
     void setMaskVisible(bool visible);
+    // The overlay's colour (red for the inpainting mask; a reference's own colour for its region).
+    void setOverlayColor(QColor color);
 
     void zoomToFit();
     void zoomBy(double factor);
@@ -62,6 +65,7 @@ private:
     QString placeholder_;
     MaskLayer* mask_ = nullptr;
     bool maskVisible_ = true;
+    QColor overlayColor_{255, 40, 40};
     int brush_ = 32;
     bool eraser_ = false;
     double zoom_ = 1.0;  // 1 = fit to the widget

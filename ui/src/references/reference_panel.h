@@ -3,9 +3,11 @@
 // whose preview shows what the image encoder will see; an optional negative reference; the adapter, its
 // scale slider, ComfyUI_IPAdapter_plus's weight type / combine / scaling choices and step range.
 // Produces the request's IpAdapterSettings and restores them.
+#include <QColor>
 #include <QImage>
 #include <QList>
 #include <QWidget>
+#include <functional>
 #include <optional>
 
 #include "image_loader.h"
@@ -15,6 +17,7 @@ class QComboBox;
 class QDoubleSpinBox;
 class QLabel;
 class QSlider;
+class QToolButton;
 class QVBoxLayout;
 class QMimeData;
 
@@ -22,6 +25,12 @@ namespace ipsui {
 
 class ReferenceRow;
 class StepRangeEdit;
+
+// What a region is painted over: the output size and a picture to paint on (init image or last result).
+struct RegionCanvas {
+    QSize size{512, 512};
+    QImage background;
+};
 
 class ReferencePanel : public QWidget {
     Q_OBJECT
@@ -49,6 +58,12 @@ public:
     ips::IpAdapterSettings knobs() const;
     void applyKnobs(const ips::IpAdapterSettings& settings);
     void chooseFiles();  // the Add... dialog
+    // Where the region painter gets the output size and the picture to paint over (set by the window).
+    void setRegionCanvas(std::function<RegionCanvas()> provider) { regionCanvas_ = std::move(provider); }
+    // Opens the region painter for reference `index` (what the row's "Paint region…" does).
+    void paintRegion(int index);
+    // Each reference's colour on the canvas (by position).
+    static QColor regionColor(int index);
 
     // For tests and shortcuts.
     QSlider* scaleSlider() const { return scaleSlider_; }
@@ -69,6 +84,7 @@ protected:
 private:
     void chooseNegative();
     void updateEmptyHint();
+    void recolorRows();
 
     QVBoxLayout* rows_;
     QLabel* emptyHint_;
@@ -82,9 +98,10 @@ private:
     QLabel* negativeThumb_;
     LoadedImage negative_;
     ips::CropMode defaultCrop_ = ips::CropMode::Center;
+    std::function<RegionCanvas()> regionCanvas_;
 };
 
-// One reference: thumbnail, weight, crop mode with its encoder preview, remove.
+// One reference: thumbnail, weight, crop mode with its encoder preview, its region, remove.
 class ReferenceRow : public QWidget {
     Q_OBJECT
 public:
@@ -98,15 +115,33 @@ public:
     void setCrop(ips::CropMode mode);
     const QImage& encoderPreview() const { return encoderPreview_; }
 
+    // Where this reference applies (grey, white = here); null = everywhere. Setting it is undoable from the
+    // row's region menu ("Restore the previous region").
+    const QImage& region() const { return region_; }
+    void setRegion(const QImage& region);
+    void setRegionColor(QColor color);
+    QColor regionColor() const { return color_; }
+    bool canRestoreRegion() const { return hasPrevious_; }
+    void restorePreviousRegion();
+
 Q_SIGNALS:
     void removeRequested(ReferenceRow* row);
+    void regionPaintRequested(ReferenceRow* row);
+    void problem(QString message);
     void changed();
     void cropChanged(ips::CropMode mode);
 
 private:
     void updatePreview();
+    void updateRegionLabel();
+    void chooseRegionFile();
 
     LoadedImage image_;
+    QImage region_, previousRegion_;
+    bool hasPrevious_ = false;
+    QColor color_{255, 140, 0};
+    QLabel* regionLabel_;
+    QToolButton* regionButton_;
     std::shared_ptr<const ips::Image> memoryImage_;  // for pictures without a file
     QDoubleSpinBox* weight_;
     QComboBox* crop_;

@@ -58,6 +58,7 @@ void GenerationWorker::generate(quint64 job, ips::GenerationRequest request, int
         outcome.request = std::move(request);
         outcome.seed = result.seed;
         outcome.seconds = result.seconds;
+        for (const auto& w : result.warnings) outcome.warnings.push_back(QString::fromStdString(w));
         for (const auto& image : result.images) outcome.images.push_back(toQImage(image));
         Q_EMIT finished(outcome);
     } catch (const ips::Cancelled&) {

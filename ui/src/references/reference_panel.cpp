@@ -10,6 +10,7 @@
 #include <QFormLayout>
 #include <QHBoxLayout>
 #include <QLabel>
+#include <QMenu>
 #include <QMimeData>
 #include <QPushButton>
 #include <QSlider>
@@ -24,6 +25,7 @@
 #include "ips/ip_adapter_options.h"
 #include "qt_convert.h"
 #include "recent_folders.h"
+#include "region_dialog.h"
 #include "step_range_edit.h"
 
 namespace ipsui {
@@ -80,6 +82,27 @@ ReferenceRow::ReferenceRow(LoadedImage image, QWidget* parent) : QWidget(parent)
     crop_->addItem(tr("Squash"), QStringLiteral("squash"));
     crop_->setEnabled(!image_.isEmbedding);
     fields->addRow(tr("Crop"), crop_);
+    auto* regionRow = new QHBoxLayout;
+    regionLabel_ = new QLabel;
+    regionButton_ = new QToolButton;
+    regionButton_->setText(tr("Paint…"));
+    regionButton_->setToolTip(tr("Paint where this reference applies on the picture (its region); the menu loads "
+                                 "a region from a file or clears it (everywhere again)"));
+    regionButton_->setPopupMode(QToolButton::MenuButtonPopup);
+    auto* menu = new QMenu(regionButton_);
+    menu->addAction(tr("Paint region…"), this, [this] { Q_EMIT regionPaintRequested(this); });
+    menu->addAction(tr("Load region from file…"), this, &ReferenceRow::chooseRegionFile);
+    auto* clearRegion = menu->addAction(tr("Everywhere (clear the region)"), this, [this] { setRegion({}); });
+    auto* restore = menu->addAction(tr("Restore the previous region"), this, &ReferenceRow::restorePreviousRegion);
+    connect(menu, &QMenu::aboutToShow, this, [this, clearRegion, restore] {
+        clearRegion->setEnabled(!region_.isNull());
+        restore->setEnabled(hasPrevious_);
+    });
+    regionButton_->setMenu(menu);
+    connect(regionButton_, &QToolButton::clicked, this, [this] { Q_EMIT regionPaintRequested(this); });
+    regionRow->addWidget(regionLabel_, 1);
+    regionRow->addWidget(regionButton_);
+    fields->addRow(tr("Region"), regionRow);
     layout->addLayout(fields, 1);
 
     auto* remove = new QToolButton;
@@ -96,6 +119,58 @@ ReferenceRow::ReferenceRow(LoadedImage image, QWidget* parent) : QWidget(parent)
         Q_EMIT changed();
     });
     updatePreview();
+    updateRegionLabel();
+}
+
+void ReferenceRow::setRegion(const QImage& region) {
+    previousRegion_ = region_;
+    hasPrevious_ = true;
+    region_ = region.isNull() ? QImage() : region.convertToFormat(QImage::Format_Grayscale8);
+    updateRegionLabel();
+    Q_EMIT changed();
+}
+
+void ReferenceRow::restorePreviousRegion() {
+    if (!hasPrevious_) return;
+    setRegion(QImage(previousRegion_));  // and the one replaced becomes the previous: restore toggles
+}
+
+void ReferenceRow::setRegionColor(QColor color) {
+    color_ = color;
+    updateRegionLabel();
+}
+
+void ReferenceRow::updateRegionLabel() {
+    QPixmap chip(12, 12);
+    chip.fill(region_.isNull() ? QColor(Qt::transparent) : color_);
+    if (region_.isNull()) {
+        regionLabel_->setText(tr("everywhere"));
+        regionLabel_->setToolTip(tr("No region: this reference applies to the whole picture"));
+        return;
+    }
+    // The share of the picture painted, so an empty region is seen before generating.
+    std::int64_t on = 0;
+    for (int y = 0; y < region_.height(); ++y) {
+        const uchar* row = region_.constScanLine(y);
+        for (int x = 0; x < region_.width(); ++x) on += row[x] >= 128;
+    }
+    const int percent = static_cast<int>(std::lround(100.0 * on / std::max<std::int64_t>(1, std::int64_t(region_.width()) * region_.height())));
+    const QString chipHtml = QStringLiteral("<span style=\"color:%1\">■</span> ").arg(color_.name());
+    regionLabel_->setText(chipHtml + (on == 0 ? tr("empty: no effect") : tr("%1% of the picture").arg(percent)));
+    regionLabel_->setToolTip(tr("Painted region, %1×%2").arg(region_.width()).arg(region_.height()));
+}
+
+void ReferenceRow::chooseRegionFile() {
+    const QString file = QFileDialog::getOpenFileName(this, tr("Region for this reference (white = here)"),
+                                                      RecentFolders::get(RecentFolders::kPictures), RecentFolders::pictureFilter());
+    if (file.isEmpty()) return;
+    RecentFolders::remember(RecentFolders::kPictures, file);
+    const LoadedImage loaded = loadImageFile(file);
+    if (!loaded.ok()) {
+        Q_EMIT problem(loaded.error);
+        return;
+    }
+    setRegion(loaded.image);
 }
 
 ips::ImageSource ReferenceRow::source() const {
@@ -251,7 +326,29 @@ ReferenceRow* ReferencePanel::row(int index) const {
 
 int ReferencePanel::referenceCount() const { return rows_->count(); }
 
+QColor ReferencePanel::regionColor(int index) {
+    static const QColor colors[] = {{255, 140, 0}, {0, 190, 255}, {120, 220, 40}, {235, 60, 200}, {255, 225, 40}, {150, 110, 255}};
+    return colors[index % (sizeof colors / sizeof colors[0])];
+}
+
+void ReferencePanel::recolorRows() {
+    for (int i = 0; i < rows_->count(); ++i) row(i)->setRegionColor(regionColor(i));
+}
+
+void ReferencePanel::paintRegion(int index) {
+    ReferenceRow* target = row(index);
+    if (!target) return;
+    const RegionCanvas canvas = regionCanvas_ ? regionCanvas_() : RegionCanvas{};
+    QList<OtherRegion> others;
+    for (int i = 0; i < rows_->count(); ++i)
+        if (i != index && !row(i)->region().isNull()) others.push_back({row(i)->region(), row(i)->regionColor()});
+    RegionDialog dialog(canvas.size, canvas.background, target->region(), target->regionColor(), others,
+                        tr("Region of reference %1").arg(index + 1), this);
+    if (dialog.exec() == QDialog::Accepted) target->setRegion(dialog.region());
+}
+
 void ReferencePanel::updateEmptyHint() {
+    recolorRows();
     emptyHint_->setVisible(rows_->count() == 0);
     combine_->setEnabled(rows_->count() >= 2);  // combining needs several references
 }
@@ -273,6 +370,8 @@ int ReferencePanel::addLoaded(const QList<LoadedImage>& items) {
         });
         connect(row, &ReferenceRow::changed, this, &ReferencePanel::changed);
         connect(row, &ReferenceRow::cropChanged, this, [this](ips::CropMode mode) { defaultCrop_ = mode; });
+        connect(row, &ReferenceRow::problem, this, &ReferencePanel::problem);
+        connect(row, &ReferenceRow::regionPaintRequested, this, [this](ReferenceRow* r) { paintRegion(rows_->indexOf(r)); });
         rows_->addWidget(row);
         ++added;
     }
@@ -376,6 +475,20 @@ std::optional<ips::IpAdapterSettings> ReferencePanel::settings(const QString& im
     }
     // Keep requests minimal (and identical to what a user would write) when nothing differs per image.
     if (!weighted) s.image_weights.clear();
+    // Regions: one per image once any is painted; the others are all white at the same size (everywhere, though
+    // now attended on their own, as with every region).
+    QSize regionSize;
+    for (int i = 0; i < rows_->count() && regionSize.isEmpty(); ++i) regionSize = row(i)->region().size();
+    if (!regionSize.isEmpty()) {
+        for (int i = 0; i < rows_->count(); ++i) {
+            QImage region = row(i)->region();
+            if (region.isNull()) {
+                region = QImage(regionSize, QImage::Format_Grayscale8);
+                region.fill(255);
+            }
+            s.regions.push_back(ips::ImageSource{{}, std::make_shared<const ips::Image>(toIpsImage(region))});
+        }
+    }
     s.crop = row(0)->crop();
     if (sameCrop) s.image_crops.clear();
     if (!negative_.path.isEmpty()) s.negative_image = ips::ImageSource{toFsPath(negative_.path), nullptr};
@@ -418,6 +531,11 @@ void ReferencePanel::applySettings(const ips::IpAdapterSettings& s) {
         ReferenceRow* r = row(rows_->count() - 1);
         r->setWeight(i < s.image_weights.size() ? s.image_weights[i] : 1.0);
         r->setCrop(i < s.image_crops.size() ? s.image_crops[i] : s.crop);
+        if (i < s.regions.size()) {
+            const LoadedImage region = load(s.regions[i]);
+            if (region.ok()) r->setRegion(region.image);
+            else Q_EMIT problem(region.error);
+        }
     }
     setNegative({});  // cleared first: a negative that fails to load must not leave the old one showing
     if (s.negative_image) setNegative(load(*s.negative_image));

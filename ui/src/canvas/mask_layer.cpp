@@ -9,9 +9,13 @@ namespace {
 constexpr qsizetype kUndoBytes = qsizetype(256) << 20;
 }
 
-void MaskLayer::reset(QSize size) {
-    image_ = QImage(size, QImage::Format_Grayscale8);
-    image_.fill(0);
+void MaskLayer::reset(QSize size, const QImage& start) {
+    if (start.isNull()) {
+        image_ = QImage(size, QImage::Format_Grayscale8);
+        image_.fill(0);
+    } else {
+        image_ = start.convertToFormat(QImage::Format_Grayscale8).scaled(size);
+    }
     undo_.clear();
     redo_.clear();
     stroking_ = false;
@@ -84,6 +88,12 @@ void MaskLayer::clear() {
     if (image_.isNull()) return;
     remember();
     image_.fill(0);
+}
+
+void MaskLayer::fill() {
+    if (image_.isNull()) return;
+    remember();
+    image_.fill(255);
 }
 
 void MaskLayer::invert() {
