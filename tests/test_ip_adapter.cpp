@@ -21,6 +21,35 @@ using namespace ips::ipadapter;
 
 namespace {
 
+// One cross-attention layer in float64 (width 8, 2 heads of 4, 5 queries, 3 context tokens) and the pieces of its
+// forward pass computed by hand, for checking what the image attentions add.
+struct HandAttention {
+    ips::nn::Attention attention{make()};
+    std::unique_ptr<c10::InferenceMode> guard = std::make_unique<c10::InferenceMode>();  // after the module: its parameters stay ordinary tensors
+    at::Tensor hidden = at::randn({1, 5, 8}, at::kDouble);
+    at::Tensor context = at::randn({1, 3, 6}, at::kDouble);
+    at::Tensor q = attention->split_heads(attention->to_q(hidden));
+    at::Tensor text = attend(q, attention->split_heads(attention->to_k(context)), attention->split_heads(attention->to_v(context)));
+
+    static ips::nn::Attention make() {
+        ips::nn::AttentionOptions o;
+        o.query_dim = 8;
+        o.cross_attention_dim = 6;
+        o.heads = 2;
+        o.dim_head = 4;
+        ips::nn::Attention a(o);
+        a->to(at::kDouble);
+        return a;
+    }
+    static at::Tensor attend(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v) {
+        return at::softmax(at::matmul(q, k.transpose(-1, -2)) * 0.5, -1).matmul(v);  // 0.5 = 1/sqrt(dim_head)
+    }
+    // Heads [1, 2, 5, 4] -> the layer's output [1, 5, 8].
+    at::Tensor output(const at::Tensor& heads) {
+        return attention->to_out[0]->as<torch::nn::Linear>()->forward(heads.transpose(1, 2).reshape({1, 5, 8}));
+    }
+};
+
 ImageEmbedding embeds(const at::Tensor& image_embeds) { return {image_embeds, {}}; }
 ImageEmbedding hidden(const at::Tensor& hidden_states) { return {{}, hidden_states}; }
 
@@ -355,26 +384,12 @@ private Q_SLOTS:
 
     // ComfyUI's embeds_scaling through one attention layer, in float64 against the formulas written out.
     void embedsScalingThroughOneAttention() {
-        ips::nn::AttentionOptions o;
-        o.query_dim = 8;
-        o.cross_attention_dim = 6;
-        o.heads = 2;
-        o.dim_head = 4;
-        ips::nn::Attention attention(o);
-        attention->to(at::kDouble);
-        c10::InferenceMode guard;  // after the module is built: its parameters are ordinary tensors
-        const auto hidden = at::randn({1, 5, 8}, at::kDouble);
-        const auto context = at::randn({1, 3, 6}, at::kDouble);
+        HandAttention h;
+        const auto& [attention, hidden, context, q, text] = std::tie(h.attention, h.hidden, h.context, h.q, h.text);
         const auto k_ip = at::randn({1, 2, 4, 4}, at::kDouble), v_ip = at::randn({1, 2, 4, 4}, at::kDouble);  // [B, heads, N, d]
-        const double w = 0.7, s = 0.5;  // 1/sqrt(dim_head)
-        auto attend = [&](const at::Tensor& q, const at::Tensor& k, const at::Tensor& v) {
-            return at::softmax(at::matmul(q, k.transpose(-1, -2)) * s, -1).matmul(v);
-        };
-        const auto q = attention->split_heads(attention->to_q(hidden));
-        const auto text = attend(q, attention->split_heads(attention->to_k(context)), attention->split_heads(attention->to_v(context)));
-        auto output = [&](const at::Tensor& heads) {
-            return attention->to_out[0]->as<torch::nn::Linear>()->forward(heads.transpose(1, 2).reshape({1, 5, 8}));
-        };
+        const double w = 0.7;
+        auto attend = HandAttention::attend;
+        auto output = [&](const at::Tensor& heads) { return h.output(heads); };
         const double penalty = w * 8 / 1280.0;  // C = heads * dim_head = 8
         const auto v_mean = v_ip.mean({2}, true);
         const std::vector<std::pair<const char*, at::Tensor>> cases{
@@ -421,26 +436,12 @@ private Q_SLOTS:
 
     // With regions, each image's attention is its own softmax times its region's weights (hand-built check).
     void regionsThroughOneAttention() {
-        ips::nn::AttentionOptions o;
-        o.query_dim = 8;
-        o.cross_attention_dim = 6;
-        o.heads = 2;
-        o.dim_head = 4;
-        ips::nn::Attention attention(o);
-        attention->to(at::kDouble);
-        c10::InferenceMode guard;
-        const auto hidden = at::randn({1, 5, 8}, at::kDouble);
-        const auto context = at::randn({1, 3, 6}, at::kDouble);
+        HandAttention h;
+        const auto& [attention, hidden, context, q, text] = std::tie(h.attention, h.hidden, h.context, h.q, h.text);
         const auto k1 = at::randn({1, 2, 4, 4}, at::kDouble), v1 = at::randn({1, 2, 4, 4}, at::kDouble);
         const auto k2 = at::randn({1, 2, 4, 4}, at::kDouble), v2 = at::randn({1, 2, 4, 4}, at::kDouble);
-        auto attend = [&](const at::Tensor& q, const at::Tensor& k, const at::Tensor& v) {
-            return at::softmax(at::matmul(q, k.transpose(-1, -2)) * 0.5, -1).matmul(v);
-        };
-        const auto q = attention->split_heads(attention->to_q(hidden));
-        const auto text = attend(q, attention->split_heads(attention->to_k(context)), attention->split_heads(attention->to_v(context)));
-        auto output = [&](const at::Tensor& heads) {
-            return attention->to_out[0]->as<torch::nn::Linear>()->forward(heads.transpose(1, 2).reshape({1, 5, 8}));
-        };
+        auto attend = HandAttention::attend;
+        auto output = [&](const at::Tensor& heads) { return h.output(heads); };
         // 5 queries on a square mask: a 3x1 grid, then two zero weights. Image 1 everywhere, image 2 nowhere.
         const auto m = at::tensor({1.0, 1.0, 1.0, 0.0, 0.0}, at::kDouble).view({1, 1, 5, 1});
         ips::nn::ImagePromptAttention a{k1, v1, 0.7, at::ones({8, 8})}, b{k2, v2, 0.4, at::zeros({8, 8})};

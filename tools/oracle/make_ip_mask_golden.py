@@ -31,10 +31,8 @@ fixtures_root becomes ".." (tests/data).
 """
 import argparse
 import copy
-import json
 import math
 import os
-import subprocess
 import sys
 
 import numpy as np
@@ -43,6 +41,7 @@ import torch
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import common as C  # noqa: E402  (first: hf_compat patches)
 import make_golden as MG  # noqa: E402
+import slim_golden  # noqa: E402
 
 CUR = {}  # the spec being run (read by load_pipe / save_case below)
 MASK_DIR = None
@@ -315,30 +314,7 @@ DROP_OUTPUTS = ("image", "decoded_sample")
 
 
 def finalize(a):
-    from safetensors.numpy import load_file, save_file
-
-    subprocess.check_call([sys.executable, os.path.join(C.HERE, "finalize.py"), "--a", a.a, "--b", a.b,
-                           "--f64", a.f64, "--dest", a.dest, "--title",
-                           "IP-Adapter attention-mask goldens (make_ip_mask_golden.py)"])
-    mpath = os.path.join(a.dest, "manifest.json")
-    man = json.load(open(mpath))
-    man["fixtures_root"] = ".."
-    man["generated_by"] = "tools/oracle/make_ip_mask_golden.py + finalize.py (see tools/oracle/README.md)"
-    for c in man["cases"]:
-        dropped = {k: c["outputs"].pop(k) for k in DROP_OUTPUTS if k in c["outputs"]}
-        if dropped:
-            c.setdefault("checks", {})["dropped_outputs"] = {
-                "note": "measured but not stored (size); the PNGs of 'image' are stored and checked with png_atol",
-                **dropped}
-        keep = {m["key"] for m in list(c["inputs"].values()) + list(c["outputs"].values()) if "key" in m}
-        f = os.path.join(a.dest, c["file"])
-        t = load_file(f)
-        save_file({k: v for k, v in t.items() if k in keep}, f, metadata={"format": "pt", "case": c["id"]})
-    with open(mpath, "w") as fh:
-        json.dump(man, fh, indent=1, ensure_ascii=False)
-        fh.write("\n")
-    total = sum(os.path.getsize(os.path.join(r, n)) for r, _, ns in os.walk(a.dest) for n in ns)
-    print("slimmed:", a.dest, total / 1e6, "MB")
+    slim_golden.finalize_and_slim(a, "IP-Adapter attention-mask goldens (make_ip_mask_golden.py)", "tools/oracle/make_ip_mask_golden.py + finalize.py (see tools/oracle/README.md)", DROP_OUTPUTS)
 
 
 def main():

@@ -83,7 +83,9 @@ ReferenceRow::ReferenceRow(LoadedImage image, QWidget* parent) : QWidget(parent)
     crop_->setEnabled(!image_.isEmbedding);
     fields->addRow(tr("Crop"), crop_);
     auto* regionRow = new QHBoxLayout;
-    regionLabel_ = new QLabel;
+    regionChip_ = new QLabel;
+    regionChip_->setFixedSize(12, 12);
+    regionLabel_ = new ElidedLabel;
     regionButton_ = new QToolButton;
     regionButton_->setText(tr("Paint…"));
     regionButton_->setToolTip(tr("Paint where this reference applies on the picture (its region); the menu loads "
@@ -100,6 +102,7 @@ ReferenceRow::ReferenceRow(LoadedImage image, QWidget* parent) : QWidget(parent)
     });
     regionButton_->setMenu(menu);
     connect(regionButton_, &QToolButton::clicked, this, [this] { Q_EMIT regionPaintRequested(this); });
+    regionRow->addWidget(regionChip_);
     regionRow->addWidget(regionLabel_, 1);
     regionRow->addWidget(regionButton_);
     fields->addRow(tr("Region"), regionRow);
@@ -143,8 +146,9 @@ void ReferenceRow::setRegionColor(QColor color) {
 void ReferenceRow::updateRegionLabel() {
     QPixmap chip(12, 12);
     chip.fill(region_.isNull() ? QColor(Qt::transparent) : color_);
+    regionChip_->setPixmap(chip);
     if (region_.isNull()) {
-        regionLabel_->setText(tr("everywhere"));
+        regionLabel_->setFullText(tr("all"));
         regionLabel_->setToolTip(tr("No region: this reference applies to the whole picture"));
         return;
     }
@@ -154,10 +158,13 @@ void ReferenceRow::updateRegionLabel() {
         const uchar* row = region_.constScanLine(y);
         for (int x = 0; x < region_.width(); ++x) on += row[x] >= 128;
     }
-    const int percent = static_cast<int>(std::lround(100.0 * on / std::max<std::int64_t>(1, std::int64_t(region_.width()) * region_.height())));
-    const QString chipHtml = QStringLiteral("<span style=\"color:%1\">■</span> ").arg(color_.name());
-    regionLabel_->setText(chipHtml + (on == 0 ? tr("empty: no effect") : tr("%1% of the picture").arg(percent)));
-    regionLabel_->setToolTip(tr("Painted region, %1×%2").arg(region_.width()).arg(region_.height()));
+    const double area = std::max(1.0, double(region_.width()) * region_.height());
+    regionLabel_->setFullText(on == 0 ? tr("empty") : tr("%1 %").arg(std::lround(100.0 * on / area)));
+    regionLabel_->setToolTip(on == 0 ? tr("The painted region is empty: this reference has no effect")
+                                     : tr("Painted region: %1 % of the %2\u00d7%3 picture, shown in this colour when painting")
+                                           .arg(std::lround(100.0 * on / area))
+                                           .arg(region_.width())
+                                           .arg(region_.height()));
 }
 
 void ReferenceRow::chooseRegionFile() {

@@ -23,6 +23,7 @@ class QMimeData;
 
 namespace ipsui {
 
+class ElidedLabel;
 class ReferenceRow;
 class StepRangeEdit;
 
@@ -140,7 +141,8 @@ private:
     QImage region_, previousRegion_;
     bool hasPrevious_ = false;
     QColor color_{255, 140, 0};
-    QLabel* regionLabel_;
+    QLabel* regionChip_;  // the reference's colour, when it has a region
+    ElidedLabel* regionLabel_;
     QToolButton* regionButton_;
     std::shared_ptr<const ips::Image> memoryImage_;  // for pictures without a file
     QDoubleSpinBox* weight_;
