@@ -461,6 +461,13 @@ private Q_SLOTS:
         const auto back = ips::parse_request_json(json, scratchPath(), "test");
         QCOMPARE(back.ip_adapters[0].regions.size(), std::size_t(2));
         QCOMPARE(back.ip_adapters[0].regions[1].path, right.path);
+        // An empty name is no file (it would be written back as "no picture"): refused on reading (found by fuzz_request_json).
+        const std::pair<const char*, const char*> empties[] = {{"images", R"("images": [""])"}, {"masks", R"("images": ["x.png"], "masks": [""])"}};
+        for (const auto& [list, fields] : empties) {
+            const std::string bad = std::string(R"({"schema": 1, "ip_adapters": [{"path": "a.bin", )") + fields + "}]}";
+            const std::string message = inputErrorOf([&] { ips::parse_request_json(bad, scratchPath(), "t.json"); });
+            QVERIFY2(message.find(std::string(list) + " must hold file names") != std::string::npos, message.c_str());
+        }
 
         // Another size is resized and said so; an empty region is said so too. Both still generate.
         q.ip_adapters[0].regions = {region("small.png", 16, 16, [](int x, int) { return x < 8; }),

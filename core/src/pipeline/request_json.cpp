@@ -87,7 +87,8 @@ IpAdapterSettings read_ip_adapter(const Reader& r, const json& a, const std::str
     s.image_encoder = r.path_field(a, "image_encoder", where + ".");
     if (a.contains("images") && !a.at("images").is_array()) r.fail(where + ".images", "must be a list of image files");
     for (const auto& i : a.value("images", json::array())) {
-        if (!i.is_string()) r.fail(where + ".images", "must hold file names");
+        // An empty name would be written back as null (no picture): refused here, so reading and writing agree.
+        if (!i.is_string() || i.get<std::string>().empty()) r.fail(where + ".images", "must hold file names");
         s.images.push_back({r.path(i.get<std::string>()), nullptr});
     }
     if (a.contains("image_weights") && !a.at("image_weights").is_null()) {
@@ -101,7 +102,7 @@ IpAdapterSettings read_ip_adapter(const Reader& r, const json& a, const std::str
     if (a.contains("masks") && !a.at("masks").is_null()) {
         if (!a.at("masks").is_array()) r.fail(where + ".masks", "must be a list of mask pictures, one per image");
         for (const auto& m : a.at("masks")) {
-            if (!m.is_string()) r.fail(where + ".masks", "must hold file names");
+            if (!m.is_string() || m.get<std::string>().empty()) r.fail(where + ".masks", "must hold file names");
             s.regions.push_back({r.path(m.get<std::string>()), nullptr});
         }
     }
