@@ -66,13 +66,16 @@ void CanvasView::rebuildOverlay(QRect region) {
         overlay_ = QImage(m.size(), QImage::Format_ARGB32_Premultiplied);
         region = QRect();
     }
-    if (region.isEmpty()) region = m.rect();
+    tintMask(m, overlayColor_, 115, region.isEmpty() ? m.rect() : region, overlay_);
+}
+
+void tintMask(const QImage& mask, QColor color, int maxAlpha, QRect region, QImage& overlay) {
     for (int y = region.top(); y <= region.bottom(); ++y) {
-        const uchar* src = m.constScanLine(y);
-        auto* dst = reinterpret_cast<QRgb*>(overlay_.scanLine(y));
+        const uchar* src = mask.constScanLine(y);
+        auto* dst = reinterpret_cast<QRgb*>(overlay.scanLine(y));
         for (int x = region.left(); x <= region.right(); ++x) {
-            const int a = src[x] * 115 / 255;
-            dst[x] = qRgba(overlayColor_.red() * a / 255, overlayColor_.green() * a / 255, overlayColor_.blue() * a / 255, a);
+            const int a = src[x] * maxAlpha / 255;
+            dst[x] = qRgba(color.red() * a / 255, color.green() * a / 255, color.blue() * a / 255, a);
         }
     }
 }

@@ -12,6 +12,10 @@
 
 namespace ipsui {
 
+// Writes `mask` (Grayscale8) into `overlay` (ARGB32 premultiplied, the mask's size) as `color` with alpha
+// maxAlpha * mask / 255, inside `region` only: the translucent colour of a painted mask.
+void tintMask(const QImage& mask, QColor color, int maxAlpha, QRect region, QImage& overlay);
+
 class CanvasView : public QWidget {
     Q_OBJECT
 public:

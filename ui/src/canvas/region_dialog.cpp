@@ -32,14 +32,7 @@ QImage composedBackground(QSize size, const QImage& background, const QList<Othe
         if (other.mask.isNull()) continue;
         const QImage m = other.mask.convertToFormat(QImage::Format_Grayscale8).scaled(size);
         QImage tint(size, QImage::Format_ARGB32_Premultiplied);
-        for (int y = 0; y < size.height(); ++y) {
-            const uchar* src = m.constScanLine(y);
-            auto* dst = reinterpret_cast<QRgb*>(tint.scanLine(y));
-            for (int x = 0; x < size.width(); ++x) {
-                const int a = src[x] * 77 / 255;
-                dst[x] = qRgba(other.color.red() * a / 255, other.color.green() * a / 255, other.color.blue() * a / 255, a);
-            }
-        }
+        tintMask(m, other.color, 77, tint.rect(), tint);
         p.drawImage(0, 0, tint);
     }
     return out;
