@@ -333,7 +333,7 @@ private Q_SLOTS:
         outcome.images = {QImage(dataFile("images/scene_128x128.png"))};
         window->history()->add(outcome);
         window->loras()->setEntries({{lora(QStringLiteral("peft")), 1.0, false}});
-        Q_EMIT window->history()->restoreRequested(window->history()->count() - 1);
+        Q_EMIT window->history()->restoreRequested(window->history()->count() - 1, true);
         QCOMPARE(window->loras()->entries(), (QList<ipsui::LoraEntry>{{lora(QStringLiteral("kohya_ldm")), 0.45, true}}));
 
         // Closing saves the list, on/off included; the next window starts with it.

@@ -472,10 +472,13 @@ private Q_SLOTS:
         window->promptEdit()->setPlainText(QStringLiteral("changed"));
         window->negativeEdit()->setPlainText(QStringLiteral("not in the result"));
         window->settings()->stepsBox()->setValue(40);
-        // Clicking the newest item (shown first) restores it.
+        // Clicking the newest item (shown first) only shows it; double-clicking restores it.
         QListWidget* list = history->list();
         list->scrollToTop();
-        QTest::mouseClick(list->viewport(), Qt::LeftButton, Qt::NoModifier, list->visualItemRect(list->item(0)).center());
+        const QPoint newest = list->visualItemRect(list->item(0)).center();
+        QTest::mouseClick(list->viewport(), Qt::LeftButton, Qt::NoModifier, newest);
+        QCOMPARE(window->promptEdit()->toPlainText(), QStringLiteral("changed"));
+        QTest::mouseDClick(list->viewport(), Qt::LeftButton, Qt::NoModifier, newest);
         QCOMPARE(window->promptEdit()->toPlainText(), QStringLiteral("restored prompt"));
         QCOMPARE(window->negativeEdit()->toPlainText(), QString());  // the result had none
         QCOMPARE(window->settings()->stepsBox()->value(), 9);

@@ -72,6 +72,7 @@ int main(int argc, char** argv) {
     ipsui::AppContext context;
     context.dataFolder = QStandardPaths::writableLocation(QStandardPaths::AppDataLocation);
     context.cacheFolder = QDir(QStandardPaths::writableLocation(QStandardPaths::CacheLocation)).filePath(QStringLiteral("results"));
+    context.sessionFolder = QDir(context.dataFolder).filePath(QStringLiteral("session"));  // the autosaved work in progress
     context.pipeline.config_root = ipsapp::default_config_root();
 
     ipsui::MainWindow window(context);

@@ -51,6 +51,7 @@
 #include "settings_panel.h"
 #include "sketch_pad.h"
 #include "worker_host.h"
+#include "work_session.h"
 
 namespace ipsui {
 
@@ -99,6 +100,7 @@ MainWindow::MainWindow(AppContext context, QWidget* parent)
     message_->setTextInteractionFlags(Qt::TextSelectableByMouse | Qt::LinksAccessibleByMouse);
     connect(message_, &QLabel::linkActivated, this, [this](const QString& link) {
         if (link == QLatin1String("undo-preset")) undoPresetLoad();
+        if (link == QLatin1String("undo-action") && undoLastAction()) messageBar_->hide();
         if (link == QLatin1String("undo-lora") && loras_->undoRemove()) {
             messageBar_->hide();
             stage_->setText(tr("LoRA put back"));
@@ -147,10 +149,15 @@ MainWindow::MainWindow(AppContext context, QWidget* parent)
     buildMenus();
     connectWorker();
     restoreSession();
+    startWorkSession();
     refreshPresetList();
 }
 
-MainWindow::~MainWindow() { delete presets_; }
+MainWindow::~MainWindow() {
+    // Only now is the close clean: a crash before this line is reported at the next start.
+    session_->closeCleanly();
+    delete presets_;
+}
 
 QWidget* MainWindow::buildLeftColumn() {
     auto* column = new QWidget;
@@ -320,10 +327,21 @@ QWidget* MainWindow::buildRightColumn() {
             showMessage(QString::fromStdString(e.what()));
         }
     });
-    connect(history_, &HistoryPanel::restoreRequested, this, [this](int i) {
-        applyRequest(history_->entry(i).request);
-        const QString text = tr("Restored the settings of result #%1 (seed %2)").arg(i + 1).arg(history_->entry(i).seed);
-        showMessage(text, false);
+    connect(history_, &HistoryPanel::restoreRequested, this, [this](int i, bool withPictures) {
+        const ips::GenerationRequest& request = history_->entry(i).request;
+        rememberForUndo(tr("restore result #%1").arg(i + 1));
+        if (withPictures) {
+            applyRequest(request);
+        } else {
+            // Settings, prompts and LoRAs exactly; references, maps, init image and mask stay.
+            applySettings(request);
+            prompt_->setPlainText(QString::fromStdString(request.prompt));
+            negative_->setPlainText(QString::fromStdString(request.negative_prompt));
+            if (request.loras.empty()) restoreLoras({});
+        }
+        const QString text = withPictures ? tr("Restored result #%1 with its pictures (seed %2)").arg(i + 1).arg(history_->entry(i).seed)
+                                          : tr("Restored the settings of result #%1 (seed %2); your pictures stayed").arg(i + 1).arg(history_->entry(i).seed);
+        showMessage(text + QStringLiteral(" <a href=\"undo-action\">Undo</a>"), false);
         stage_->setText(withLoraNote(text));
         loadedPreset_.clear();
         refreshPresetList(QStringLiteral(" "));
@@ -371,7 +389,12 @@ void MainWindow::buildMenus() {
             if (canvasTabs_->currentWidget() == init_) action();
         };
     };
-    add(edit, tr("&Undo mask stroke"), QKeySequence::Undo, onMaskTab([this] { init_->undo(); }));
+    // One Ctrl+Z: on the mask tab it takes back brush strokes first; then (and elsewhere) the last action that
+    // replaced pictures or settings (a restore, a preset, a removed reference, a new init image).
+    undoAction_ = add(edit, tr("&Undo"), QKeySequence::Undo, [this] {
+        if (canvasTabs_->currentWidget() == init_ && init_->mask().canUndo()) init_->undo();
+        else if (!undoLastAction()) stage_->setText(tr("Nothing to undo"));
+    });
     add(edit, tr("&Redo mask stroke"), QKeySequence(tr("Ctrl+Shift+Z")), onMaskTab([this] { init_->redo(); }));
     add(edit, tr("Smaller brush"), QKeySequence(Qt::Key_BracketLeft),
         onMaskTab([this] { init_->setBrushDiameter(init_->brushDiameter() * 4 / 5); }));
@@ -647,6 +670,7 @@ void MainWindow::generate() {
     if (bannerKind_ != Banner::ModelAdvice) messageBar_->hide();
     denoiseStartSeconds_ = -1;
     saveSession();  // a crash or a killed process then loses nothing the user typed
+    autosaveNow();
     setBusy(true);
     progress_->setRange(0, 0);
     progress_->setFormat(tr("starting"));
@@ -752,6 +776,7 @@ bool MainWindow::loadPreset(const QString& name) {
             showMessage(tr("Preset '%1' (%2) was not loaded: %3").arg(name, QDir(presets_->userFolder()).filePath(name + QStringLiteral(".json")), problem));
             return false;
         }
+        rememberForUndo(tr("load preset '%1'").arg(name));
         beforePreset_ = settingsRequest();
         beforePresetLoras_ = loras_->entries();
         QList<LoraEntry> off = lorasFromRequest(presets_->disabledLoras(name));
@@ -877,6 +902,7 @@ void MainWindow::saveSession() {
 
 void MainWindow::closeEvent(QCloseEvent* event) {
     saveSession();
+    autosaveNow();
     if (host_->busy()) {
         // The worker stops at its next step (or after a model load); the host waits for it when it is
         // destroyed. Hidden meanwhile, the window does not look frozen.

@@ -1,8 +1,10 @@
 #pragma once
 // The IP Studio window: image prompt, ControlNet and LoRAs on the left, the canvas (result / init image and
 // mask), prompts and Generate in the middle, settings, presets and history on the right.
+#include <QJsonObject>
 #include <QMainWindow>
 #include <QPointer>
+#include <memory>
 #include <optional>
 
 #include "ips/generation.h"
@@ -31,12 +33,15 @@ class PresetStore;
 class ReferencePanel;
 class SettingsPanel;
 class WorkerHost;
+class WorkSession;
 struct GenerationOutcome;
 
 struct AppContext {
     QString dataFolder;   // presets live in dataFolder/presets, downloaded models in dataFolder/models
     QString cacheFolder;  // copies of results for dragging out
     ips::PipelineOptions pipeline;
+    // Where the work in progress is autosaved (state.json + pictures/); empty: not saved, not restored.
+    QString sessionFolder;
 };
 
 class MainWindow : public QMainWindow {
@@ -53,6 +58,20 @@ public:
     // switched off, which a request cannot carry) is not empty.
     void applySettings(const ips::GenerationRequest& request, const QList<LoraEntry>& offLoras = {});
     void applyRequest(const ips::GenerationRequest& request);   // everything, pictures included (history)
+
+    // The whole work in progress (main_window_session.cpp): prompts, settings, LoRAs, references with
+    // regions, ControlNet units with maps and sketches, init image and mask with their undo steps. Pictures
+    // go to the session's picture store. What autosave writes and Undo puts back.
+    QJsonObject workState(QString* error = nullptr);
+    void applyWorkState(const QJsonObject& state);
+    // Writes the work in progress now (it is also written a moment after each change and before each run).
+    bool autosaveNow();
+    WorkSession* workSession() const { return session_.get(); }
+    // Keeps the current state as one undo step named `what`, before an action replaces it.
+    void rememberForUndo(const QString& what);
+    // Puts back the state before the last remembered action; false when there is none.
+    bool undoLastAction();
+    QString undoText() const;  // "Undo restore result #3", or empty
 
     void setModelConfig(const ModelConfig& config);
     const ModelConfig& modelConfig() const { return models_; }
@@ -115,6 +134,8 @@ private:
     void refreshPresetList(const QString& select = {});
     void openModelsDialog();
     void restoreSession();
+    void startWorkSession();  // claims the session folder and restores the autosaved work
+    void scheduleAutosave();
     void useChosenModel(ModelRole role, const QString& path);
     void saveSession();
     void setBusy(bool busy);
@@ -165,6 +186,16 @@ private:
     class QTimer* loadingTicker_ = nullptr;
     double stageStartedMs_ = 0;
     quint64 bytesLoaded_ = 0;  // weights read in the current "loading models" stage
+    std::unique_ptr<WorkSession> session_;
+    class QTimer* autosaveTimer_ = nullptr;
+    struct UndoStep {
+        QString what;
+        QJsonObject state;
+    };
+    QList<UndoStep> undoSteps_;
+    QAction* undoAction_ = nullptr;
+    bool applyingState_ = false;
+    QString lastAutosaveProblem_;  // said once, not on every retry  // restoring a state is not itself an undoable action
 };
 
 }  // namespace ipsui

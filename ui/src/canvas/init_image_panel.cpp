@@ -91,7 +91,11 @@ InitImagePanel::InitImagePanel(QWidget* parent) : QWidget(parent) {
     layout->addWidget(canvas_, 1);
 
     connect(open, &QPushButton::clicked, this, &InitImagePanel::chooseInitImage);
-    connect(clear, &QPushButton::clicked, this, &InitImagePanel::clearInitImage);
+    connect(clear, &QPushButton::clicked, this, [this] {
+        if (!hasInitImage()) return;
+        Q_EMIT aboutToDiscard(tr("remove the init image"));
+        clearInitImage();
+    });
     connect(brush_, &QSlider::valueChanged, canvas_, &CanvasView::setBrushDiameter);
     connect(eraser_, &QToolButton::toggled, canvas_, &CanvasView::setEraser);
     connect(clearMask, &QToolButton::clicked, this, [this] {
@@ -118,6 +122,8 @@ bool InitImagePanel::setInitImage(const LoadedImage& image) {
         Q_EMIT problem(image.ok() ? tr("no picture to use as init image") : image.error);
         return false;
     }
+    // The painted mask goes with the old picture: the window keeps an undo step first.
+    if (hasInitImage()) Q_EMIT aboutToDiscard(tr("replace the init image"));
     init_ = image;
     initMemory_ = image.path.isEmpty() ? std::make_shared<const ips::Image>(toIpsImage(image.image)) : nullptr;
     mask_.reset(image.image.size());
@@ -189,6 +195,7 @@ void InitImagePanel::maskChanged() {
     undo_->setEnabled(mask_.canUndo());
     redo_->setEnabled(mask_.canRedo());
     canvas_->setMask(&mask_);  // rebuilds the overlay
+    Q_EMIT changed();
 }
 
 void InitImagePanel::undo() {

@@ -8,6 +8,7 @@
 #include "mask_layer.h"
 
 class QCheckBox;
+class QJsonObject;
 class QDoubleSpinBox;
 class QLabel;
 class QSlider;
@@ -18,6 +19,7 @@ namespace ipsui {
 
 class CanvasView;
 class ElidedLabel;
+class PictureStore;
 
 class InitImagePanel : public QWidget {
     Q_OBJECT
@@ -33,6 +35,10 @@ public:
     // init_image, strength and (when something is painted) mask_image.
     void writeTo(ips::GenerationRequest& request) const;
     void readFrom(const ips::GenerationRequest& request);
+    // The init picture, strength, brush and the mask with its undo steps, for the autosaved session
+    // (init_image_state.cpp).
+    QJsonObject saveState(PictureStore& store, QString* error) const;
+    void restoreState(const QJsonObject& state, const PictureStore& store);
 
     CanvasView* canvas() const { return canvas_; }
     MaskLayer& mask() { return mask_; }
@@ -52,6 +58,10 @@ public:
 Q_SIGNALS:
     void problem(QString message);
     void useSizeRequested(QSize size);  // "Use its size"
+    void changed();  // the picture or the mask
+    // Before a user action throws away pictures or painting (the window keeps an undo step).
+    void aboutToDiscard(QString what);
+
 
 private:
     void chooseInitImage();

@@ -43,6 +43,20 @@ void MaskLayer::remember() {
     redo_.clear();
 }
 
+void MaskLayer::restore(const QImage& image, std::vector<QImage> undo, std::vector<QImage> redo) {
+    image_ = image.convertToFormat(QImage::Format_Grayscale8);
+    auto gray = [this](std::vector<QImage>& steps) {
+        // Steps of another size (a damaged save) would break undo: dropped.
+        std::erase_if(steps, [this](const QImage& step) { return step.size() != image_.size(); });
+        for (QImage& step : steps) step = step.convertToFormat(QImage::Format_Grayscale8);
+    };
+    gray(undo);
+    gray(redo);
+    undo_ = std::move(undo);
+    redo_ = std::move(redo);
+    stroking_ = false;
+}
+
 void MaskLayer::beginStroke(QPointF at, double diameter, bool erase) {
     if (image_.isNull()) return;
     remember();

@@ -37,6 +37,10 @@ public:
     bool canRedo() const { return !redo_.empty(); }
     void undo();
     void redo();
+    // The history, oldest first, for saving the work in progress; restore() puts a saved one back.
+    const std::vector<QImage>& undoSteps() const { return undo_; }
+    const std::vector<QImage>& redoSteps() const { return redo_; }
+    void restore(const QImage& image, std::vector<QImage> undo, std::vector<QImage> redo);
 
 private:
     void remember();  // pushes the current mask as an undo step

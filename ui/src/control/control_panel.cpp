@@ -266,6 +266,7 @@ ControlUnit* ControlPanel::addUnit() {
     connect(u, &ControlUnit::problem, this, &ControlPanel::problem);
     connect(u, &ControlUnit::changed, this, &ControlPanel::changed);
     connect(u, &ControlUnit::removeRequested, this, [this](ControlUnit* unit) {
+        Q_EMIT aboutToDiscard(tr("remove ControlNet unit %1").arg(units_->indexOf(unit) + 1));
         units_->removeWidget(unit);
         unit->deleteLater();
         emptyHint_->setVisible(units_->count() == 0);

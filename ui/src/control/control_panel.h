@@ -11,6 +11,7 @@
 #include "ips/generation.h"
 
 class QCheckBox;
+class QJsonObject;
 class QComboBox;
 class QDoubleSpinBox;
 class QLabel;
@@ -21,6 +22,7 @@ class QVBoxLayout;
 namespace ipsui {
 
 class ElidedLabel;
+class PictureStore;
 class SketchPad;
 class StepRangeEdit;
 
@@ -47,6 +49,10 @@ public:
     // Model, scale and step range without the map: what presets keep. Off units give nothing.
     std::optional<ips::ControlNetSettings> knobs() const;
     void applyKnobs(const ips::ControlNetSettings& settings);
+    // The whole unit (switch, model, source, picture, thresholds, sketch with its undo steps, knobs) for
+    // the autosaved session (control_state.cpp).
+    QJsonObject saveState(PictureStore& store, QString* error) const;
+    void restoreState(const QJsonObject& state, const PictureStore& store);
 
 Q_SIGNALS:
     void removeRequested(ControlUnit* unit);
@@ -92,10 +98,15 @@ public:
     std::vector<ips::ControlNetSettings> knobs() const;
     // Unit i takes entry i's knobs (units are added where missing); maps stay.
     void applyKnobs(const std::vector<ips::ControlNetSettings>& settings);
+    // Every unit, as ControlUnit::saveState; restoring replaces the units.
+    QJsonObject saveState(PictureStore& store, QString* error) const;
+    void restoreState(const QJsonObject& state, const PictureStore& store);
 
 Q_SIGNALS:
     void problem(QString message);
     void changed();
+    // Before a user action throws away pictures or painting (the window keeps an undo step).
+    void aboutToDiscard(QString what);
 
 private:
     QVBoxLayout* units_;

@@ -7,6 +7,7 @@
 #include <QFileInfo>
 #include <QGridLayout>
 #include <QHBoxLayout>
+#include <QMenu>
 #include <QMimeData>
 #include <QPushButton>
 #include <QUrl>
@@ -61,13 +62,19 @@ HistoryPanel::HistoryPanel(QString cacheFolder, QWidget* parent) : QWidget(paren
     list_->setDragEnabled(true);
     list_->setDragDropMode(QAbstractItemView::DragOnly);
     list_->setSelectionMode(QAbstractItemView::SingleSelection);
-    list_->setToolTip(tr("Click to restore a result and its settings; drag it out to save or reuse it"));
+    list_->setToolTip(tr("Click to show a result; double-click (or Restore) to bring back everything that made it. "
+                         "Drag it out to save or reuse it"));
     layout->addWidget(list_, 1);
 
     // Two rows of two: the right column stays narrow enough for a 1280-pixel-wide window.
     auto* buttons = new QGridLayout;
     save_ = new QPushButton(tr("Save\u2026"));
-    auto* restore = new QPushButton(tr("Restore settings"));
+    // Restoring replaces what is in the window: an explicit choice (undoable with Ctrl+Z), never a click.
+    auto* restore = new QPushButton(tr("Restore"));
+    auto* restoreMenu = new QMenu(restore);
+    QAction* restoreSettings = restoreMenu->addAction(tr("Settings and prompts (keep my pictures)"));
+    QAction* restoreAll = restoreMenu->addAction(tr("Everything, pictures too"));
+    restore->setMenu(restoreMenu);
     auto* asReference = new QPushButton(tr("As reference"));
     auto* asInit = new QPushButton(tr("As init image"));
     buttons->addWidget(save_, 0, 0);
@@ -77,12 +84,15 @@ HistoryPanel::HistoryPanel(QString cacheFolder, QWidget* parent) : QWidget(paren
     layout->addLayout(buttons);
 
     connect(save_, &QPushButton::clicked, this, &HistoryPanel::saveCurrent);
-    connect(restore, &QPushButton::clicked, this, [this] {
-        if (currentIndex() >= 0) Q_EMIT restoreRequested(currentIndex());
+    connect(restoreSettings, &QAction::triggered, this, [this] {
+        if (currentIndex() >= 0) Q_EMIT restoreRequested(currentIndex(), false);
     });
-    // A click brings back everything that made the result; moving with the keys only shows it.
-    connect(list_, &QListWidget::itemClicked, this, [this](QListWidgetItem* item) {
-        Q_EMIT restoreRequested(item->data(Qt::UserRole).toInt());
+    connect(restoreAll, &QAction::triggered, this, [this] {
+        if (currentIndex() >= 0) Q_EMIT restoreRequested(currentIndex(), true);
+    });
+    // A click (or the arrow keys) only shows a result; a double-click brings back everything that made it.
+    connect(list_, &QListWidget::itemDoubleClicked, this, [this](QListWidgetItem* item) {
+        Q_EMIT restoreRequested(item->data(Qt::UserRole).toInt(), true);
     });
     connect(list_, &QListWidget::currentRowChanged, this, [this](int) {
         if (currentIndex() >= 0) Q_EMIT shown(currentIndex());

@@ -59,7 +59,7 @@ public:
     QString save(int index, const QString& file, bool overwrite) const;
 
 Q_SIGNALS:
-    void restoreRequested(int index);
+    void restoreRequested(int index, bool withPictures);
     void shown(int index);  // the selection changed: show this result
     void useAsReference(QString pngFile, QImage image);
     void useAsInit(QString pngFile, QImage image);

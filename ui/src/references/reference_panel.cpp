@@ -219,6 +219,7 @@ ReferencePanel::ReferencePanel(QWidget* parent) : QWidget(parent) {
     auto* paste = new QPushButton(tr("Paste"));
     paste->setToolTip(tr("Paste a picture from the clipboard (Ctrl+V)"));
     auto* clear = new QPushButton(tr("Clear"));
+    clear->setObjectName(QStringLiteral("clearReferences"));
     header->addWidget(add);
     header->addWidget(paste);
     header->addWidget(clear);
@@ -307,9 +308,17 @@ ReferencePanel::ReferencePanel(QWidget* parent) : QWidget(parent) {
 
     connect(add, &QPushButton::clicked, this, &ReferencePanel::chooseFiles);
     connect(paste, &QPushButton::clicked, this, [this] { addFromMime(QApplication::clipboard()->mimeData()); });
-    connect(clear, &QPushButton::clicked, this, &ReferencePanel::clearReferences);
+    connect(clear, &QPushButton::clicked, this, [this] {
+        if (rows_->count() == 0) return;
+        Q_EMIT aboutToDiscard(tr("clear references"));
+        clearReferences();
+    });
     connect(chooseNegative, &QPushButton::clicked, this, &ReferencePanel::chooseNegative);
-    connect(clearNegative, &QPushButton::clicked, this, [this] { setNegative({}); });
+    connect(clearNegative, &QPushButton::clicked, this, [this] {
+        if (negative_.path.isEmpty() && negative_.image.isNull()) return;
+        Q_EMIT aboutToDiscard(tr("clear the negative reference"));
+        setNegative({});
+    });
     // Slider and box stay in step; the box is the value (two decimals), the slider its coarse handle.
     connect(scaleSlider_, &QSlider::valueChanged, this, [this](int v) {
         if (std::lround(scaleBox_->value() * 100) != v) scaleBox_->setValue(v / 100.0);
@@ -370,6 +379,7 @@ int ReferencePanel::addLoaded(const QList<LoadedImage>& items) {
         auto* row = new ReferenceRow(item);
         if (!item.isEmbedding) row->setCrop(defaultCrop_);  // the crop mode last set (or loaded from a preset)
         connect(row, &ReferenceRow::removeRequested, this, [this](ReferenceRow* r) {
+            Q_EMIT aboutToDiscard(tr("remove reference %1").arg(rows_->indexOf(r) + 1));
             rows_->removeWidget(r);
             r->deleteLater();
             updateEmptyHint();

@@ -20,8 +20,11 @@ class QSlider;
 class QToolButton;
 class QVBoxLayout;
 class QMimeData;
+class QJsonObject;
 
 namespace ipsui {
+
+class PictureStore;
 
 class ElidedLabel;
 class ReferenceRow;
@@ -59,6 +62,10 @@ public:
     ips::IpAdapterSettings knobs() const;
     void applyKnobs(const ips::IpAdapterSettings& settings);
     void chooseFiles();  // the Add... dialog
+    // Everything the panel holds, pictures by name in `store`, for the autosaved session
+    // (reference_state.cpp); restoreState puts it back exactly, saying what could not be found.
+    QJsonObject saveState(PictureStore& store, QString* error) const;
+    void restoreState(const QJsonObject& state, const PictureStore& store);
     // Where the region painter gets the output size and the picture to paint over (set by the window).
     void setRegionCanvas(std::function<RegionCanvas()> provider) { regionCanvas_ = std::move(provider); }
     // Opens the region painter for reference `index` (what the row's "Paint region…" does).
@@ -77,6 +84,8 @@ public:
 Q_SIGNALS:
     void problem(QString message);
     void changed();
+    // Before a user action throws away pictures or painting (the window keeps an undo step).
+    void aboutToDiscard(QString what);
 
 protected:
     void dragEnterEvent(QDragEnterEvent*) override;
