@@ -69,6 +69,7 @@ set(_ips_lib_depends
     "libqt6gui6 (>= 6.1.2)"
     "libqt6widgets6 (>= 6.3.0)"
     "libqt6network6 (>= 6.1.2)"
+    "libqt6sql6 (>= 6.1.2)"
     "libtorch1.13 (>= 1.13.1+dfsg)"
     "libopencv-core406 (>= 4.6.0+dfsg)"
     "libopencv-imgproc406 (>= 4.6.0+dfsg)"
@@ -78,9 +79,11 @@ set(_ips_lib_depends
 #    BLAS (libblas3, all libtorch1.13 itself requires) the matmuls are ~34x slower.
 #  - qt6-image-formats-plugins: the Qt WebP reader; the window loads pictures with QImageReader and the
 #    .desktop file and file dialogs offer WebP (PNG and JPEG readers come with libqt6gui6).
+#  - libqt6sql6-sqlite: Qt SQL's SQLite driver (a plugin), which the result library's index opens.
 set(_ips_runtime_depends
     "libopenblas0-pthread"
-    "qt6-image-formats-plugins")
+    "qt6-image-formats-plugins"
+    "libqt6sql6-sqlite")
 
 if(IPS_DEB_SHLIBDEPS)
   # CPack adds what dpkg-shlibdeps finds (the library list above, same versions) to these.

@@ -73,6 +73,7 @@ int main(int argc, char** argv) {
     context.dataFolder = QStandardPaths::writableLocation(QStandardPaths::AppDataLocation);
     context.cacheFolder = QDir(QStandardPaths::writableLocation(QStandardPaths::CacheLocation)).filePath(QStringLiteral("results"));
     context.sessionFolder = QDir(context.dataFolder).filePath(QStringLiteral("session"));  // the autosaved work in progress
+    context.libraryFolder = QDir(context.dataFolder).filePath(QStringLiteral("library"));  // every result, kept
     context.pipeline.config_root = ipsapp::default_config_root();
 
     ipsui::MainWindow window(context);

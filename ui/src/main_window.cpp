@@ -8,6 +8,7 @@
 #include <QDateTime>
 #include <QDesktopServices>
 #include <QDir>
+#include <QFileDialog>
 #include <QFileInfo>
 #include <QGroupBox>
 #include <QHBoxLayout>
@@ -52,6 +53,7 @@
 #include "sketch_pad.h"
 #include "worker_host.h"
 #include "work_session.h"
+#include "result_library.h"
 
 namespace ipsui {
 
@@ -149,6 +151,7 @@ MainWindow::MainWindow(AppContext context, QWidget* parent)
     buildMenus();
     connectWorker();
     restoreSession();
+    if (!context_.libraryFolder.isEmpty()) useLibraryFolder(QSettings().value(QStringLiteral("library/folder"), context_.libraryFolder).toString());
     startWorkSession();
     refreshPresetList();
 }
@@ -429,6 +432,11 @@ void MainWindow::buildMenus() {
     QMenu* settingsMenu = menuBar()->addMenu(tr("&Settings"));
     add(settingsMenu, tr("&Models\u2026"), QKeySequence(tr("Ctrl+,")), [this] { openModelsDialog(); });
     add(settingsMenu, tr("Model ma&nager\u2026"), QKeySequence(tr("Ctrl+Shift+M")), [this] { openModelManager(); });
+    add(settingsMenu, tr("&Library folder\u2026"), QKeySequence(), [this] {
+        const QString folder = QFileDialog::getExistingDirectory(this, tr("Library folder (every result is kept here)"),
+                                                                 library_ ? library_->folder() : context_.libraryFolder);
+        if (!folder.isEmpty() && useLibraryFolder(folder)) stage_->setText(tr("Results now go to %1").arg(folder));
+    });
 
     QMenu* help = menuBar()->addMenu(tr("&Help"));
     add(help, tr("&Keyboard shortcuts"), QKeySequence(tr("F1")), [this] { showShortcuts(); });
@@ -452,7 +460,8 @@ void MainWindow::showAbout() {
             .arg(ips::cpu_has_fast_bfloat16() ? tr("fast (bfloat16): this CPU runs it natively") : tr("exact reference (float32): this CPU has no native bfloat16")),
         tr("<tr><td><b>Presets</b></td><td>%1</td></tr>").arg(presets_->userFolder().toHtmlEscaped()),
         tr("<tr><td><b>Downloaded models</b></td><td>%1</td></tr>").arg(QDir(context_.dataFolder).filePath(QStringLiteral("models")).toHtmlEscaped()),
-        tr("<tr><td><b>Results</b></td><td>%1</td></tr>").arg(context_.cacheFolder.toHtmlEscaped()),
+        tr("<tr><td><b>Results</b></td><td>%1</td></tr>").arg((library_ ? library_->folder() : context_.cacheFolder).toHtmlEscaped()),
+        tr("<tr><td><b>Work in progress</b></td><td>%1</td></tr>").arg(session_->folder().toHtmlEscaped()),
         tr("<tr><td><b>Settings</b></td><td>%1</td></tr>").arg(QSettings().fileName().toHtmlEscaped()),
     }.join(QString());
     QMessageBox::about(this, tr("About IP Studio"),
@@ -479,9 +488,26 @@ void MainWindow::showShortcuts() {
 }
 
 void MainWindow::openResultsFolder() {
-    QDir().mkpath(context_.cacheFolder);
-    if (!QDesktopServices::openUrl(QUrl::fromLocalFile(context_.cacheFolder)))
-        showMessage(tr("No file manager could open %1").arg(context_.cacheFolder));
+    const QString folder = library_ ? library_->folder() : context_.cacheFolder;
+    QDir().mkpath(folder);
+    if (!QDesktopServices::openUrl(QUrl::fromLocalFile(folder))) showMessage(tr("No file manager could open %1").arg(folder));
+}
+
+bool MainWindow::useLibraryFolder(const QString& folder) {
+    auto library = std::make_unique<ResultLibrary>(folder);
+    QString error, notice;
+    const bool opened = library->open(&error, &notice);
+    if (!opened) {
+        showMessage(tr("The library at %1 cannot be used: %2. New results are kept for this session only; choose another folder in "
+                       "Settings \u25b8 Library folder.").arg(folder, error));
+    } else {
+        QSettings().setValue(QStringLiteral("library/folder"), folder);
+        if (!notice.isEmpty()) showMessage(notice, false);
+    }
+    history_->setLibrary(nullptr);
+    library_ = std::move(library);
+    history_->setLibrary(library_.get());
+    return opened;
 }
 
 void MainWindow::connectWorker() {

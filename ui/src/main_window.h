@@ -34,6 +34,7 @@ class ReferencePanel;
 class SettingsPanel;
 class WorkerHost;
 class WorkSession;
+class ResultLibrary;
 struct GenerationOutcome;
 
 struct AppContext {
@@ -42,6 +43,9 @@ struct AppContext {
     ips::PipelineOptions pipeline;
     // Where the work in progress is autosaved (state.json + pictures/); empty: not saved, not restored.
     QString sessionFolder;
+    // The result library's default folder (the setting "library/folder" moves it); empty: no library,
+    // results live for the session only.
+    QString libraryFolder;
 };
 
 class MainWindow : public QMainWindow {
@@ -67,6 +71,9 @@ public:
     // Writes the work in progress now (it is also written a moment after each change and before each run).
     bool autosaveNow();
     WorkSession* workSession() const { return session_.get(); }
+    ResultLibrary* library() const { return library_.get(); }
+    // Opens the library at `folder` (the gallery shows it; new results go there) and remembers the choice.
+    bool useLibraryFolder(const QString& folder);
     // Keeps the current state as one undo step named `what`, before an action replaces it.
     void rememberForUndo(const QString& what);
     // Puts back the state before the last remembered action; false when there is none.
@@ -187,6 +194,7 @@ private:
     double stageStartedMs_ = 0;
     quint64 bytesLoaded_ = 0;  // weights read in the current "loading models" stage
     std::unique_ptr<WorkSession> session_;
+    std::unique_ptr<ResultLibrary> library_;
     class QTimer* autosaveTimer_ = nullptr;
     struct UndoStep {
         QString what;

@@ -7,7 +7,13 @@
 #include <QFileInfo>
 #include <QGridLayout>
 #include <QHBoxLayout>
+#include <QComboBox>
+#include <QLabel>
+#include <QLineEdit>
 #include <QMenu>
+#include <QScrollBar>
+#include <QShortcut>
+#include <QTimer>
 #include <QMimeData>
 #include <QPushButton>
 #include <QUrl>
@@ -19,19 +25,6 @@
 #include "recent_folders.h"
 
 namespace ipsui {
-
-std::map<std::string, std::string> pngMetadata(const ips::GenerationRequest& request, quint64 seed, const QString& pngFile) {
-    std::map<std::string, std::string> text{{"parameters", ips::a1111_parameters(request, seed)}};
-    ips::GenerationRequest resolved = request;
-    resolved.seed = seed;
-    try {
-        text["ipstudio_request"] = ips::request_to_json(resolved, toFsPath(QFileInfo(pngFile).absolutePath()));
-    } catch (const ips::InputError&) {
-        // Pictures that exist only in memory (pasted, painted masks, sketches) cannot be referenced from
-        // the file; the A1111 parameters still describe the generation.
-    }
-    return text;
-}
 
 QStringList HistoryList::mimeTypes() const { return {QStringLiteral("text/uri-list"), QStringLiteral("application/x-qt-image")}; }
 
@@ -52,6 +45,27 @@ HistoryPanel::HistoryPanel(QString cacheFolder, QWidget* parent) : QWidget(paren
     auto* layout = new QVBoxLayout(this);
     layout->setContentsMargins(0, 0, 0, 0);
     pruneCache();
+    // Search and view: shown once there is a library to search (setLibrary).
+    auto* filterRow = new QHBoxLayout;
+    search_ = new QLineEdit;
+    search_->setPlaceholderText(tr("Search prompts"));
+    search_->setClearButtonEnabled(true);
+    search_->setToolTip(tr("Words of the prompt or negative prompt, and filters:\nmodel:name  adapter:name  board:name  is:favourite  "
+                           "since:2026-11-01  until:2026-12-01"));
+    view_ = new QComboBox;
+    view_->setToolTip(tr("Which results: all, favourites, a board, or the trash"));
+    countLabel_ = new QLabel;
+    filterRow->addWidget(search_, 1);
+    filterRow->addWidget(view_);
+    layout->addLayout(filterRow);
+    layout->addWidget(countLabel_);
+    for (QWidget* w : std::initializer_list<QWidget*>{search_, view_, countLabel_}) w->setVisible(false);
+    searchDelay_ = new QTimer(this);
+    searchDelay_->setSingleShot(true);
+    searchDelay_->setInterval(250);  // typing a word runs one query, not one per key
+    connect(search_, &QLineEdit::textChanged, searchDelay_, qOverload<>(&QTimer::start));
+    connect(searchDelay_, &QTimer::timeout, this, &HistoryPanel::reload);
+    connect(view_, &QComboBox::activated, this, &HistoryPanel::reload);
     list_ = new HistoryList;
     list_->entryAt = [this](int i) { return i >= 0 && i < count() ? &entries_[static_cast<std::size_t>(i)] : nullptr; };
     list_->setViewMode(QListView::IconMode);
@@ -61,7 +75,15 @@ HistoryPanel::HistoryPanel(QString cacheFolder, QWidget* parent) : QWidget(paren
     list_->setMovement(QListView::Static);
     list_->setDragEnabled(true);
     list_->setDragDropMode(QAbstractItemView::DragOnly);
-    list_->setSelectionMode(QAbstractItemView::SingleSelection);
+    list_->setSelectionMode(QAbstractItemView::ExtendedSelection);
+    list_->setContextMenuPolicy(Qt::CustomContextMenu);
+    connect(list_, &QWidget::customContextMenuRequested, this, &HistoryPanel::showContextMenu);
+    // Infinite scroll: the next page is read when the end comes near.
+    connect(list_->verticalScrollBar(), &QScrollBar::valueChanged, this, [this](int value) {
+        if (moreRows_ && value >= list_->verticalScrollBar()->maximum() - 2 * list_->gridSize().height()) loadMore();
+    });
+    auto* trashKey = new QShortcut(QKeySequence::Delete, list_, nullptr, nullptr, Qt::WidgetShortcut);
+    connect(trashKey, &QShortcut::activated, this, &HistoryPanel::trashSelection);
     list_->setToolTip(tr("Click to show a result; double-click (or Restore) to bring back everything that made it. "
                          "Drag it out to save or reuse it"));
     layout->addWidget(list_, 1);
@@ -127,27 +149,47 @@ void HistoryPanel::select(int index) {
         if (list_->item(row)->data(Qt::UserRole).toInt() == index) list_->setCurrentRow(row);
 }
 
-void HistoryPanel::add(const GenerationOutcome& outcome) {
+void HistoryPanel::keepCacheCopy(HistoryEntry& e, int imageIndex) {
+    // The cached copy is what drags hand out; a failure only disables dragging the file.
+    // Named by time and seed so no other session's copy is ever replaced.
     QDir().mkpath(cacheFolder_);
+    const QString file = QDir(cacheFolder_).filePath(QStringLiteral("ipstudio-%1-%2-%3.png")
+                                                         .arg(QDateTime::currentDateTime().toString(QStringLiteral("yyyyMMdd-HHmmss-zzz")))
+                                                         .arg(e.seed)
+                                                         .arg(imageIndex));
+    try {
+        ips::write_png(toFsPath(file), toIpsImage(e.image), pngMetadata(e.request, e.seed, file), false);
+        e.cachedPng = file;
+    } catch (const ips::Error& err) {
+        Q_EMIT problem(tr("Could not keep a copy of the result for dragging: %1").arg(QString::fromStdString(err.what())));
+    }
+}
+
+void HistoryPanel::writeToLibrary(HistoryEntry& e) {
+    QString error;
+    e.record = library_->add(e.request, e.image, e.seed, &error);
+    if (e.record) {
+        e.cachedPng = library_->pathOf(*e.record);
+        ++loadedRows_;  // one more row newer than the loaded ones: the next page starts one later
+        ++matching_;
+    }
+    if (!error.isEmpty())
+        Q_EMIT problem(e.record ? error
+                                : tr("The result could not be written to the library (%1). It stays in this window until you close it: "
+                                     "use Save\u2026 to keep it.").arg(error));
+}
+
+void HistoryPanel::add(const GenerationOutcome& outcome) {
+    // A new result shows in the full list: a search or the trash view would hide it.
+    if (library_ && !viewIsEverything()) resetView();
     for (int i = 0; i < outcome.images.size(); ++i) {
         HistoryEntry e;
         e.request = outcome.request;
         e.image = outcome.images[i];
         e.seed = outcome.seed;
         e.seconds = outcome.seconds;
-        const int index = count();
-        // The cached copy is what drags hand out; a failure only disables dragging the file.
-        // Named by time and seed so no other session's copy is ever replaced.
-        const QString file = QDir(cacheFolder_).filePath(QStringLiteral("ipstudio-%1-%2-%3.png")
-                                                             .arg(QDateTime::currentDateTime().toString(QStringLiteral("yyyyMMdd-HHmmss-zzz")))
-                                                             .arg(outcome.seed)
-                                                             .arg(i));
-        try {
-            ips::write_png(toFsPath(file), toIpsImage(e.image), pngMetadata(e.request, e.seed, file), false);
-            e.cachedPng = file;
-        } catch (const ips::Error& err) {
-            Q_EMIT problem(tr("Could not keep a copy of the result for dragging: %1").arg(QString::fromStdString(err.what())));
-        }
+        if (library_ && library_->isOpen()) writeToLibrary(e);
+        if (!e.record) keepCacheCopy(e, i);
         entries_.push_back(std::move(e));
         // Bound memory: only the newest pictures stay decoded; older ones come back from their PNG.
         constexpr int kDecodedEntries = 64;
@@ -155,13 +197,9 @@ void HistoryPanel::add(const GenerationOutcome& outcome) {
             HistoryEntry& old = entries_[static_cast<std::size_t>(count() - kDecodedEntries - 1)];
             if (!old.cachedPng.isEmpty()) old.image = QImage();
         }
-        auto* item = new QListWidgetItem(QIcon(QPixmap::fromImage(outcome.images[i].scaled(96, 96, Qt::KeepAspectRatio,
-                                                                                             Qt::SmoothTransformation))),
-                                         QStringLiteral("#%1").arg(index + 1));
-        item->setData(Qt::UserRole, index);
-        item->setToolTip(QString::fromStdString(ips::a1111_parameters(entries_.back().request, entries_.back().seed)));
-        list_->insertItem(0, item);  // newest first
+        list_->insertItem(0, makeItem(count() - 1));  // newest first
     }
+    updateCountLabel();
     if (!outcome.images.isEmpty()) select(count() - 1);  // the newest, at the top of the list
 }
 
