@@ -6,6 +6,8 @@
 #include <QProcess>
 #include <QtTest>
 
+#include <QCryptographicHash>
+
 #include <nlohmann/json.hpp>
 
 #include "io/json_file.h"
@@ -274,6 +276,36 @@ private Q_SLOTS:
         const auto text = ips::read_png_text((dir.path() + "/o.png").toStdString());
         QVERIFY(text.at("parameters").find("2 regions") != std::string::npos);
         QVERIFY(text.at("ipstudio_request").find("ipmask_right_128x128.png") != std::string::npos);
+    }
+
+    // The library the window shows: the PNG under results/, its row in the index, inputs kept by content hash;
+    // a folder of PNGs from elsewhere is imported; a library that cannot be made is a clear error.
+    void generateIntoLibraryAndImport() {
+        QTemporaryDir dir;
+        const QString library = dir.path() + QString::fromUtf8("/bibliothèque");
+        auto r = cli({"generate", "--model", data("tiny-sd15"), "--prompt", "a fox from the command line", "--width", "64", "--height", "64",
+                      "--steps", "2", "--seed", "11", "--init-image", data("images/scene_128x128.png"), "--library", library, "--quiet"});
+        QCOMPARE(r.code, 0);
+        const QString png = QString::fromUtf8(r.out).trimmed();
+        QVERIFY2(png.startsWith(library + "/results/") && QFileInfo::exists(png), r.out.constData());
+        QVERIFY(QFileInfo::exists(library + "/library.sqlite"));
+        QFile init(data("images/scene_128x128.png"));
+        QVERIFY(init.open(QIODevice::ReadOnly));
+        const QString kept = library + "/inputs/" + QCryptographicHash::hash(init.readAll(), QCryptographicHash::Sha256).toHex() + ".png";
+        QVERIFY2(QFileInfo::exists(kept), qPrintable(kept));
+        const auto text = ips::read_png_text(png.toStdString());
+        QVERIFY(text.at("ipstudio_request").find("inputs/") != std::string::npos);
+
+        r = cli({"import", data("images"), "--library", library});
+        QCOMPARE(r.code, 0);
+        QVERIFY2(r.out.contains("pictures imported"), r.out.constData());
+
+        QFile blocker(dir.path() + "/file");
+        QVERIFY(blocker.open(QIODevice::WriteOnly));
+        blocker.close();
+        r = cli({"import", data("images"), "--library", dir.path() + "/file/lib"});
+        QCOMPARE(r.code, 2);
+        QVERIFY2(r.err.contains("file/lib") && r.err.contains("cannot be created"), r.err.constData());
     }
 
     void unicodePath() {

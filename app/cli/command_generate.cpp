@@ -7,6 +7,7 @@
 #include <optional>
 
 #include "cli_args.h"
+#include "library_output.h"
 #include "ips/errors.h"
 #include "ips/generation.h"
 #include "ips/ip_adapter_options.h"
@@ -193,15 +194,16 @@ void warn_dropped_tokens(const ips::GenerationRequest& q, const fs::path& config
 }  // namespace
 
 int run_generate(const std::vector<std::string>& argv) {
-    const Args a(argv, {"--force", "--quiet", "--random-seed"},
-                 {"--output", "--from-png", "--save-request", "--save-latents", "--model", "--vae", "--prompt", "--negative-prompt",
+    const Args a(argv, {"--force", "--quiet", "--random-seed", "--to-library"},
+                 {"--output", "--library", "--from-png", "--save-request", "--save-latents", "--model", "--vae", "--prompt", "--negative-prompt",
                   "--width", "--height", "--steps", "--guidance", "--seed", "--scheduler", "--timestep-spacing", "--eta", "--clip-skip", "--prompt-syntax", "--batch", "--dtype",
                   "--init-image", "--strength", "--mask", "--latents", "--ip-adapter", "--ip-image", "--ip-image-encoder",
                   "--ip-scale", "--ip-mode", "--ip-weight-type", "--ip-combine", "--ip-embeds-scaling", "--ip-crop", "--ip-mask", "--controlnet", "--control-image", "--control-scale", "--lora", "--embedding", "--threads",
                   "--configs"});
     if (a.positional().size() > 1) throw UsageError{"expected at most one REQUEST.json"};
     const auto output = a.value("--output");
-    if (!output) throw UsageError{"--output FILE.png is required"};
+    const auto library = library_folder(a);
+    if (!output && !library) throw UsageError{"--output FILE.png (or --library DIR, --to-library) is required"};
 
     ips::GenerationRequest q;
     if (!a.positional().empty()) {
@@ -215,10 +217,10 @@ int run_generate(const std::vector<std::string>& argv) {
     apply_flags(a, q);
     ips::validate_request(q);
 
-    const fs::path out = path_arg(*output);
+    const fs::path out = output ? path_arg(*output) : fs::path();
     const bool force = a.has("--force");
     std::error_code ec;
-    for (int i = 0; i < q.num_images_per_prompt; ++i)
+    for (int i = 0; output && i < q.num_images_per_prompt; ++i)
         if (!force && fs::exists(output_for(out, static_cast<std::size_t>(i)), ec))
             throw ips::InputError(utf8(output_for(out, static_cast<std::size_t>(i))) + ": already exists (use --force to replace it)");
     for (const char* flag : {"--save-request", "--save-latents"})
@@ -258,8 +260,11 @@ int run_generate(const std::vector<std::string>& argv) {
     ips::GenerationRequest resolved = q;
     resolved.seed = result.seed;
     resolved.latents_file.clear();  // the PNG reproduces from the seed
-    const std::string request_json = ips::request_to_json(resolved, fs::absolute(out).parent_path());
-    for (std::size_t i = 0; i < result.images.size(); ++i) {
+    // The library keeps its own copy (inputs by content hash), as the window does.
+    if (library)
+        for (const fs::path& file : write_to_library(*library, q, result.images, result.seed)) std::cout << utf8(file) << "\n";
+    const std::string request_json = output ? ips::request_to_json(resolved, fs::absolute(out).parent_path()) : std::string();
+    for (std::size_t i = 0; output && i < result.images.size(); ++i) {
         const fs::path file = output_for(out, i);
         ips::write_png(file, result.images[i],
                        {{"parameters", ips::a1111_parameters(resolved, result.seed)}, {"ipstudio_request", request_json}}, force);

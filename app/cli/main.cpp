@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "cli_args.h"
+#include "library_output.h"
 #include "ips/errors.h"
 #include "ips/version.h"
 
@@ -48,10 +49,15 @@ const char* const kUsage =
     "                                  learned_embeds; token = file stem by default, also 'embedding:TOKEN')\n"
     "        --latents FILE (initial latents, key 'latents') --save-latents FILE\n"
     "        --save-request FILE --from-png IMAGE.png (reproduce an IP Studio PNG)\n"
+    "        --library DIR | --to-library (also, or instead of --output: into a result library, the window's\n"
+    "                                      with --to-library: PNG + index row, inputs kept by content hash)\n"
     "        --threads N --configs DIR (SD1.5 configs for single-file checkpoints)\n"
     "                                      schedulers: ddim, pndm, euler, euler_a, dpmpp_2m,\n"
     "                                      dpmpp_2m_karras, lms, lcm, tcd; --eta X: DDIM's noise,\n"
     "                                      TCD's gamma (0.3 in TCD's examples)\n"
+    "  import FOLDER --library DIR | --to-library\n"
+    "                                      copy the PNGs of FOLDER (A1111, ComfyUI, IP Studio or plain)\n"
+    "                                      into a result library and index them\n"
     "  embed --image-encoder DIR [--crop center|pad|squash] [--force] IMAGE --output FILE\n"
     "                                      encode a reference picture once; the embedding file\n"
     "                                      replaces the picture in later generations\n"
@@ -87,6 +93,7 @@ int main(int argc, char** argv) {
         if (command == "bench") return ipscli::run_bench(rest);
         if (command == "embed") return ipscli::run_embed(rest);
         if (command == "generate") return ipscli::run_generate(rest);
+        if (command == "import") return ipscli::run_import(rest);
         std::cerr << "ipstudio-cli: unknown command '" << command << "'\n\n" << kUsage;
         return ipscli::kBadInput;
     } catch (const ipscli::UsageError& e) {
