@@ -559,6 +559,7 @@ void MainWindow::connectWorker() {
     connect(h, &WorkerHost::idle, this, [this] {
         setBusy(false);
         Q_EMIT generationEnded();
+        if (closeWhenDone_) QMetaObject::invokeMethod(this, &QWidget::close, Qt::QueuedConnection);
     });
 }
 
@@ -929,6 +930,25 @@ void MainWindow::saveSession() {
 void MainWindow::closeEvent(QCloseEvent* event) {
     saveSession();
     autosaveNow();
+    if (host_->busy() && !closeWhenDone_ && isVisible()) {
+        // A picture half made is not in the library yet: the artist decides whether it matters.
+        QMessageBox ask(QMessageBox::Question, tr("A picture is being generated"),
+                        tr("Closing now stops it, and a picture not finished is not kept. Your work in progress is saved either way."),
+                        QMessageBox::NoButton, this);
+        QPushButton* finish = ask.addButton(tr("Finish it, then close"), QMessageBox::AcceptRole);
+        QPushButton* stop = ask.addButton(tr("Stop and close"), QMessageBox::DestructiveRole);
+        ask.addButton(QMessageBox::Cancel);
+        ask.setDefaultButton(finish);
+        ask.exec();
+        if (ask.clickedButton() == finish) {
+            closeWhenDone_ = true;
+            stage_->setText(tr("IP Studio closes when this picture is done"));
+        }
+        if (ask.clickedButton() != stop) {
+            event->ignore();
+            return;
+        }
+    }
     if (host_->busy()) {
         // The worker stops at its next step (or after a model load); the host waits for it when it is
         // destroyed. Hidden meanwhile, the window does not look frozen.

@@ -203,6 +203,7 @@ private:
     QList<UndoStep> undoSteps_;
     QAction* undoAction_ = nullptr;
     bool applyingState_ = false;
+    bool closeWhenDone_ = false;  // "Finish it, then close"
     QString lastAutosaveProblem_;  // said once, not on every retry  // restoring a state is not itself an undoable action
 };
 

@@ -10,6 +10,7 @@
 #include <QRegularExpression>
 #include <QSaveFile>
 
+#include "ips/a1111_text.h"
 #include "ips/errors.h"
 #include "ips/png_file.h"
 #include "ips/request_json.h"
@@ -51,49 +52,26 @@ void fillFromRequest(LibraryRecord& r, const ips::GenerationRequest& q) {
     r.adapters = joinNames(adapters);
 }
 
-// The A1111 text: prompt lines, "Negative prompt: ...", then "Key: value, Key: value (with, commas), ...".
-void fillFromParameters(LibraryRecord& r, const QString& text) {
-    QStringList lines = text.split(QLatin1Char('\n'));
-    const QString settings = lines.size() > 1 ? lines.takeLast() : QString();
-    QStringList prompt, negative;
-    bool inNegative = false;
-    for (const QString& line : lines) {
-        if (line.startsWith(QLatin1String("Negative prompt: "))) {
-            inNegative = true;
-            negative << line.mid(17);
-        } else {
-            (inNegative ? negative : prompt) << line;
-        }
-    }
-    r.prompt = prompt.join(QLatin1Char('\n'));
-    r.negative = negative.join(QLatin1Char('\n'));
-    int depth = 0, start = 0;
-    QStringList fields;
-    for (int i = 0; i <= settings.size(); ++i) {
-        const QChar c = i < settings.size() ? settings[i] : QLatin1Char(',');
-        if (c == QLatin1Char('(')) ++depth;
-        if (c == QLatin1Char(')')) --depth;
-        if (c == QLatin1Char(',') && depth <= 0) {
-            fields << settings.mid(start, i - start).trimmed();
-            start = i + 1;
-        }
-    }
+// The A1111 text (ips::parse_a1111_parameters): AUTOMATIC1111, Forge and IP Studio PNGs.
+void fillFromParameters(LibraryRecord& r, const std::string& text) {
+    const ips::A1111Parameters p = ips::parse_a1111_parameters(text);
+    r.prompt = QString::fromStdString(p.prompt);
+    r.negative = QString::fromStdString(p.negative_prompt);
+    auto field = [&p](const char* key) {
+        const auto it = p.fields.find(key);
+        return it == p.fields.end() ? QString() : QString::fromStdString(it->second);
+    };
+    r.steps = field("Steps").toInt();
+    r.sampler = field("Sampler");
+    r.guidance = field("CFG scale").toDouble();
+    r.seed = field("Seed");
+    r.model = field("Model");
+    const QString size = field("Size");
+    r.width = size.section(QLatin1Char('x'), 0, 0).toInt();
+    r.height = size.section(QLatin1Char('x'), 1, 1).toInt();
     QStringList adapters;
-    for (const QString& field : fields) {
-        const qsizetype colon = field.indexOf(QStringLiteral(": "));
-        if (colon < 0) continue;
-        const QString key = field.left(colon), value = field.mid(colon + 2);
-        if (key == QLatin1String("Steps")) r.steps = value.toInt();
-        else if (key == QLatin1String("Sampler")) r.sampler = value;
-        else if (key == QLatin1String("CFG scale")) r.guidance = value.toDouble();
-        else if (key == QLatin1String("Seed")) r.seed = value;
-        else if (key == QLatin1String("Model")) r.model = value;
-        else if (key == QLatin1String("IP-Adapter")) adapters << value.section(QLatin1Char(' '), 0, 0);
-        else if (key == QLatin1String("Size")) {
-            r.width = value.section(QLatin1Char('x'), 0, 0).toInt();
-            r.height = value.section(QLatin1Char('x'), 1, 1).toInt();
-        }
-    }
+    const auto [first, last] = p.all_fields.equal_range("IP-Adapter");
+    for (auto it = first; it != last; ++it) adapters << QString::fromStdString(it->second).section(QLatin1Char(' '), 0, 0);
     r.adapters = adapters.join(QStringLiteral(", "));
 }
 
@@ -239,7 +217,7 @@ LibraryRecord ResultLibrary::recordFromPng(const QString& absoluteFile, const QS
             // An unreadable request: the A1111 text below still describes it.
         }
     }
-    if (auto it = text.find("parameters"); it != text.end()) fillFromParameters(r, QString::fromStdString(it->second));
+    if (auto it = text.find("parameters"); it != text.end()) fillFromParameters(r, it->second);
     return r;
 }
 

@@ -72,7 +72,7 @@ void HistoryPanel::refreshViews() {
     view_->addItem(tr("\u2605 Favourites"), kFavourites);
     if (library_ && library_->isOpen())
         for (const QString& board : library_->index().boards()) view_->addItem(tr("Board: %1").arg(board), QStringLiteral("board:") + board);
-    view_->addItem(tr("\U0001F5D1 Trash"), kTrash);
+    view_->addItem(tr("Trash"), kTrash);
     view_->setCurrentIndex(std::max(0, view_->findData(current)));
 }
 
@@ -183,8 +183,8 @@ void HistoryPanel::updateCountLabel() {
         return;
     }
     const QString view = view_->currentData().toString();
-    countLabel_->setText(view == kTrash ? tr("%n in the trash (right-click to restore or empty it)", nullptr, matching_)
-                                        : tr("%n results", nullptr, matching_));
+    if (view == kTrash) countLabel_->setText(tr("%1 in the trash (right-click to restore or empty it)").arg(matching_));
+    else countLabel_->setText(matching_ == 1 ? tr("1 result") : tr("%1 results").arg(matching_));
 }
 
 QList<int> HistoryPanel::selectedIndexes() const {
