@@ -19,6 +19,13 @@ class TestModelManager : public QObject {
     Q_OBJECT
     QTemporaryDir dir;
 
+    // Scans run off the UI thread: wait for this folder's rows.
+    static void scanAndWait(ipsui::ModelManagerDialog& dialog, const QString& folder) {
+        QSignalSpy done(&dialog, &ipsui::ModelManagerDialog::scanFinished);
+        dialog.scanFolder(folder);
+        QTRY_VERIFY_WITH_TIMEOUT(std::any_of(done.begin(), done.end(), [&](const QList<QVariant>& args) { return args.at(0).toString() == folder; }), 30000);
+    }
+
 private Q_SLOTS:
     void initTestCase() {
         ipstest::isolateSettings(dir);
@@ -61,7 +68,7 @@ private Q_SLOTS:
         QList<std::pair<ipsui::ModelRole, QString>> chosen;
         connect(&dialog, &ipsui::ModelManagerDialog::modelChosen, this,
                 [&](ipsui::ModelRole role, const QString& path) { chosen.append({role, path}); });
-        dialog.scanFolder(QString::fromStdString(comfy.string()));
+        scanAndWait(dialog, QString::fromStdString(comfy.string()));
         QTreeWidget* view = dialog.foundView();
         // The model first; the unreadable file under the "not models" row.
         QCOMPARE(view->topLevelItemCount(), 2);
@@ -94,7 +101,7 @@ private Q_SLOTS:
         fs::copy_file(dataPath("tiny-sd15-single.safetensors"), folder / "zz-checkpoint.safetensors");
 
         ipsui::ModelManagerDialog dialog(dir.filePath(QStringLiteral("models")));
-        dialog.scanFolder(QString::fromStdString(folder.string()));
+        scanAndWait(dialog, QString::fromStdString(folder.string()));
         QTreeWidget* view = dialog.foundView();
         QCOMPARE(view->topLevelItemCount(), 4);  // 3 models + one row for the rest
         // Grouped by kind: the base model first, then the adapter, then the ControlNet.

@@ -1,5 +1,7 @@
 #include "model_download.h"
 
+#include "background_task.h"
+
 #include <QNetworkAccessManager>
 #include <QNetworkReply>
 #include <QNetworkRequest>
@@ -117,22 +119,42 @@ void ModelDownload::start() {
     }
     // A part longer than the file can only be wrong: start over.
     if (spec_.expectedSize >= 0 && part_.size() > spec_.expectedSize) part_.resize(0);
-    // Resume: the bytes already here are hashed again (a restart loses the running hash).
-    hash_.reset();
-    part_.seek(0);
-    if (!hash_.addData(&part_)) {
-        fail("cannot read " + partPath() + ": " + part_.errorString(), false);
-        return;
-    }
-    received_ = part_.size();
+    // Resume: the bytes already here are hashed again (a restart loses the running hash), off the UI thread:
+    // gigabytes take seconds. The row says "running" meanwhile; pausing or cancelling drops the result.
+    setState(State::Running);
+    const qint64 partSize = part_.size();
+    const quint64 attempt = ++startAttempts_;
+    runInBackground<std::shared_ptr<QCryptographicHash>>(
+        this,
+        [path = partPath(), partSize] {
+            auto hash = std::make_shared<QCryptographicHash>(QCryptographicHash::Sha256);
+            QFile part(path);
+            if (!part.open(QIODevice::ReadOnly)) return std::shared_ptr<QCryptographicHash>();
+            for (qint64 left = partSize; left > 0;) {
+                const QByteArray chunk = part.read(std::min<qint64>(left, qint64(4) << 20));
+                if (chunk.isEmpty()) return std::shared_ptr<QCryptographicHash>();
+                hash->addData(chunk);
+                left -= chunk.size();
+            }
+            return hash;
+        },
+        [this, attempt, partSize](std::shared_ptr<QCryptographicHash> hash) {
+            if (attempt != startAttempts_ || state_ != State::Running) return;
+            if (!hash) {
+                fail("cannot read " + partPath() + ": " + part_.errorString(), false);
+                return;
+            }
+            hash_ = std::move(hash);
+            received_ = partSize;
+            part_.seek(partSize);
+            request(spec_.url, 0);
+        });
     headersSeen_ = false;
     serverSha256_.clear();
     clock_.start();
     rateBytes_ = 0;
     rateStartMs_ = 0;
     bytesPerSecond_ = 0;
-    setState(State::Running);
-    request(spec_.url, 0);
 }
 
 void ModelDownload::request(const QUrl& url, int redirects) {
@@ -155,7 +177,7 @@ void ModelDownload::request(const QUrl& url, int redirects) {
 void ModelDownload::discardReceived() {
     part_.resize(0);
     part_.seek(0);
-    hash_.reset();
+    hash_->reset();
     received_ = 0;
 }
 
@@ -193,7 +215,7 @@ void ModelDownload::onData() {
         fail("cannot write " + partPath() + ": " + part_.errorString(), false);
         return;
     }
-    hash_.addData(chunk);
+    hash_->addData(chunk);
     received_ += chunk.size();
     rateBytes_ += chunk.size();
     const qint64 now = clock_.elapsed();
@@ -248,7 +270,7 @@ void ModelDownload::onFinished() {
 
 void ModelDownload::complete() {
     part_.flush();
-    const QString got = QString::fromLatin1(hash_.result().toHex());
+    const QString got = QString::fromLatin1(hash_->result().toHex());
     const QString expected = !spec_.expectedSha256.isEmpty() ? spec_.expectedSha256 : serverSha256_;
     if (spec_.expectedSize >= 0 && received_ != spec_.expectedSize)
         return fail(QString("%1: expected %2 bytes, received %3; the file was discarded")

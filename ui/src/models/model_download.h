@@ -12,6 +12,7 @@
 #include <QPointer>
 #include <QString>
 #include <QUrl>
+#include <memory>
 
 class QNetworkAccessManager;
 class QNetworkReply;
@@ -71,7 +72,8 @@ private:
     State state_ = State::Idle;
     QPointer<QNetworkReply> reply_;
     QFile part_;
-    QCryptographicHash hash_{QCryptographicHash::Sha256};
+    std::shared_ptr<QCryptographicHash> hash_ = std::make_shared<QCryptographicHash>(QCryptographicHash::Sha256);
+    quint64 startAttempts_ = 0;  // a re-hash that finishes after a pause or a newer start is dropped
     QString serverSha256_;  // from X-Linked-ETag
     qint64 received_ = 0, total_ = -1;
     bool headersSeen_ = false;

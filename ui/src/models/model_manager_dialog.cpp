@@ -1,5 +1,7 @@
 #include "model_manager_dialog.h"
 
+#include "background_task.h"
+
 #include <QApplication>
 #include <QDialogButtonBox>
 #include <QFileDialog>
@@ -33,14 +35,6 @@ enum FoundColumn { FoundName, FoundKind, FoundBase, FoundSize, FoundSource, Foun
 constexpr int kIdRole = Qt::UserRole;
 constexpr int kPathRole = Qt::UserRole + 1;
 constexpr int kModelRole = Qt::UserRole + 2;
-
-// The wait cursor for a scan, restored however the scan ends.
-struct WaitCursor {
-    WaitCursor() { QApplication::setOverrideCursor(Qt::WaitCursor); }
-    ~WaitCursor() { QApplication::restoreOverrideCursor(); }
-    WaitCursor(const WaitCursor&) = delete;
-    WaitCursor& operator=(const WaitCursor&) = delete;
-};
 
 QLabel* messageLabel() {
     auto* label = new QLabel;
@@ -422,28 +416,62 @@ void ModelManagerDialog::rebuildFoundView() {
 
 QString ModelManagerDialog::countText() const { return countsText(foundCounts_.first, foundCounts_.second); }
 
+// A scan's outcome, made on a worker thread: what was found, or why nothing could be.
+struct ScanResult {
+    std::vector<ips::DiscoveredModel> found;
+    QString installation;
+    QString error;
+};
+
 void ModelManagerDialog::scanHubCache() {
-    const WaitCursor busy;
     const QString cache = fromFsPath(ips::huggingface_hub_cache());
-    try {
-        const auto found = ips::discover_hub_cache(ips::huggingface_hub_cache());
-        addFound(found, QStringLiteral("Hugging Face cache"));
-        foundMessage_->setText(tr("%1 in the Hugging Face cache (%2).").arg(countsText(found), cache));
-    } catch (const std::exception& e) {
-        foundMessage_->setText(tr("The Hugging Face cache (%1) could not be searched: %2").arg(cache, QString::fromUtf8(e.what())));
-    }
+    foundMessage_->setText(tr("Searching the Hugging Face cache (%1)\u2026").arg(cache));
+    // Reading thousands of file headers takes seconds on a big cache: the window stays responsive.
+    runInBackground<ScanResult>(
+        this,
+        [] {
+            ScanResult r;
+            try {
+                r.found = ips::discover_hub_cache(ips::huggingface_hub_cache());
+            } catch (const std::exception& e) {
+                r.error = QString::fromUtf8(e.what());
+            }
+            return r;
+        },
+        [this, cache](ScanResult r) {
+            if (r.error.isEmpty()) {
+                addFound(r.found, QStringLiteral("Hugging Face cache"));
+                foundMessage_->setText(tr("%1 in the Hugging Face cache (%2).").arg(countsText(r.found), cache));
+            } else {
+                foundMessage_->setText(tr("The Hugging Face cache (%1) could not be searched: %2").arg(cache, r.error));
+            }
+            Q_EMIT scanFinished(cache);
+        });
 }
 
 void ModelManagerDialog::scanFolder(const QString& folder) {
-    const WaitCursor busy;
-    try {
-        const auto found = ips::discover_model_folder(toFsPath(folder));
-        addFound(found);
-        foundMessage_->setText(tr("%1 (%2): %3.")
-                                   .arg(folder, QString::fromStdString(ips::installation_kind(toFsPath(folder))), countsText(found)));
-    } catch (const std::exception& e) {
-        foundMessage_->setText(QString::fromUtf8(e.what()));
-    }
+    foundMessage_->setText(tr("Searching %1\u2026").arg(folder));
+    runInBackground<ScanResult>(
+        this,
+        [folder] {
+            ScanResult r;
+            try {
+                r.found = ips::discover_model_folder(toFsPath(folder));
+                r.installation = QString::fromStdString(ips::installation_kind(toFsPath(folder)));
+            } catch (const std::exception& e) {
+                r.error = QString::fromUtf8(e.what());
+            }
+            return r;
+        },
+        [this, folder](ScanResult r) {
+            if (r.error.isEmpty()) {
+                addFound(r.found);
+                foundMessage_->setText(tr("%1 (%2): %3.").arg(folder, r.installation, countsText(r.found)));
+            } else {
+                foundMessage_->setText(r.error);
+            }
+            Q_EMIT scanFinished(folder);
+        });
 }
 
 void ModelManagerDialog::useFound() {

@@ -41,12 +41,15 @@ public:
     QString countText() const;
     // At most this many files download at once; the other models wait their turn ("queued").
     static constexpr int kParallelDownloads = 2;
+    // Both run off the UI thread; scanFinished says when their rows are there.
     void scanFolder(const QString& folder);
     void scanHubCache();
 
 Q_SIGNALS:
     // The user chose a model (downloaded or found) for a role.
     void modelChosen(ipsui::ModelRole role, const QString& path);
+    // A scan (of `where`: a folder or the Hugging Face cache) ended and its rows are shown.
+    void scanFinished(const QString& where);
 
 private:
     QWidget* catalogPage();
