@@ -70,6 +70,7 @@ set(_ips_lib_depends
     "libqt6widgets6 (>= 6.3.0)"
     "libqt6network6 (>= 6.1.2)"
     "libqt6sql6 (>= 6.1.2)"
+    "libqt6keychain1 (>= 0.13.2)"
     "libtorch1.13 (>= 1.13.1+dfsg)"
     "libopencv-core406 (>= 4.6.0+dfsg)"
     "libopencv-imgproc406 (>= 4.6.0+dfsg)"

@@ -7,6 +7,7 @@ packages=(
   cmake g++ make ccache pkg-config
   qt6-base-dev libtorch-dev libopencv-dev nlohmann-json3-dev
   libqt6sql6-sqlite      # the library index (Qt SQL's SQLite driver)
+  qtkeychain-qt6-dev     # the access token in the desktop's secret store
   libopenblas0-pthread   # without it LibTorch's matmuls use the reference BLAS (34x slower)
 )
 for arg in "$@"; do

@@ -2,6 +2,8 @@
 // it when no base model is configured.
 #include <QtTest>
 
+#include <QSettings>
+
 #include <QApplication>
 #include <QLabel>
 #include <QLineEdit>
@@ -55,6 +57,21 @@ private Q_SLOTS:
         }
         QCOMPARE(installed, 1);
         QCOMPARE(missing, view->topLevelItemCount() - 1);
+    }
+
+    void accessTokenIsKeptAndSaysWhere() {
+        {
+            ipsui::ModelManagerDialog dialog(dir.filePath(QStringLiteral("models")));
+            dialog.tokenEdit()->setText(QStringLiteral("hf_test_token"));
+            Q_EMIT dialog.tokenEdit()->editingFinished();
+            // No secret store in tests: the stated fallback, naming the file.
+            QTRY_VERIFY2(dialog.catalogMessage()->text().contains(QSettings().fileName()), qPrintable(dialog.catalogMessage()->text()));
+        }
+        ipsui::ModelManagerDialog again(dir.filePath(QStringLiteral("models")));
+        QTRY_COMPARE(again.tokenEdit()->text(), QStringLiteral("hf_test_token"));
+        again.tokenEdit()->clear();
+        Q_EMIT again.tokenEdit()->editingFinished();
+        QTRY_VERIFY(!QSettings().contains(QStringLiteral("downloads/token")));
     }
 
     void foundModelsAreUsedInPlace() {

@@ -21,6 +21,8 @@ inline void isolateSettings(const QTemporaryDir& dir) {
     QSettings::setDefaultFormat(QSettings::IniFormat);
     QSettings::setPath(QSettings::IniFormat, QSettings::UserScope, dir.filePath(QStringLiteral("settings")));
     QSettings().clear();
+    // The user's keyring is never touched by a test: the access token uses the settings-file fallback.
+    qputenv("IPS_NO_SECRET_STORE", "1");
     // The first-run model manager would open over every test window; test_model_manager covers it.
     QSettings().setValue(QStringLiteral("firstRun/modelManagerOffered"), true);
 }

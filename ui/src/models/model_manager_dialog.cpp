@@ -1,5 +1,6 @@
 #include "model_manager_dialog.h"
 
+#include "access_token_store.h"
 #include "background_task.h"
 
 #include <QApplication>
@@ -130,10 +131,23 @@ QWidget* ModelManagerDialog::catalogPage() {
     for (auto* b : {recommended, get, pause, cancel, use}) row->addWidget(b);
     row->addStretch();
     row->addWidget(new QLabel(tr("Access token")));
-    token_ = new QLineEdit(QSettings().value(QStringLiteral("downloads/token")).toString());
+    token_ = new QLineEdit;
     token_->setEchoMode(QLineEdit::Password);
     token_->setPlaceholderText(tr("optional (gated models)"));
-    connect(token_, &QLineEdit::editingFinished, this, [this] { QSettings().setValue(QStringLiteral("downloads/token"), token_->text()); });
+    tokens_ = new AccessTokenStore(this);
+    connect(tokens_, &AccessTokenStore::loaded, token_, [this](const QString& token) {
+        if (!token_->text().isEmpty()) return;  // typed before the store answered: the typed one wins
+        token_->setText(token);
+        savedToken_ = token;
+    });
+    connect(tokens_, &AccessTokenStore::saved, this, [this](const QString& where) {
+        token_->setToolTip(tr("The access token is kept %1").arg(where));
+        catalogMessage_->setText(tr("Access token kept %1.").arg(where));
+    });
+    connect(token_, &QLineEdit::editingFinished, this, [this] {
+        if (token_->text() != savedToken_) tokens_->save(savedToken_ = token_->text());
+    });
+    tokens_->load();
     row->addWidget(token_);
     v->addLayout(row);
     const auto selectedId = [this] {

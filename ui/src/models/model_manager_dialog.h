@@ -32,6 +32,7 @@ public:
     QTreeWidget* foundView() const { return foundView_; }
     QLabel* catalogMessage() const { return catalogMessage_; }
     QLabel* foundMessage() const { return foundMessage_; }
+    QLineEdit* tokenEdit() const { return token_; }
     // Replaces the built-in catalog (tests point it at an unreachable host).
     void setCatalog(const ModelCatalog& catalog);
     void downloadRecommended();
@@ -73,6 +74,9 @@ private:
     QTreeWidget* catalogView_ = nullptr;
     QTreeWidget* foundView_ = nullptr;
     QLineEdit* token_ = nullptr;
+    class AccessTokenStore* tokens_ = nullptr;
+    QString savedToken_;
+
     QStringList queue_;  // model ids waiting for a free download slot, in order
     int lookups_ = 0;    // host lookups in flight (each holds a download slot)
     QLabel* catalogMessage_ = nullptr;  // each tab has its own, so an error shows where it belongs
