@@ -114,8 +114,18 @@ QListWidgetItem* HistoryPanel::makeItem(int index) {
     QString tip = QString::fromStdString(ips::a1111_parameters(e.request, e.seed));
     if (e.record && !e.record->board.isEmpty()) tip += tr("\nBoard: %1").arg(e.record->board);
     item->setToolTip(tip);
-    if (!e.image.isNull()) item->setIcon(QIcon(QPixmap::fromImage(e.image.scaled(kThumbnail, kThumbnail, Qt::KeepAspectRatio, Qt::SmoothTransformation))));
-    else requestThumbnail(item, e);
+    if (!e.image.isNull()) {
+        item->setIcon(QIcon(QPixmap::fromImage(e.image.scaled(kThumbnail, kThumbnail, Qt::KeepAspectRatio, Qt::SmoothTransformation))));
+    } else {
+        // A blank of the thumbnail's size until it arrives: the cells keep their size and the rows stay aligned.
+        static const QIcon placeholder = [] {
+            QPixmap blank(kThumbnail, kThumbnail);
+            blank.fill(QColor(128, 128, 128, 40));
+            return QIcon(blank);
+        }();
+        item->setIcon(placeholder);
+        requestThumbnail(item, e);
+    }
     return item;
 }
 

@@ -73,7 +73,6 @@ HistoryPanel::HistoryPanel(QString cacheFolder, QWidget* parent) : QWidget(paren
     list_->setGridSize({108, 112});
     list_->setResizeMode(QListView::Adjust);
     list_->setMovement(QListView::Static);
-    list_->setUniformItemSizes(true);  // every cell the same: rows stay aligned, and layout stays fast with thousands
     list_->setDragEnabled(true);
     list_->setDragDropMode(QAbstractItemView::DragOnly);
     list_->setSelectionMode(QAbstractItemView::ExtendedSelection);
