@@ -1,5 +1,6 @@
 // ipstudio-cli bench [--json] [--only NAME]... [--dtype D]... [--size WxH] [--repeat N] [--batch N]
 //                    [--channels-last on|off] [--configs DIR] [--attention fused,plain]
+#include <algorithm>
 #include <cstdio>
 #include <iostream>
 #include <sstream>
@@ -35,7 +36,20 @@ nlohmann::json result_json(const ips::BenchResult& r) {
     return {{"name", r.name}, {"dtype", r.dtype}, {"channels_last", r.channels_last}, {"width", r.width},
             {"height", r.height}, {"batch", r.batch}, {"seconds_median", r.seconds_median}, {"seconds_min", r.seconds_min},
             {"seconds_max", r.seconds_max}, {"peak_rss_mb", r.peak_rss_mb}, {"gflop", r.gflop}, {"gflops", r.gflops},
-            {"steps", r.steps}, {"seconds_per_step", r.seconds_per_step}, {"attention", r.attention}};
+            {"steps", r.steps}, {"seconds_per_step", r.seconds_per_step}, {"attention", r.attention}, {"preset", r.preset},
+            {"seconds_encoding", r.seconds_encoding}, {"seconds_decoding", r.seconds_decoding}};
+}
+
+// Each generation preset against the plain run of the same precision and attention path.
+void print_preset_comparison(const ips::BenchReport& report) {
+    for (const auto& plain : report.results) {
+        if (plain.name != "generation" || plain.preset.rfind("ddim", 0) != 0 || plain.preset.find('-') != std::string::npos) continue;
+        for (const auto& fast : report.results)
+            if (fast.name == "generation" && &fast != &plain && fast.dtype == plain.dtype && fast.attention == plain.attention)
+                std::printf("generation %s %s: %s %.2f s against %s %.2f s: %.2fx\n", fast.dtype.c_str(), fast.attention.c_str(),
+                            fast.preset.c_str(), fast.seconds_median, plain.preset.c_str(), plain.seconds_median,
+                            plain.seconds_median / fast.seconds_median);
+    }
 }
 
 // Each fused row against the plain row of the same benchmark, and against the machine's measured peaks.
@@ -63,7 +77,7 @@ void print_comparison(const ips::BenchReport& report) {
 }  // namespace
 
 int run_bench(const std::vector<std::string>& argv) {
-    Args args(argv, {"--json"}, {"--only", "--dtype", "--size", "--repeat", "--batch", "--channels-last", "--configs", "--threads", "--steps", "--attention"});
+    Args args(argv, {"--json"}, {"--only", "--dtype", "--size", "--repeat", "--batch", "--channels-last", "--configs", "--threads", "--steps", "--attention", "--preset"});
     if (!args.positional().empty()) throw UsageError{"unexpected argument " + args.positional()[0]};
     ips::BenchOptions o;
     o.config_root = args.value("--configs") ? std::filesystem::u8path(*args.value("--configs")) : default_configs();
@@ -79,6 +93,11 @@ int run_bench(const std::vector<std::string>& argv) {
     }
     if (auto v = args.value("--steps")) o.steps = to_int("--steps", *v);
     if (auto v = args.value("--attention")) o.attention = split(*v);
+    if (auto v = args.value("--preset")) {
+        o.presets = split(*v);
+        if (std::find(o.only.begin(), o.only.end(), "generation") == o.only.end())
+            throw UsageError{"--preset times whole generations: add --only generation"};
+    }
     if (auto v = args.value("--channels-last")) {
         if (*v != "on" && *v != "off") throw UsageError{"--channels-last " + *v + ": expected on or off"};
         o.channels_last = *v == "on";
@@ -94,7 +113,9 @@ int run_bench(const std::vector<std::string>& argv) {
         std::printf("%-14s %-9s %-6s %-9s %5d %9.3f %9.3f %9.3f %7.0f MB %9.1f  %s", r.name.c_str(), r.dtype.c_str(),
                     r.channels_last ? "NHWC" : "NCHW", size.c_str(), r.batch, r.seconds_median, r.seconds_min, r.seconds_max,
                     r.peak_rss_mb, r.gflops, r.attention.c_str());
-        if (r.steps) std::printf("   %d steps, %.2f s/step (whole generation, IP-Adapter base)", r.steps, r.seconds_per_step);
+        if (r.steps)
+            std::printf("   %s: %d steps, %.2f s/step, encoders %.2f s, decode %.2f s (whole generation, IP-Adapter base)",
+                        r.preset.c_str(), r.steps, r.seconds_per_step, r.seconds_encoding, r.seconds_decoding);
         std::printf("\n");
         std::fflush(stdout);
     });
@@ -107,6 +128,7 @@ int run_bench(const std::vector<std::string>& argv) {
                     report.machine.at("cpu_features").c_str(), report.machine.at("torch_threads").c_str(),
                     report.machine.at("torch_version").c_str());
         print_comparison(report);
+        print_preset_comparison(report);
     }
     return kOk;
 }

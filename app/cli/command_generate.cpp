@@ -93,6 +93,15 @@ void apply_flags(const Args& a, ips::GenerationRequest& q) {
     if (auto v = a.value("--strength")) q.strength = number_arg("--strength", *v);
     if (auto v = a.value("--mask")) q.mask_image = ips::ImageSource{path_arg(*v), nullptr};
     if (auto v = a.value("--latents")) q.latents_file = path_arg(*v);
+    if (auto v = a.value("--deep-cache")) {
+        const int interval = static_cast<int>(integer_arg("--deep-cache", *v));
+        if (interval == 0) q.deep_cache.reset();  // 0 turns off a preset's cache
+        else q.deep_cache = ips::DeepCacheSettings{interval, q.deep_cache ? q.deep_cache->branch : 0};
+    }
+    if (auto v = a.value("--deep-cache-branch")) {
+        if (!q.deep_cache) throw UsageError{"--deep-cache-branch needs --deep-cache N (or a preset with deep_cache)"};
+        q.deep_cache->branch = static_cast<int>(integer_arg("--deep-cache-branch", *v));
+    }
 
     // IP-Adapter flags act on the first adapter (created when the request has none).
     const bool any_ip = a.value("--ip-adapter") || !a.values("--ip-image").empty() || a.value("--ip-scale") ||
@@ -197,7 +206,7 @@ int run_generate(const std::vector<std::string>& argv) {
     const Args a(argv, {"--force", "--quiet", "--random-seed", "--to-library"},
                  {"--output", "--library", "--from-png", "--save-request", "--save-latents", "--model", "--vae", "--prompt", "--negative-prompt",
                   "--width", "--height", "--steps", "--guidance", "--seed", "--scheduler", "--timestep-spacing", "--eta", "--clip-skip", "--prompt-syntax", "--batch", "--dtype",
-                  "--init-image", "--strength", "--mask", "--latents", "--ip-adapter", "--ip-image", "--ip-image-encoder",
+                  "--init-image", "--strength", "--mask", "--latents", "--deep-cache", "--deep-cache-branch", "--ip-adapter", "--ip-image", "--ip-image-encoder",
                   "--ip-scale", "--ip-mode", "--ip-weight-type", "--ip-combine", "--ip-embeds-scaling", "--ip-crop", "--ip-mask", "--controlnet", "--control-image", "--control-scale", "--lora", "--embedding", "--threads",
                   "--configs"});
     if (a.positional().size() > 1) throw UsageError{"expected at most one REQUEST.json"};

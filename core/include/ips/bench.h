@@ -18,7 +18,9 @@ struct BenchOptions {
     int width = 512, height = 512;
     int batch = 2;                                  // UNet batch (2 = classifier-free guidance)
     int repeat = 3;
-    int steps = 20;                                 // generation: DDIM steps
+    int steps = 20;                                 // generation: DDIM steps of the plain run
+    // generation: settings timed after the plain run, on the same warm engine (bench_presets() lists them).
+    std::vector<std::string> presets;
     // Attention paths for bfloat16 networks with attention, each timed: "fused" (the kernel for this
     // CPU) and "plain" (matmul + softmax, the reference's way). float32 always runs plain.
     std::vector<std::string> attention = {"fused", "plain"};
@@ -35,6 +37,9 @@ struct BenchResult {
     double gflops = 0;       // achieved rate at the median
     int steps = 0;                 // generation: denoising steps
     double seconds_per_step = 0;   // generation: denoising time / steps
+    std::string preset = "";       // generation: "ddim20" (the plain run) or a preset's name
+    double seconds_encoding = 0;   // generation: prompt and reference encoding (cached after the first run)
+    double seconds_decoding = 0;   // generation: the final VAE decode
     std::string attention = "-";   // "plain", "fused avx512_bf16", "fused portable"; "-": no attention
 };
 
@@ -44,6 +49,12 @@ struct BenchReport {
     double peak_matmul_gflops = 0;  // this machine: a 4096^3 bf16 matrix product, timed in the run
     std::vector<BenchResult> results;
 };
+
+// The generation presets `--preset` accepts, with what each sets.
+struct BenchPreset {
+    std::string name, description;
+};
+const std::vector<BenchPreset>& bench_presets();
 
 // Runs the selected benchmarks (every run first times the machine's peaks, reported as "peak_conv" and
 // "peak_matmul" results and in the report), reporting each result as soon as it is measured.

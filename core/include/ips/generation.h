@@ -67,6 +67,13 @@ struct EmbeddingSettings {
     std::string token;  // empty: the file stem (diffusers' learned_embeds.*: the token saved in the file)
 };
 
+// DeepCache (horseee/DeepCache): a full UNet pass every `interval` steps; the steps between recompute only the
+// shallow `branch` (0 = conv_in, the last up layer, conv_out: the fastest) on the deep features kept.
+struct DeepCacheSettings {
+    int interval = 3;
+    int branch = 0;
+};
+
 struct GenerationRequest {
     std::filesystem::path model;  // diffusers pipeline folder or single-file SD1.x checkpoint
     // Optional: a separate VAE replacing the model's own (a diffusers VAE folder, e.g.
@@ -98,6 +105,7 @@ struct GenerationRequest {
     std::optional<double> strength;         // default 0.8 (img2img), 1.0 (inpainting)
     std::optional<ImageSource> mask_image;  // white = repaint
     std::filesystem::path latents_file;     // initial latents (safetensors, key "latents"); empty = from the seed
+    std::optional<DeepCacheSettings> deep_cache;  // none: every step runs the whole UNet
 
     // How progress is shown, not what is made (not written to presets or PNG metadata). With a TAESD
     // decoder (a diffusers AutoencoderTiny folder such as madebyollin/taesd, or a taesd_decoder file) the

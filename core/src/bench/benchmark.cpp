@@ -14,6 +14,7 @@
 
 #include "bench/flops.h"
 #include "bench/generation_bench.h"
+#include "bench/peak_memory.h"
 #include "io/json_file.h"
 #include "io/weights.h"
 #include "lora/lora_model.h"
@@ -26,6 +27,22 @@
 #include "nn/unet_2d_condition.h"
 
 namespace ips {
+
+namespace bench {
+void reset_peak_rss() { std::ofstream("/proc/self/clear_refs") << "5"; }
+
+double peak_rss_mb() {
+    std::ifstream in("/proc/self/status");
+    std::string line;
+    while (std::getline(in, line))
+        if (line.rfind("VmHWM:", 0) == 0) return std::stod(line.substr(6)) / 1024.0;
+    return 0;
+}
+
+}  // namespace bench
+using bench::peak_rss_mb;
+using bench::reset_peak_rss;
+
 namespace {
 
 namespace fs = std::filesystem;
@@ -49,17 +66,6 @@ std::string cpu_flags_of_interest() {
         return found;
     }
     return "";
-}
-
-// Resets the kernel's resident-set high-water mark so each benchmark reports its own peak.
-void reset_peak_rss() { std::ofstream("/proc/self/clear_refs") << "5"; }
-
-double peak_rss_mb() {
-    std::ifstream in("/proc/self/status");
-    std::string line;
-    while (std::getline(in, line))
-        if (line.rfind("VmHWM:", 0) == 0) return std::stod(line.substr(6)) / 1024.0;
-    return 0;
 }
 
 at::ScalarType parse_dtype(const std::string& name) {
@@ -337,12 +343,13 @@ BenchReport run_benchmarks(const BenchOptions& o, const std::function<void(const
         for (std::size_t i = 0; i < dtypes.size(); ++i) {
             for (const auto& [kernel, path] : attention_paths(o, dtypes[i])) {
                 AttentionScope scope(kernel);
-                reset_peak_rss();
-                BenchResult r = bench::run_generation_bench(o, dtypes[i], o.dtypes[i]);
-                r.attention = path;
-                r.peak_rss_mb = peak_rss_mb();
-                report.results.push_back(r);
-                if (on_result) on_result(r);
+                const auto attention = path;
+                bench::run_generation_bench(o, dtypes[i], o.dtypes[i], [&](const BenchResult& measured) {
+                    BenchResult r = measured;
+                    r.attention = attention;
+                    report.results.push_back(r);
+                    if (on_result) on_result(r);
+                });
             }
         }
     }

@@ -1,15 +1,20 @@
 // The "generation" benchmark: a whole 20-step txt2img with IP-Adapter base at SD1.5 sizes on random
 // weights, through the same engine as real generations (the random networks are installed in its model
-// cache; the adapter is a random file loaded the normal way).
+// cache; the adapter is a random file loaded the normal way), then the fast presets on the warm engine.
 #include "bench/generation_bench.h"
 
+#include "bench/peak_memory.h"
+
 #include <chrono>
+#include <map>
+#include <optional>
 
 #include "io/configs.h"
 #include "io/json_file.h"
 #include "io/weights.h"
 #include "ips/png_file.h"
 #include "nn/default_dtype.h"
+#include "ips/errors.h"
 #include "pipeline/engine.h"
 
 namespace ips::bench {
@@ -51,9 +56,34 @@ fs::path write_random_adapter(const fs::path& folder, nn::UNet2DConditionModelIm
     return file;
 }
 
+// What a preset changes in the plain request. A speed LoRA (LCM-LoRA, Hyper-SD) is merged into the weights
+// before the first step and costs nothing per step, so the presets run the random base weights as they are.
+struct PresetSettings {
+    std::string scheduler, spacing;
+    int steps;
+    double guidance;
+    std::optional<DeepCacheSettings> deep_cache;
+};
+const std::map<std::string, PresetSettings>& preset_settings() {
+    static const std::map<std::string, PresetSettings> presets{
+        {"lcm4", {"lcm", "", 4, 1.0, std::nullopt}},
+        {"lcm4-deepcache2", {"lcm", "", 4, 1.0, DeepCacheSettings{2, 0}}},
+        {"hyper8cfg", {"euler", "trailing", 8, 3.5, std::nullopt}},
+        {"ddim20-deepcache3", {"ddim", "", 20, 7.5, DeepCacheSettings{3, 0}}},
+    };
+    return presets;
+}
+
 }  // namespace
 
-BenchResult run_generation_bench(const BenchOptions& o, at::ScalarType dtype, const std::string& dtype_name) {
+std::vector<BenchResult> run_generation_bench(const BenchOptions& o, at::ScalarType dtype, const std::string& dtype_name,
+                                              const std::function<void(const BenchResult&)>& on_result) {
+    for (const auto& name : o.presets)
+        if (!preset_settings().count(name)) {
+            std::string known;
+            for (const auto& p : bench_presets()) known += (known.empty() ? "" : ", ") + p.name;
+            throw InputError("--preset " + name + ": expected one of " + known);
+        }
     const fs::path root = o.config_root;
     const fs::path scratch = fs::temp_directory_path() / ("ipstudio-bench-" + std::to_string(::getpid()));
     fs::create_directories(scratch);
@@ -111,19 +141,56 @@ BenchResult run_generation_bench(const BenchOptions& o, at::ScalarType dtype, co
     ip.scale = 0.6;
     q.ip_adapters = {ip};
 
-    double denoise_start = 0, denoise_end = 0;
-    const auto start = std::chrono::steady_clock::now();
-    engine.generate(q, [&](const GenerationProgress& p) {
-        if (p.stage == "denoising" && p.step == 0) denoise_start = p.elapsed_seconds;
-        if (p.stage == "denoising" && p.step == p.total) denoise_end = p.elapsed_seconds;
-    }, nullptr);
-    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    const auto run = [&](const std::string& name, const GenerationRequest& request) {
+        reset_peak_rss();
+        double encode_start = 0, denoise_start = 0, denoise_end = 0, decode_start = 0;
+        const auto start = std::chrono::steady_clock::now();
+        engine.generate(request, [&](const GenerationProgress& p) {
+            if (p.stage == "encoding") encode_start = p.elapsed_seconds;
+            if (p.stage == "denoising" && p.step == 0) denoise_start = p.elapsed_seconds;
+            if (p.stage == "denoising" && p.step == p.total) denoise_end = p.elapsed_seconds;
+            if (p.stage == "decoding") decode_start = p.elapsed_seconds;
+        }, nullptr);
+        const auto end = std::chrono::steady_clock::now();
+        const double seconds = std::chrono::duration<double>(end - start).count();
 
-    BenchResult r{"generation", dtype_name, channels_last, o.width, o.height, 2};
-    r.seconds_median = r.seconds_min = r.seconds_max = seconds;
-    r.steps = o.steps;
-    r.seconds_per_step = (denoise_end - denoise_start) / o.steps;
-    return r;
+        BenchResult r{"generation", dtype_name, channels_last, o.width, o.height, request.guidance_scale > 1 ? 2 : 1};
+        r.seconds_median = r.seconds_min = r.seconds_max = seconds;
+        r.steps = request.num_inference_steps;
+        r.seconds_per_step = (denoise_end - denoise_start) / r.steps;
+        r.preset = name;
+        r.seconds_encoding = denoise_start - encode_start;
+        r.seconds_decoding = seconds - decode_start;  // the progress clock starts with generate, as `start` does
+        r.peak_rss_mb = peak_rss_mb();
+        if (on_result) on_result(r);
+        return r;
+    };
+    std::vector<BenchResult> results{run("ddim" + std::to_string(o.steps), q)};
+    for (const auto& name : o.presets) {
+        const PresetSettings& p = preset_settings().at(name);
+        GenerationRequest fast = q;
+        fast.scheduler = p.scheduler;
+        fast.timestep_spacing = p.spacing;
+        fast.num_inference_steps = p.steps;
+        fast.guidance_scale = p.guidance;
+        fast.deep_cache = p.deep_cache;
+        results.push_back(run(name, fast));
+    }
+    return results;
 }
 
 }  // namespace ips::bench
+
+namespace ips {
+
+const std::vector<BenchPreset>& bench_presets() {
+    static const std::vector<BenchPreset> list{
+        {"lcm4", "LCM 4 steps, guidance 1 (one UNet pass per step), as with LCM-LoRA"},
+        {"lcm4-deepcache2", "lcm4 with DeepCache interval 2, branch 0"},
+        {"hyper8cfg", "Euler, trailing spacing, 8 steps, guidance 3.5, as with Hyper-SD15 8-step CFG"},
+        {"ddim20-deepcache3", "the plain 20-step DDIM run with DeepCache interval 3, branch 0"},
+    };
+    return list;
+}
+
+}  // namespace ips

@@ -1,11 +1,16 @@
 #pragma once
 #include <ATen/ATen.h>
 
+#include <functional>
+#include <vector>
+
 #include "ips/bench.h"
 
 namespace ips::bench {
 
-// One whole generation (seconds = total including encoding and decoding; peak RSS filled by the caller).
-BenchResult run_generation_bench(const BenchOptions& options, at::ScalarType dtype, const std::string& dtype_name);
+// Whole generations on one engine: the plain `options.steps`-step DDIM run (cold: it encodes the prompt and the
+// reference), then each of options.presets warm (seconds = total including decoding; peak RSS of each run).
+std::vector<BenchResult> run_generation_bench(const BenchOptions& options, at::ScalarType dtype, const std::string& dtype_name,
+                                              const std::function<void(const BenchResult&)>& on_result);
 
 }  // namespace ips::bench

@@ -86,7 +86,7 @@ ControlNetModelImpl::ControlNetModelImpl(const io::ControlNetModelConfig& c) : c
 
 ControlNetOutput ControlNetModelImpl::forward(const at::Tensor& sample, const at::Tensor& timestep,
                                               const at::Tensor& encoder_hidden_states, const at::Tensor& controlnet_cond,
-                                              double conditioning_scale) {
+                                              double conditioning_scale, std::size_t residual_limit) {
     const auto dtype = conv_in->weight.scalar_type();
     at::Tensor t = timestep.dim() == 0 ? timestep.unsqueeze(0) : timestep;
     t = t.expand({sample.size(0)});
@@ -100,13 +100,14 @@ ControlNetOutput ControlNetModelImpl::forward(const at::Tensor& sample, const at
     CrossAttentionContext context;
     context.encoder_hidden_states = encoder_hidden_states;
     std::vector<at::Tensor> states{h};
-    for (const auto& block : *down_blocks) h = block->as<UNetDownBlock>()->forward(h, emb, context, states);
-    h = mid_block->forward(h, emb, context);
+    for (const auto& block : *down_blocks) h = block->as<UNetDownBlock>()->forward(h, emb, context, states, residual_limit);
+    const bool whole = residual_limit == SIZE_MAX;  // a limited pass stops in the down path
+    if (whole) h = mid_block->forward(h, emb, context);
 
     ControlNetOutput out;
     for (std::size_t i = 0; i < states.size(); ++i)
         out.down_block_res_samples.push_back(controlnet_down_blocks[i]->as<torch::nn::Conv2d>()->forward(states[i]) * conditioning_scale);
-    out.mid_block_res_sample = controlnet_mid_block(h) * conditioning_scale;
+    if (whole) out.mid_block_res_sample = controlnet_mid_block(h) * conditioning_scale;
     return out;
 }
 

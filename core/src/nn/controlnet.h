@@ -1,6 +1,7 @@
 #pragma once
 // Mirrors diffusers ControlNetModel: a copy of the UNet's down path and mid block whose outputs, through
 // zero-initialised 1x1 convolutions, become residuals added to the UNet's skip connections.
+#include <cstdint>
 #include <vector>
 
 #include <torch/nn.h>
@@ -28,9 +29,11 @@ TORCH_MODULE(ControlNetConditioningEmbedding);
 
 struct ControlNetModelImpl : torch::nn::Module {
     explicit ControlNetModelImpl(const io::ControlNetModelConfig& config);
-    // controlnet_cond: the control image in [0, 1], [B, conditioning_channels, 8h, 8w]
+    // controlnet_cond: the control image in [0, 1], [B, conditioning_channels, 8h, 8w]. With `residual_limit`, only
+    // the first that many down residuals are computed and no mid residual (what a DeepCache shallow step uses).
     ControlNetOutput forward(const at::Tensor& sample, const at::Tensor& timestep, const at::Tensor& encoder_hidden_states,
-                             const at::Tensor& controlnet_cond, double conditioning_scale = 1.0);
+                             const at::Tensor& controlnet_cond, double conditioning_scale = 1.0,
+                             std::size_t residual_limit = SIZE_MAX);
 
     io::ControlNetModelConfig config;
     io::UNet2DConditionModelConfig unet_config;  // the shared part, as a UNet config

@@ -152,38 +152,112 @@ std::vector<KeyValue> UNet2DConditionModelImpl::precompute_text_key_values(const
     return kv;
 }
 
-at::Tensor UNet2DConditionModelImpl::forward(const UNetInputs& in) {
+at::Tensor UNet2DConditionModelImpl::forward(const UNetInputs& in) { return run(in, {}); }
+
+at::Tensor UNet2DConditionModelImpl::forward_keeping(const UNetInputs& in, const DeepCacheBranch& branch, at::Tensor& deep_features) {
+    return run(in, {&branch, &deep_features, nullptr});
+}
+
+at::Tensor UNet2DConditionModelImpl::forward_shallow(const UNetInputs& in, const DeepCacheBranch& branch,
+                                                     const at::Tensor& deep_features) {
+    if (!deep_features.defined()) throw Error("DeepCache: a shallow step before any full pass");
+    return run(in, {&branch, nullptr, &deep_features});
+}
+
+std::size_t UNet2DConditionModelImpl::branch_up_block(const DeepCacheBranch& b) const { return up_blocks->size() - 1 - b.block; }
+
+std::size_t UNet2DConditionModelImpl::branch_first_layer(const DeepCacheBranch& b) const {
+    return (*up_blocks)[branch_up_block(b)]->as<UNetUpBlock>()->resnets->size() - 1 - b.layer;
+}
+
+std::size_t UNet2DConditionModelImpl::shallow_skip_count(const DeepCacheBranch& b) const {
+    std::size_t count = 1;  // conv_in
+    for (std::size_t i = 0; i < b.block; ++i) {
+        const auto block = (*down_blocks)[i]->as<UNetDownBlock>();
+        count += block->resnets->size() + (block->downsamplers ? 1 : 0);
+    }
+    return count + b.layer;
+}
+
+void UNet2DConditionModelImpl::check_branch(int id) const {
+    const auto refuse = [&](const std::string& why) {
+        throw InputError("deep_cache branch " + std::to_string(id) + ": " + why);
+    };
+    if (id < 0) refuse("must be 0 or more (0 is the shallowest and fastest)");
+    const auto b = DeepCacheBranch::from_id(id);
+    if (b.block >= down_blocks->size()) refuse("this UNet has " + std::to_string(down_blocks->size() * 3) + " branches (0 to " +
+                                                std::to_string(down_blocks->size() * 3 - 1) + ")");
+    const auto down = (*down_blocks)[b.block]->as<UNetDownBlock>();
+    const auto up = (*up_blocks)[branch_up_block(b)]->as<UNetUpBlock>();
+    if (b.layer > down->resnets->size() || b.layer >= up->resnets->size()) refuse("the UNet's block has fewer layers");
+    // The shallow down path must make exactly the skips the shallow up path consumes.
+    std::size_t consumed = b.layer + 1;
+    for (std::size_t i = branch_up_block(b) + 1; i < up_blocks->size(); ++i) consumed += (*up_blocks)[i]->as<UNetUpBlock>()->resnets->size();
+    if (consumed != shallow_skip_count(b)) refuse("the UNet's skip connections do not pair up for it");
+}
+
+std::size_t UNet2DConditionModelImpl::cross_attention_index(std::size_t block, std::size_t layer) const {
+    const auto transformers = [](const torch::nn::ModuleList& attentions, std::size_t count) {
+        std::size_t n = 0;
+        if (!attentions) return n;
+        for (std::size_t a = 0; a < count && a < attentions->size(); ++a)
+            n += (*attentions)[a]->as<Transformer2DModel>()->transformer_blocks->size();
+        return n;
+    };
+    std::size_t index = 0;
+    for (const auto& b : *down_blocks) index += transformers(b->as<UNetDownBlock>()->attentions, SIZE_MAX);
+    index += transformers(mid_block->attentions, SIZE_MAX);
+    for (std::size_t i = 0; i < block; ++i) index += transformers((*up_blocks)[i]->as<UNetUpBlock>()->attentions, SIZE_MAX);
+    return index + transformers((*up_blocks)[block]->as<UNetUpBlock>()->attentions, layer);
+}
+
+at::Tensor UNet2DConditionModelImpl::run(const UNetInputs& in, const DeepCachePass& pass) {
     const auto dtype = conv_in->weight.scalar_type();
     const at::Tensor emb = time_embed(in.timestep, in.sample.size(0), dtype);
     CrossAttentionContext context;
     context.encoder_hidden_states = in.encoder_hidden_states;
     context.image_prompts = in.image_prompts;
     context.text_key_values = in.text_key_values;
+    const bool shallow = pass.reuse != nullptr;
+    const std::size_t limit = shallow ? shallow_skip_count(*pass.branch) : SIZE_MAX;
 
     at::Tensor h = conv_in(in.sample);
     std::vector<at::Tensor> skips{h};
-    for (const auto& block : *down_blocks) h = block->as<UNetDownBlock>()->forward(h, emb, context, skips);
+    for (const auto& block : *down_blocks) h = block->as<UNetDownBlock>()->forward(h, emb, context, skips, limit);
 
-    if (!in.down_block_additional_residuals.empty()) {
-        if (in.down_block_additional_residuals.size() != skips.size())
-            throw InputError("ControlNet gave " + std::to_string(in.down_block_additional_residuals.size()) +
-                             " down residuals, the UNet expects " + std::to_string(skips.size()));
-        for (std::size_t i = 0; i < skips.size(); ++i) skips[i] = skips[i] + in.down_block_additional_residuals[i];
+    const auto& residuals = in.down_block_additional_residuals;
+    if (!residuals.empty()) {
+        if (shallow ? residuals.size() < skips.size() : residuals.size() != skips.size())
+            throw InputError("ControlNet gave " + std::to_string(residuals.size()) + " down residuals, the UNet expects " +
+                             std::to_string(skips.size()));
+        for (std::size_t i = 0; i < skips.size(); ++i) skips[i] = skips[i] + residuals[i];
     }
-    h = mid_block->forward(h, emb, context);
-    if (in.mid_block_additional_residual.defined()) h = h + in.mid_block_additional_residual;
+    if (!shallow) {
+        h = mid_block->forward(h, emb, context);
+        if (in.mid_block_additional_residual.defined()) h = h + in.mid_block_additional_residual;
+    }
 
-    for (std::size_t i = 0; i < up_blocks->size(); ++i) {
+    const std::size_t entered = pass.branch ? branch_up_block(*pass.branch) : 0;
+    const std::size_t first_layer = pass.branch ? branch_first_layer(*pass.branch) : 0;
+    at::Tensor kept;
+    const UNetUpBlockImpl::Capture capture{first_layer, &kept};
+    for (std::size_t i = shallow ? entered : 0; i < up_blocks->size(); ++i) {
         auto block = up_blocks[i]->as<UNetUpBlock>();
-        const std::size_t consumed = block->resnets->size();
+        const std::size_t first = (shallow && i == entered) ? first_layer : 0;
+        if (shallow && i == entered) {
+            h = *pass.reuse;
+            context.next_layer = cross_attention_index(i, first);
+        }
+        const std::size_t consumed = block->resnets->size() - first;
         // The upsampler matches the size of the next skip connection (odd latent sizes).
         std::vector<std::int64_t> upsample_size;
         if (block->upsamplers && skips.size() > consumed) {
             const auto& next = skips[skips.size() - consumed - 1];
             upsample_size = {next.size(2), next.size(3)};
         }
-        h = block->forward(h, skips, emb, context, upsample_size);
+        h = block->forward(h, skips, emb, context, upsample_size, first, (pass.keep && i == entered) ? &capture : nullptr);
     }
+    if (pass.keep) *pass.keep = kept;
     return conv_out(apply_group_norm(conv_norm_out, h, true));
 }
 

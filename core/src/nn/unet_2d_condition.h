@@ -1,5 +1,6 @@
 #pragma once
 // Mirrors diffusers UNet2DConditionModel for the SD1.x/SD2.x block types.
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -23,9 +24,31 @@ struct UNetInputs {
     const std::vector<KeyValue>* text_key_values = nullptr;
 };
 
+// DeepCache (horseee/DeepCache, CVPR 2024): between full passes, a step recomputes only a shallow branch of the
+// UNet around the deep features kept from the last full pass. Branch ids count as DeepCacheSDHelper's do:
+// down block id / 3 (its mirror up block counted from the output), layer id % 3 within it. Branch 0 is conv_in,
+// the last up block's last resnet + attention, and conv_out.
+struct DeepCacheBranch {
+    std::size_t block = 0;
+    std::size_t layer = 0;
+    static DeepCacheBranch from_id(int id) {
+        return {static_cast<std::size_t>(id / 3), static_cast<std::size_t>(id % 3)};
+    }
+};
+
 struct UNet2DConditionModelImpl : torch::nn::Module {
     explicit UNet2DConditionModelImpl(const io::UNet2DConditionModelConfig& config);
     at::Tensor forward(const UNetInputs& inputs);  // -> noise prediction [B, out_channels, h, w]
+
+    // A full pass (the same result as forward) that also stores the deep features `branch` reuses.
+    at::Tensor forward_keeping(const UNetInputs& inputs, const DeepCacheBranch& branch, at::Tensor& deep_features);
+    // A cached step: only the shallow branch, on `deep_features` from an earlier forward_keeping. ControlNet
+    // residuals, when given, need only the first shallow_skip_count(branch) entries.
+    at::Tensor forward_shallow(const UNetInputs& inputs, const DeepCacheBranch& branch, const at::Tensor& deep_features);
+    // How many skip connections the shallow branch makes (and consumes).
+    std::size_t shallow_skip_count(const DeepCacheBranch& branch) const;
+    // Throws InputError when this UNet has no such branch.
+    void check_branch(int id) const;
 
     // The cross-attention (attn2) modules in forward order: the layers IP-Adapter weights attach to.
     std::vector<Attention> cross_attention_layers() const;
@@ -42,6 +65,19 @@ struct UNet2DConditionModelImpl : torch::nn::Module {
     torch::nn::ModuleList down_blocks{nullptr}, up_blocks{nullptr};
     UNetMidBlock2DCrossAttn mid_block{nullptr};
     torch::nn::GroupNorm conv_norm_out{nullptr};
+
+private:
+    struct DeepCachePass {
+        const DeepCacheBranch* branch = nullptr;
+        at::Tensor* keep = nullptr;          // full pass: where the deep features go
+        const at::Tensor* reuse = nullptr;   // shallow pass: the deep features used
+    };
+    at::Tensor run(const UNetInputs& inputs, const DeepCachePass& pass);
+    // The up block a branch enters, and the first of its layers it runs.
+    std::size_t branch_up_block(const DeepCacheBranch& branch) const;
+    std::size_t branch_first_layer(const DeepCacheBranch& branch) const;
+    // Index (in forward order) of the first cross-attention layer of up block `block` at `layer` onward.
+    std::size_t cross_attention_index(std::size_t block, std::size_t layer) const;
 };
 TORCH_MODULE(UNet2DConditionModel);
 

@@ -40,13 +40,14 @@ UNetDownBlockImpl::UNetDownBlockImpl(const BlockOptions& o) {
 }
 
 at::Tensor UNetDownBlockImpl::forward(at::Tensor h, const at::Tensor& temb, const CrossAttentionContext& context,
-                                      std::vector<at::Tensor>& output_states) {
+                                      std::vector<at::Tensor>& output_states, std::size_t limit) {
     for (std::size_t i = 0; i < resnets->size(); ++i) {
+        if (output_states.size() >= limit) return h;
         h = resnets[i]->as<ResnetBlock2D>()->forward(h, temb);
         if (attentions) h = attentions[i]->as<Transformer2DModel>()->forward(h, context);
         output_states.push_back(h);
     }
-    if (downsamplers) {
+    if (downsamplers && output_states.size() < limit) {
         h = downsamplers[0]->as<Downsample2D>()->forward(h);
         output_states.push_back(h);
     }
@@ -88,8 +89,10 @@ UNetUpBlockImpl::UNetUpBlockImpl(const BlockOptions& o) {
 }
 
 at::Tensor UNetUpBlockImpl::forward(at::Tensor h, std::vector<at::Tensor>& skips, const at::Tensor& temb,
-                                    const CrossAttentionContext& context, at::IntArrayRef upsample_size) {
-    for (std::size_t i = 0; i < resnets->size(); ++i) {
+                                    const CrossAttentionContext& context, at::IntArrayRef upsample_size, std::size_t first_layer,
+                                    const Capture* entering) {
+    for (std::size_t i = first_layer; i < resnets->size(); ++i) {
+        if (entering && entering->layer == i) *entering->hidden = h;
         h = at::cat({h, skips.back()}, 1);
         skips.pop_back();
         h = resnets[i]->as<ResnetBlock2D>()->forward(h, temb);

@@ -2,6 +2,7 @@
 // Mirrors diffusers unet_2d_blocks.py for SD1.x/SD2.x: CrossAttnDownBlock2D / DownBlock2D,
 // UNetMidBlock2DCrossAttn, CrossAttnUpBlock2D / UpBlock2D. A "CrossAttn" block is its plain twin with
 // one Transformer2DModel after each resnet, so each pair is one class here with the same attribute names.
+#include <cstdint>
 #include <vector>
 
 #include <torch/nn.h>
@@ -31,9 +32,10 @@ struct BlockOptions {
 // Mirrors CrossAttnDownBlock2D (has_attention) and DownBlock2D.
 struct UNetDownBlockImpl : torch::nn::Module {
     explicit UNetDownBlockImpl(const BlockOptions& options);
-    // Appends each output state (after every layer and after the downsampler) to `output_states`.
+    // Appends each output state (after every layer and after the downsampler) to `output_states`, stopping
+    // before the layer that would make it longer than `limit` (DeepCache's shallow branch needs only a prefix).
     at::Tensor forward(at::Tensor hidden_states, const at::Tensor& temb, const CrossAttentionContext& context,
-                       std::vector<at::Tensor>& output_states);
+                       std::vector<at::Tensor>& output_states, std::size_t limit = SIZE_MAX);
     torch::nn::ModuleList resnets{nullptr}, attentions{nullptr}, downsamplers{nullptr};
 };
 TORCH_MODULE(UNetDownBlock);
@@ -49,9 +51,16 @@ TORCH_MODULE(UNetMidBlock2DCrossAttn);
 // Mirrors CrossAttnUpBlock2D (has_attention) and UpBlock2D.
 struct UNetUpBlockImpl : torch::nn::Module {
     explicit UNetUpBlockImpl(const BlockOptions& options);
-    // Consumes the last num_layers entries of `skips` (the down path's outputs).
+    // Runs layers [first_layer, end) and the upsampler, consuming one entry from the back of `skips` (the down
+    // path's outputs) per layer. With `entering`, stores the hidden state entering layer `entering->layer` (the
+    // deep features DeepCache keeps).
+    struct Capture {
+        std::size_t layer = 0;
+        at::Tensor* hidden = nullptr;
+    };
     at::Tensor forward(at::Tensor hidden_states, std::vector<at::Tensor>& skips, const at::Tensor& temb,
-                       const CrossAttentionContext& context, at::IntArrayRef upsample_size);
+                       const CrossAttentionContext& context, at::IntArrayRef upsample_size, std::size_t first_layer = 0,
+                       const Capture* entering = nullptr);
     torch::nn::ModuleList resnets{nullptr}, attentions{nullptr}, upsamplers{nullptr};
 };
 TORCH_MODULE(UNetUpBlock);

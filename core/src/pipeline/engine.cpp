@@ -143,29 +143,31 @@ nn::LatentDistribution Engine::encode_image(BaseModel& base, const Image& image,
     return dist;
 }
 
-GenerationResult Engine::generate(const GenerationRequest& q, const ProgressCallback& progress, const CancelToken* cancel,
-                                  Trace* trace) {
-    validate_request(q);
-    const auto started = Clock::now();
-    auto elapsed = [&] { return std::chrono::duration<double>(Clock::now() - started).count(); };
-    auto report = [&](const std::string& stage, int step, int total, const Image* preview) {
+// Progress and elapsed time for one generation.
+struct Engine::Reporter {
+    const ProgressCallback& progress;
+    Clock::time_point started = Clock::now();
+    double elapsed() const { return std::chrono::duration<double>(Clock::now() - started).count(); }
+    void operator()(const std::string& stage, int step, int total, const Image* preview) const {
         if (progress) progress({stage, step, total, elapsed(), preview});
-    };
-    c10::InferenceMode guard;
-    const at::ScalarType dtype = q.dtype == "bfloat16" ? at::kBFloat16 : at::kFloat;
+    }
+};
 
-    // Models. Loading reports the bytes of weights read (about every 32 MB): on a first run it is the longest
-    // stage, and its time is never step time.
+Engine::LoadedModels Engine::load_models(const GenerationRequest& q, at::ScalarType dtype, Reporter& report) {
+    // Loading reports the bytes of weights read (about every 32 MB): on a first run it is the longest stage,
+    // and its time is never step time.
     report("loading models", 0, 0, nullptr);
     std::uint64_t bytes_loaded = 0, bytes_reported = 0;
     std::optional<nn::LoadProgressScope> loading(std::in_place, [&](std::uint64_t bytes) {
         bytes_loaded += bytes;
-        if (progress && bytes_loaded - bytes_reported >= (32u << 20)) {
+        if (report.progress && bytes_loaded - bytes_reported >= (32u << 20)) {
             bytes_reported = bytes_loaded;
-            progress({"loading models", 0, 0, elapsed(), nullptr, bytes_loaded});
+            report.progress({"loading models", 0, 0, report.elapsed(), nullptr, bytes_loaded});
         }
     });
-    BaseModel& base = models_.base(q.model, dtype, q.vae);
+    LoadedModels m;
+    m.base = &models_.base(q.model, dtype, q.vae);
+    BaseModel& base = *m.base;
     {
         // Brings the weights to base + the requested LoRAs (only what changed; nothing on an error).
         std::vector<lora::LoraRequest> loras;
@@ -178,57 +180,49 @@ GenerationResult Engine::generate(const GenerationRequest& q, const ProgressCall
     }
     auto& unet = base.unet;
     const std::int64_t unet_channels = unet->config.in_channels;
-    const bool inpainting = q.mask_image.has_value();
-    if (unet_channels == 9 && !inpainting)
+    if (unet_channels == 9 && !q.mask_image)
         throw InputError(io::display_path(q.model) + ": an inpainting model (9 input channels) needs an init image and a mask");
     if (unet_channels != 4 && unet_channels != 9)
         throw InputError(io::display_path(q.model) + ": UNets with " + std::to_string(unet_channels) + " input channels are not supported");
-    std::vector<ipadapter::IPAdapterModel> adapters;
     for (const auto& a : q.ip_adapters) {
-        adapters.push_back(models_.adapter(a.path, dtype));
+        m.adapters.push_back(models_.adapter(a.path, dtype));
         if (!a.image_encoder.empty())
-            ipadapter::check_image_encoder(*adapters.back(), models_.encoder_config(a.image_encoder, dtype),
+            ipadapter::check_image_encoder(*m.adapters.back(), models_.encoder_config(a.image_encoder, dtype),
                                            io::display_path(a.image_encoder));
     }
-    std::vector<nn::ControlNetModel> controlnets;
     for (const auto& c : q.controlnets) {
-        controlnets.push_back(models_.controlnet(c.path, dtype));
-        const auto& cn = controlnets.back()->unet_config;
+        m.controlnets.push_back(models_.controlnet(c.path, dtype));
+        const auto& cn = m.controlnets.back()->unet_config;
         if (cn.cross_attention_dim != unet->config.cross_attention_dim || cn.block_out_channels != unet->config.block_out_channels ||
             cn.in_channels != 4)
             throw ModelLoadError(io::display_path(c.path) + ": this ControlNet is made for another base model (cross_attention_dim " +
                                  std::to_string(cn.cross_attention_dim.front()) + "; the base model has " +
                                  std::to_string(unet->config.cross_attention_dim.front()) + ")");
     }
-    nn::TinyDecoder preview_decoder{nullptr};
-    if (!q.preview_decoder.empty() && progress) {
-        preview_decoder = models_.preview_decoder(q.preview_decoder, dtype);
-        const int channels = preview_decoder->config.latent_channels;
+    if (!q.preview_decoder.empty() && report.progress) {
+        m.preview_decoder = models_.preview_decoder(q.preview_decoder, dtype);
+        const int channels = m.preview_decoder->config.latent_channels;
         if (channels != base.vae->config.latent_channels)
             throw ModelLoadError(io::display_path(q.preview_decoder) + ": a TAESD decoder for " + std::to_string(channels) +
                                  "-channel latents; this model's latents have " + std::to_string(base.vae->config.latent_channels) +
                                  " (SD1.x: taesd, not taesd3/taef1)");
     }
-    if (progress && bytes_loaded != bytes_reported) progress({"loading models", 0, 0, elapsed(), nullptr, bytes_loaded});
-    loading.reset();
-    check_cancel(cancel);
+    if (report.progress && bytes_loaded != bytes_reported) report.progress({"loading models", 0, 0, report.elapsed(), nullptr, bytes_loaded});
+    return m;
+}
 
-    // Seed and scheduler.
-    const std::uint64_t seed = q.seed ? *q.seed : std::random_device()();
-    auto generator = at::make_generator<at::CPUGeneratorImpl>(seed);
-    auto scheduler = schedulers::make_scheduler(q.scheduler, base.scheduler_config, schedulers::SchedulerOptions{q.eta, q.timestep_spacing});
-    scheduler->set_timesteps(q.num_inference_steps);
-
-    // Conditioning.
-    report("encoding", 0, 0, nullptr);
-    const bool cfg = q.guidance_scale > 1.0;
-    const std::int64_t copies = q.num_images_per_prompt;
+Engine::Conditioning Engine::encode_conditioning(const GenerationRequest& q, LoadedModels& models, at::ScalarType dtype, Trace* trace) {
+    BaseModel& base = *models.base;
+    auto& unet = base.unet;
+    Conditioning c;
+    c.cfg = q.guidance_scale > 1.0;
+    c.copies = q.num_images_per_prompt;
     const auto text = text_embeddings(base, q);
-    at::Tensor prompt_embeds = repeat_batch(text.cond, copies);
-    if (cfg) prompt_embeds = at::cat({repeat_batch(text.uncond, copies), prompt_embeds});
-    prompt_embeds = prompt_embeds.to(dtype);
-    const auto text_kv = unet->precompute_text_key_values(prompt_embeds);
-    if (trace) trace->prompt_embeds = prompt_embeds;
+    at::Tensor prompt_embeds = repeat_batch(text.cond, c.copies);
+    if (c.cfg) prompt_embeds = at::cat({repeat_batch(text.uncond, c.copies), prompt_embeds});
+    c.prompt_embeds = prompt_embeds.to(dtype);
+    c.text_kv = unet->precompute_text_key_values(c.prompt_embeds);
+    if (trace) trace->prompt_embeds = c.prompt_embeds;
 
     // Image encoders go once the references are encoded (before denoising), also when encoding fails.
     struct EncodersInUse {
@@ -240,99 +234,100 @@ GenerationResult Engine::generate(const GenerationRequest& q, const ProgressCall
         }
         ~EncodersInUse() { done(); }
     } encoders_in_use{models_, !options_.keep_image_encoders};
-    std::vector<std::string> warnings;
     std::vector<ipadapter::AdapterConditioning> conditioning;
     const auto layer_names = unet->cross_attention_layer_names();
     for (std::size_t i = 0; i < q.ip_adapters.size(); ++i) {
         const auto& s = q.ip_adapters[i];
         const std::string where = "ip_adapters[" + std::to_string(i) + "]";
-        ipadapter::AdapterConditioning c;
-        c.adapter = adapters[i];
+        ipadapter::AdapterConditioning a;
+        a.adapter = models.adapters[i];
         for (std::size_t k = 0; k < s.images.size(); ++k)
-            c.images.push_back(reference_embedding(s.images[k], s.image_encoder, dtype, s.image_crops.empty() ? s.crop : s.image_crops[k],
+            a.images.push_back(reference_embedding(s.images[k], s.image_encoder, dtype, s.image_crops.empty() ? s.crop : s.image_crops[k],
                                                    where + ".images[" + std::to_string(k) + "]"));
-        c.image_weights = s.image_weights;
+        a.image_weights = s.image_weights;
         for (std::size_t k = 0; k < s.regions.size(); ++k) {
             const std::string what = where + ".regions[" + std::to_string(k) + "]";
-            c.regions.push_back(region_mask(load_source(s.regions[k], what), q.width, q.height, what, warnings));
+            a.regions.push_back(region_mask(load_source(s.regions[k], what), q.width, q.height, what, c.warnings));
         }
         if (s.negative_image) {
-            c.negative = reference_embedding(*s.negative_image, s.image_encoder, dtype, s.crop, where + ".negative_image");
-        } else if (adapters[i]->uses_hidden_states()) {
+            a.negative = reference_embedding(*s.negative_image, s.image_encoder, dtype, s.crop, where + ".negative_image");
+        } else if (models.adapters[i]->uses_hidden_states()) {
             if (s.image_encoder.empty()) throw InputError(where + ": plus/full-face adapters need image_encoder for their unconditional input");
-            c.negative = zero_image_embedding(s.image_encoder, dtype);
+            a.negative = zero_image_embedding(s.image_encoder, dtype);
         }
         const auto scale = s.block_scales_json.empty() ? nlohmann::json(s.scale) : nlohmann::json::parse(s.block_scales_json);
-        c.layer_scales = ipadapter::resolve_layer_scales(scale, s.mode, layer_names);
-        c.weight_type = s.mode;
-        c.combine_embeds = s.combine_embeds;
-        c.embeds_scaling = s.embeds_scaling;
-        c.start = s.start;
-        c.end = s.end;
-        if (trace) trace->ip_tokens.push_back(ipadapter::image_prompt_tokens(c));
-        if (trace) trace->ip_regions.push_back(c.regions.empty() ? at::Tensor() : at::stack(c.regions).unsqueeze(0));
-        conditioning.push_back(std::move(c));
+        a.layer_scales = ipadapter::resolve_layer_scales(scale, s.mode, layer_names);
+        a.weight_type = s.mode;
+        a.combine_embeds = s.combine_embeds;
+        a.embeds_scaling = s.embeds_scaling;
+        a.start = s.start;
+        a.end = s.end;
+        if (trace) trace->ip_tokens.push_back(ipadapter::image_prompt_tokens(a));
+        if (trace) trace->ip_regions.push_back(a.regions.empty() ? at::Tensor() : at::stack(a.regions).unsqueeze(0));
+        conditioning.push_back(std::move(a));
     }
-    ipadapter::PreparedImagePrompts image_prompts(*unet, std::move(conditioning), {cfg, copies});
+    c.image_prompts = ipadapter::PreparedImagePrompts(*unet, std::move(conditioning), {c.cfg, c.copies});
     encoders_in_use.done();
 
-    std::vector<at::Tensor> control_images;
-    for (const auto& c : q.controlnets) {
-        const Image picture = load_source(c.image, "controlnet image");
+    for (const auto& cn : q.controlnets) {
+        const Image picture = load_source(cn.image, "controlnet image");
         const std::string key = hash_key(picture) + "|" + std::to_string(q.width) + "x" + std::to_string(q.height);
         auto it = control_cache_.find(key);
         if (it == control_cache_.end()) {
             if (control_cache_.size() > 8) control_cache_.clear();
             it = control_cache_.emplace(key, control_input(picture, q.width, q.height)).first;
         }
-        at::Tensor image = it->second;
-        image = repeat_batch(image, copies);
-        if (cfg) image = at::cat({image, image});
-        control_images.push_back(image.to(dtype));
+        at::Tensor image = repeat_batch(it->second, c.copies);
+        if (c.cfg) image = at::cat({image, image});
+        c.control_images.push_back(image.to(dtype));
     }
-    check_cancel(cancel);
+    return c;
+}
 
-    // Timesteps and initial latents.
+Engine::StartLatents Engine::prepare_latents(const GenerationRequest& q, BaseModel& base, schedulers::Scheduler& scheduler,
+                                             at::Generator& generator) {
+    const std::int64_t unet_channels = base.unet->config.in_channels;
+    const bool inpainting = q.mask_image.has_value();
+    const std::int64_t copies = q.num_images_per_prompt;
     const std::int64_t h = q.height / 8, w = q.width / 8;
     const std::vector<std::int64_t> shape{copies, 4, h, w};
     const double sf = base.vae->config.scaling_factor;
-    std::size_t begin = 0;
-    at::Tensor latents, noise, image_latents, mask, masked_image_latents;
+    StartLatents s;
     if (q.init_image) {
         const double strength = q.strength.value_or(inpainting ? 1.0 : 0.8);
         const int steps = q.num_inference_steps;
         const int init_timestep = std::min(static_cast<int>(steps * strength), steps);
         const int t_start = std::max(steps - init_timestep, 0);
-        begin = static_cast<std::size_t>(t_start * scheduler->order());
-        if (begin >= scheduler->size())
+        s.begin = static_cast<std::size_t>(t_start * scheduler.order());
+        if (s.begin >= scheduler.size())
             throw InputError("strength " + std::to_string(strength) + " with " + std::to_string(steps) +
                              " steps leaves no denoising step; raise the strength or the steps");
-        scheduler->set_begin_index(begin);
+        scheduler.set_begin_index(s.begin);
         const Image init = load_source(*q.init_image, "init_image");
         const at::Tensor init_pixels = vae_input(init, q.width, q.height);
         const bool strength_max = strength == 1.0;
         if (!inpainting) {
-            image_latents = repeat_batch(encode_image(base, init, init_pixels, "init").sample(generator) * sf, copies);
-            noise = at::randn(shape, generator, at::kFloat);
-            latents = scheduler->add_noise(image_latents, noise, begin);
+            s.image_latents = repeat_batch(encode_image(base, init, init_pixels, "init").sample(generator) * sf, copies);
+            s.noise = at::randn(shape, generator, at::kFloat);
+            s.latents = scheduler.add_noise(s.image_latents, s.noise, s.begin);
         } else {
             const Image mask_picture = load_source(*q.mask_image, "mask_image");
             const bool given = !q.latents_file.empty();
             if (unet_channels == 4 || (!given && !strength_max))
-                image_latents = repeat_batch(encode_image(base, init, init_pixels, "init").sample(generator) * sf, copies);
+                s.image_latents = repeat_batch(encode_image(base, init, init_pixels, "init").sample(generator) * sf, copies);
             if (!given) {
-                noise = at::randn(shape, generator, at::kFloat);
-                latents = strength_max ? noise * scheduler->init_noise_sigma() : scheduler->add_noise(image_latents, noise, begin);
+                s.noise = at::randn(shape, generator, at::kFloat);
+                s.latents = strength_max ? s.noise * scheduler.init_noise_sigma() : scheduler.add_noise(s.image_latents, s.noise, s.begin);
             } else {
-                noise = read_latents_file(q.latents_file, shape);
-                latents = noise * scheduler->init_noise_sigma();
+                s.noise = read_latents_file(q.latents_file, shape);
+                s.latents = s.noise * scheduler.init_noise_sigma();
             }
             const at::Tensor mask_pixels = mask_input(mask_picture, q.width, q.height);
             const at::Tensor masked = init_pixels * (mask_pixels < 0.5);
-            mask = repeat_batch(at::upsample_nearest2d(mask_pixels, {h, w}), copies);
+            s.mask = repeat_batch(at::upsample_nearest2d(mask_pixels, {h, w}), copies);
             if (unet_channels == 9) {
                 const std::string tag = "masked|" + hash_key(mask_picture);
-                masked_image_latents = repeat_batch(encode_image(base, init, masked, tag).sample(generator) * sf, copies);
+                s.masked_image_latents = repeat_batch(encode_image(base, init, masked, tag).sample(generator) * sf, copies);
             } else {
                 // diffusers encodes the masked image even for 4-channel UNets; draw its sample noise so the
                 // generator stays in step with the reference (the ancestral noise comes next).
@@ -340,79 +335,138 @@ GenerationResult Engine::generate(const GenerationRequest& q, const ProgressCall
             }
         }
     } else if (!q.latents_file.empty()) {
-        latents = read_latents_file(q.latents_file, shape) * scheduler->init_noise_sigma();
+        s.latents = read_latents_file(q.latents_file, shape) * scheduler.init_noise_sigma();
     } else {
-        latents = at::randn(shape, generator, at::kFloat) * scheduler->init_noise_sigma();
+        s.latents = at::randn(shape, generator, at::kFloat) * scheduler.init_noise_sigma();
     }
-    if (trace) trace->timesteps = scheduler->timesteps().slice(0, static_cast<std::int64_t>(begin));
+    return s;
+}
 
-    // Denoising.
-    const int total = static_cast<int>(scheduler->size() - begin);
-    at::Tensor mask_cfg, masked_cfg;
+Engine::StepOutput Engine::denoise_step(const GenerationRequest& q, LoadedModels& models, Conditioning& c, const StartLatents& start,
+                                        const at::Tensor& latents, int k, int total, schedulers::Scheduler& scheduler,
+                                        at::Generator& generator, at::ScalarType dtype, DeepCacheState* deep_cache) {
+    auto& unet = models.base->unet;
+    // A DeepCache step between full passes runs only the shallow branch, and a ControlNet only as far as it.
+    const bool shallow = deep_cache && !deep_cache->full_pass(k);
+    const std::size_t residual_limit = shallow ? unet->shallow_skip_count(deep_cache->branch) : SIZE_MAX;
+    const std::int64_t unet_channels = unet->config.in_channels;
+    const std::size_t index = start.begin + static_cast<std::size_t>(k);
+    const at::Tensor t = scheduler.timesteps()[static_cast<std::int64_t>(index)];
+    at::Tensor model_input = c.cfg ? at::cat({latents, latents}) : latents;
+    model_input = network_input(scheduler.scale_model_input(model_input, index), dtype);
+
+    nn::UNetInputs in;
     if (unet_channels == 9) {
-        mask_cfg = (cfg ? at::cat({mask, mask}) : mask).to(dtype);
-        masked_cfg = (cfg ? at::cat({masked_image_latents, masked_image_latents}) : masked_image_latents).to(dtype);
+        const at::Tensor mask = (c.cfg ? at::cat({start.mask, start.mask}) : start.mask).to(dtype);
+        const at::Tensor masked = (c.cfg ? at::cat({start.masked_image_latents, start.masked_image_latents}) : start.masked_image_latents).to(dtype);
+        in.sample = at::cat({model_input, mask, masked}, 1);
+    } else {
+        in.sample = model_input;
     }
+    in.timestep = t;
+    in.encoder_hidden_states = c.prompt_embeds;
+    in.text_key_values = &c.text_kv;
+    in.image_prompts = c.image_prompts.for_step(k, total);
+    for (std::size_t n = 0; n < models.controlnets.size(); ++n) {
+        const auto& s = q.controlnets[n];
+        const bool keep = !(static_cast<double>(k) / total < s.start || static_cast<double>(k + 1) / total > s.end);
+        if (!keep) continue;
+        auto out = models.controlnets[n]->forward(model_input, t, c.prompt_embeds, c.control_images[n], s.conditioning_scale,
+                                                  residual_limit);
+        if (in.down_block_additional_residuals.empty()) {
+            in.down_block_additional_residuals = out.down_block_res_samples;
+            in.mid_block_additional_residual = out.mid_block_res_sample;
+        } else {
+            for (std::size_t r = 0; r < out.down_block_res_samples.size(); ++r)
+                in.down_block_additional_residuals[r] = in.down_block_additional_residuals[r] + out.down_block_res_samples[r];
+            if (!shallow) in.mid_block_additional_residual = in.mid_block_additional_residual + out.mid_block_res_sample;
+        }
+    }
+    at::Tensor noise_pred;
+    if (!deep_cache)
+        noise_pred = unet->forward(in);
+    else if (shallow)
+        noise_pred = unet->forward_shallow(in, deep_cache->branch, deep_cache->deep_features);
+    else
+        noise_pred = unet->forward_keeping(in, deep_cache->branch, deep_cache->deep_features);
+    noise_pred = noise_pred.to(at::kFloat).contiguous();
+    if (c.cfg) {
+        const auto parts = noise_pred.chunk(2);
+        noise_pred = parts[0] + q.guidance_scale * (parts[1] - parts[0]);
+    }
+    const auto out = scheduler.step(noise_pred, index, latents, generator);
+    StepOutput result{out.prev_sample, out.pred_original_sample};
+    if (q.mask_image && unet_channels == 4) {
+        // Inpainting with a plain UNet: outside the mask, the init image noised to the next step.
+        at::Tensor proper = start.image_latents;
+        if (k + 1 < total) proper = scheduler.add_noise(start.image_latents, start.noise, index + 1);
+        result.latents = (1 - start.mask) * proper + start.mask * result.latents;
+    }
+    return result;
+}
+
+at::Tensor Engine::decode(BaseModel& base, const at::Tensor& latents, const CancelToken* cancel) {
+    // One image at a time (memory).
+    const double sf = base.vae->config.scaling_factor;
+    std::vector<at::Tensor> decoded;
+    for (std::int64_t i = 0; i < latents.size(0); ++i) {
+        check_cancel(cancel);
+        decoded.push_back(decode_latent(base, latents.narrow(0, i, 1) / sf));
+    }
+    at::Tensor all = at::cat(decoded);
+    if (!at::isfinite(all).all().item<bool>()) throw Error("the decoded image contains NaN");
+    return all;
+}
+
+GenerationResult Engine::generate(const GenerationRequest& q, const ProgressCallback& progress, const CancelToken* cancel,
+                                  Trace* trace) {
+    validate_request(q);
+    Reporter report{progress};
+    c10::InferenceMode guard;
+    const at::ScalarType dtype = q.dtype == "bfloat16" ? at::kBFloat16 : at::kFloat;
+
+    LoadedModels models = load_models(q, dtype, report);
+    BaseModel& base = *models.base;
+    if (q.deep_cache) base.unet->check_branch(q.deep_cache->branch);
+    check_cancel(cancel);
+
+    const std::uint64_t seed = q.seed ? *q.seed : std::random_device()();
+    at::Generator generator = at::make_generator<at::CPUGeneratorImpl>(seed);
+    auto scheduler = schedulers::make_scheduler(q.scheduler, base.scheduler_config, schedulers::SchedulerOptions{q.eta, q.timestep_spacing});
+    scheduler->set_timesteps(q.num_inference_steps);
+
+    report("encoding", 0, 0, nullptr);
+    Conditioning conditioning = encode_conditioning(q, models, dtype, trace);
+    check_cancel(cancel);
+
+    const StartLatents start = prepare_latents(q, base, *scheduler, generator);
+    if (trace) trace->timesteps = scheduler->timesteps().slice(0, static_cast<std::int64_t>(start.begin));
+
+    const int total = static_cast<int>(scheduler->size() - start.begin);
+    std::optional<DeepCacheState> deep_cache;
+    if (q.deep_cache) {
+        deep_cache = DeepCacheState{q.deep_cache->interval, nn::DeepCacheBranch::from_id(q.deep_cache->branch), {}};
+    }
+    at::Tensor latents = start.latents;
     report("denoising", 0, total, nullptr);
     for (int k = 0; k < total; ++k) {
         check_cancel(cancel);
-        const std::size_t index = begin + static_cast<std::size_t>(k);
-        const at::Tensor t = scheduler->timesteps()[static_cast<std::int64_t>(index)];
-        at::Tensor model_input = cfg ? at::cat({latents, latents}) : latents;
-        model_input = network_input(scheduler->scale_model_input(model_input, index), dtype);
-
-        nn::UNetInputs in;
-        in.sample = unet_channels == 9 ? at::cat({model_input, mask_cfg, masked_cfg}, 1) : model_input;
-        in.timestep = t;
-        in.encoder_hidden_states = prompt_embeds;
-        in.text_key_values = &text_kv;
-        in.image_prompts = image_prompts.for_step(k, total);
-        for (std::size_t c = 0; c < controlnets.size(); ++c) {
-            const auto& s = q.controlnets[c];
-            const bool keep = !(static_cast<double>(k) / total < s.start || static_cast<double>(k + 1) / total > s.end);
-            if (!keep) continue;
-            auto out = controlnets[c]->forward(model_input, t, prompt_embeds, control_images[c], s.conditioning_scale);
-            if (in.down_block_additional_residuals.empty()) {
-                in.down_block_additional_residuals = out.down_block_res_samples;
-                in.mid_block_additional_residual = out.mid_block_res_sample;
-            } else {
-                for (std::size_t r = 0; r < out.down_block_res_samples.size(); ++r)
-                    in.down_block_additional_residuals[r] = in.down_block_additional_residuals[r] + out.down_block_res_samples[r];
-                in.mid_block_additional_residual = in.mid_block_additional_residual + out.mid_block_res_sample;
-            }
-        }
-        at::Tensor noise_pred = unet->forward(in).to(at::kFloat).contiguous();
-        if (cfg) {
-            const auto parts = noise_pred.chunk(2);
-            noise_pred = parts[0] + q.guidance_scale * (parts[1] - parts[0]);
-        }
-        const auto out = scheduler->step(noise_pred, index, latents, generator);
-        latents = out.prev_sample;
-        if (inpainting && unet_channels == 4) {
-            at::Tensor proper = image_latents;
-            if (k + 1 < total) proper = scheduler->add_noise(image_latents, noise, index + 1);
-            latents = (1 - mask) * proper + mask * latents;
-        }
+        const StepOutput step = denoise_step(q, models, conditioning, start, latents, k, total, *scheduler, generator, dtype,
+                                             deep_cache ? &*deep_cache : nullptr);
+        latents = step.latents;
         if (trace) trace->step_latents.push_back(latents);
         if (progress) {
-            const bool decoded_preview = preview_decoder && (k + 1) % q.preview_every == 0;
-            const Image preview = decoded_preview ? tiny_preview(preview_decoder, out.pred_original_sample, dtype)
-                                                  : latent_preview(out.pred_original_sample);
+            const bool decoded_preview = models.preview_decoder && (k + 1) % q.preview_every == 0;
+            const Image preview = decoded_preview ? tiny_preview(models.preview_decoder, step.pred_original_sample, dtype)
+                                                  : latent_preview(step.pred_original_sample);
             report("denoising", k + 1, total, &preview);
         }
     }
     if (!at::isfinite(latents).all().item<bool>())
         throw Error("the generation diverged (NaN in the latents); try float32 or fewer/other settings");
 
-    // Decoding, one image at a time (memory).
     report("decoding", total, total, nullptr);
-    std::vector<at::Tensor> decoded;
-    for (std::int64_t i = 0; i < copies; ++i) {
-        check_cancel(cancel);
-        decoded.push_back(decode_latent(base, latents.narrow(0, i, 1) / sf));
-    }
-    const at::Tensor all = at::cat(decoded);
-    if (!at::isfinite(all).all().item<bool>()) throw Error("the decoded image contains NaN");
+    const at::Tensor all = decode(base, latents, cancel);
     if (trace) {
         trace->latents_final = latents;
         trace->decoded = all;
@@ -422,8 +476,8 @@ GenerationResult Engine::generate(const GenerationRequest& q, const ProgressCall
     GenerationResult result;
     result.images = to_images(all);
     result.seed = seed;
-    result.seconds = elapsed();
-    result.warnings = std::move(warnings);
+    result.seconds = report.elapsed();
+    result.warnings = std::move(conditioning.warnings);
     const at::Tensor lat = latents.contiguous();
     result.latents.assign(lat.data_ptr<float>(), lat.data_ptr<float>() + lat.numel());
     result.latents_shape = lat.sizes().vec();

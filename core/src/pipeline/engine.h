@@ -7,6 +7,8 @@
 #include <ATen/ATen.h>
 
 #include "ipadapter/image_embedding.h"
+#include "ipadapter/image_prompts.h"
+#include "schedulers/scheduler.h"
 #include "ips/generation.h"
 #include "pipeline/model_cache.h"
 
@@ -41,6 +43,51 @@ public:
     }
 
 private:
+    // The stages of one generation, in the order of diffusers' pipeline __call__; `generate` runs them in turn.
+    // The denoising step is the one place a sampler, a cache of deep features or a mask plugs in.
+    struct Reporter;  // progress and elapsed time (engine.cpp)
+    struct LoadedModels {
+        BaseModel* base = nullptr;
+        std::vector<ipadapter::IPAdapterModel> adapters;
+        std::vector<nn::ControlNetModel> controlnets;
+        nn::TinyDecoder preview_decoder{nullptr};
+    };
+    // What every step sees besides the latents.
+    struct Conditioning {
+        bool cfg = false;          // the batch holds the unconditional half first
+        std::int64_t copies = 1;   // images per prompt
+        at::Tensor prompt_embeds;  // [2B or B, 77 * windows, C] in the network precision
+        std::vector<nn::KeyValue> text_kv;
+        ipadapter::PreparedImagePrompts image_prompts;
+        std::vector<at::Tensor> control_images;  // per ControlNet, batched as the UNet input
+        std::vector<std::string> warnings;
+    };
+    // The latents denoising starts from, and what inpainting needs at every step.
+    struct StartLatents {
+        std::size_t begin = 0;  // the first scheduler index run (img2img skips the first ones)
+        at::Tensor latents, noise, image_latents, mask, masked_image_latents;
+    };
+    // DeepCache across the steps of one generation: the deep features of the last full pass.
+    struct DeepCacheState {
+        int interval = 1;
+        nn::DeepCacheBranch branch;
+        at::Tensor deep_features;
+        bool full_pass(int step) const { return step % interval == 0; }
+    };
+    struct StepOutput {
+        at::Tensor latents;             // after the step (and the inpaint blend)
+        at::Tensor pred_original_sample;  // the scheduler's estimate of the clean latents (previews)
+    };
+
+    LoadedModels load_models(const GenerationRequest& request, at::ScalarType dtype, Reporter& reporter);
+    Conditioning encode_conditioning(const GenerationRequest& request, LoadedModels& models, at::ScalarType dtype, Trace* trace);
+    StartLatents prepare_latents(const GenerationRequest& request, BaseModel& base, schedulers::Scheduler& scheduler,
+                                 at::Generator& generator);
+    StepOutput denoise_step(const GenerationRequest& request, LoadedModels& models, Conditioning& conditioning,
+                            const StartLatents& start, const at::Tensor& latents, int step, int total, schedulers::Scheduler& scheduler,
+                            at::Generator& generator, at::ScalarType dtype, DeepCacheState* deep_cache);
+    at::Tensor decode(BaseModel& base, const at::Tensor& latents, const CancelToken* cancel);
+
     struct TextEmbeddings {
         at::Tensor cond, uncond;  // [1, 77 * windows, C] in the text encoder's precision (same windows)
     };

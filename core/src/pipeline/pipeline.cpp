@@ -72,6 +72,9 @@ void validate_request(const GenerationRequest& q) {
     if (q.clip_skip && (*q.clip_skip < 0 || *q.clip_skip > 10)) throw InputError("clip_skip must be between 0 and 10");
     prompt_syntax_or_throw(q.prompt_syntax);
     if (!std::isfinite(q.eta) || q.eta < 0 || q.eta > 1) throw InputError("eta must be between 0 and 1");
+    if (q.deep_cache && (q.deep_cache->interval < 1 || q.deep_cache->interval > q.num_inference_steps))
+        throw InputError("deep_cache interval must be from 1 (a full pass every step) to the number of steps (" +
+                         std::to_string(q.num_inference_steps) + "), got " + std::to_string(q.deep_cache->interval));
     if (q.strength && !q.init_image) throw InputError("strength needs an init_image (img2img or inpainting)");
     if (q.strength && !(*q.strength > 0.0 && *q.strength <= 1.0)) throw InputError("strength must be in (0, 1]");
     if (q.mask_image && !q.init_image) throw InputError("mask_image needs an init_image to paint into");

@@ -210,7 +210,7 @@ GenerationRequest parse_request_json(const std::string& text, const fs::path& ba
     const Reader r(source, base_dir);
     r.only_keys(j, {"schema", "model", "vae", "prompt", "negative_prompt", "width", "height", "num_inference_steps", "guidance_scale",
                     "seed", "scheduler", "timestep_spacing", "clip_skip", "prompt_syntax", "num_images_per_prompt", "dtype", "eta", "ip_adapters", "controlnets",
-                    "loras", "embeddings", "init_image", "strength", "mask_image", "latents", "name"},
+                    "loras", "embeddings", "init_image", "strength", "mask_image", "latents", "deep_cache", "name"},
                 "");
     const long long schema = r.integer(j, "schema", "", kRequestSchema);
     if (schema > kRequestSchema)
@@ -254,6 +254,15 @@ GenerationRequest parse_request_json(const std::string& text, const fs::path& ba
     q.strength = r.optional_number(j, "strength", "");
     q.mask_image = r.image_field(j, "mask_image", "");
     q.latents_file = r.path_field(j, "latents", "");
+    if (j.contains("deep_cache") && !j.at("deep_cache").is_null()) {
+        const json& d = j.at("deep_cache");
+        if (!d.is_object()) r.fail("deep_cache", "must be an object such as {\"interval\": 3, \"branch\": 0} or null");
+        r.only_keys(d, {"interval", "branch"}, "deep_cache.");
+        DeepCacheSettings cache;
+        cache.interval = static_cast<int>(r.integer(d, "interval", "deep_cache.", cache.interval));
+        cache.branch = static_cast<int>(r.integer(d, "branch", "deep_cache.", cache.branch));
+        q.deep_cache = cache;
+    }
     return q;
 }
 
@@ -341,6 +350,7 @@ std::string request_to_json(const GenerationRequest& q, const fs::path& base) {
     j["strength"] = q.strength ? json(*q.strength) : json(nullptr);
     j["mask_image"] = image_json(q.mask_image, base, "mask_image");
     if (!q.latents_file.empty()) j["latents"] = relative_text(q.latents_file, base);
+    if (q.deep_cache) j["deep_cache"] = {{"interval", q.deep_cache->interval}, {"branch", q.deep_cache->branch}};
     return j.dump(2);
 }
 
