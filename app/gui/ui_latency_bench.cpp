@@ -1,7 +1,13 @@
 // ipstudio-ui-bench: how responsive the window stays while it generates. Opens the real main window
 // (offscreen works), starts one generation and measures how late the UI thread's event loop runs a
-// 5 ms timer meanwhile. Prints the figures; asserts nothing.
+// 5 ms timer meanwhile. With --live N it turns Live on and types N prompt words, one every --edit-ms,
+// and prints the time from each edit to the frame that shows it. Prints the figures; asserts nothing.
+#include <QAction>
 #include <QApplication>
+#include <QPlainTextEdit>
+#include <QTimer>
+#include <algorithm>
+#include <vector>
 #include <QCommandLineParser>
 #include <QElapsedTimer>
 #include <QSpinBox>
@@ -12,9 +18,71 @@
 #include "config_root.h"
 #include "image_loader.h"
 #include "latency_probe.h"
+#include "live_bar.h"
+#include "live_controller.h"
 #include "main_window.h"
 #include "reference_panel.h"
 #include "settings_panel.h"
+
+namespace {
+
+double percentile(std::vector<double> v, double p) {
+    if (v.empty()) return 0;
+    std::sort(v.begin(), v.end());
+    return v[static_cast<std::size_t>(p * double(v.size() - 1) + 0.5)];
+}
+
+// Live: a first frame (models load), then `edits` prompt words typed `editMs` apart; each frame shown reports
+// how long ago the oldest edit it answers was made.
+int runLiveBench(QApplication& app, ipsui::MainWindow& window, ipsui::LatencyProbe& probe, int edits, const QString& preset,
+                 int editMs, int size, QTextStream& out) {
+    ipsui::LiveSettings settings;
+    settings.preset = preset;
+    settings.size = size;
+    window.liveBar()->setSettings(settings);
+    window.live()->setSettings(settings);
+    std::vector<double> editToFrame;
+    int typed = 0;
+    bool warm = false;
+    QTimer typing;
+    QObject::connect(&typing, &QTimer::timeout, &app, [&] {
+        if (typed == edits) {
+            typing.stop();
+            return;
+        }
+        window.promptEdit()->appendPlainText(QStringLiteral("word%1").arg(++typed));
+    });
+    QObject::connect(window.live(), &ipsui::LiveController::frameShown, &app, [&](const QImage&, double seconds) {
+        if (!warm) {  // the first frame loads the models: not an edit's latency
+            warm = true;
+            out << "first frame (models loaded cold): " << seconds << " s\n";
+            out.flush();
+            probe.start();
+            typing.start(editMs);
+            return;
+        }
+        editToFrame.push_back(seconds);
+        if (typed == edits && !window.live()->stale()) {
+            probe.stop();
+            out << "machine: " << QThread::idealThreadCount() << " cores; live " << preset << " at " << size << " px, "
+                << edits << " edits " << editMs << " ms apart, " << editToFrame.size() << " frames shown\n";
+            out << "edit to frame: median " << percentile(editToFrame, 0.5) << " s, p90 " << percentile(editToFrame, 0.9) << " s\n";
+            out << "UI thread: " << probe.summary() << "\n";
+            out.flush();
+            app.exit(0);
+        }
+    });
+    QObject::connect(&window, &ipsui::MainWindow::generationEnded, &app, [&] {
+        if (!window.messageText().isEmpty() && window.banner()->isVisible()) {
+            out << "live frame failed: " << window.messageText() << "\n";
+            app.exit(1);
+        }
+    });
+    QTimer::singleShot(0, &app, [&] { window.liveAction()->setChecked(true); });
+    return app.exec();
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
     QApplication app(argc, argv);
@@ -32,6 +100,10 @@ int main(int argc, char** argv) {
         {QStringLiteral("size"), QStringLiteral("output side in pixels"), QStringLiteral("n"), QStringLiteral("512")},
         {QStringLiteral("steps"), QStringLiteral("denoising steps"), QStringLiteral("n"), QStringLiteral("20")},
         {QStringLiteral("threads"), QStringLiteral("engine threads (0 = all cores)"), QStringLiteral("n"), QStringLiteral("0")},
+        {QStringLiteral("live"), QStringLiteral("Live mode: this many scripted edits (prompt words)"), QStringLiteral("n"), QStringLiteral("0")},
+        {QStringLiteral("live-preset"), QStringLiteral("Live sampler: lcm4, lcm2, hyper8cfg, tcd4"), QStringLiteral("id"), QStringLiteral("lcm2")},
+        {QStringLiteral("edit-ms"), QStringLiteral("Live: milliseconds between edits"), QStringLiteral("n"), QStringLiteral("1000")},
+        {QStringLiteral("preview-decoder"), QStringLiteral("TAESD decoder folder (optional)"), QStringLiteral("path"), QString()},
     });
     parser.process(app);
 
@@ -47,6 +119,7 @@ int main(int argc, char** argv) {
     models.baseModel = parser.value(QStringLiteral("model"));
     models.ipAdapters = {parser.value(QStringLiteral("ip-adapter"))};
     models.imageEncoder = parser.value(QStringLiteral("image-encoder"));
+    models.previewDecoder = parser.value(QStringLiteral("preview-decoder"));
     window.setModelConfig(models);
     window.show();
     window.references()->addLoaded({ipsui::loadImageFile(parser.value(QStringLiteral("reference")))});
@@ -58,6 +131,9 @@ int main(int argc, char** argv) {
 
     QTextStream out(stdout);
     ipsui::LatencyProbe probe;
+    if (const int edits = parser.value(QStringLiteral("live")).toInt(); edits > 0)
+        return runLiveBench(app, window, probe, edits, parser.value(QStringLiteral("live-preset")),
+                            parser.value(QStringLiteral("edit-ms")).toInt(), size, out);
     QElapsedTimer clock;
     QObject::connect(&window, &ipsui::MainWindow::generationEnded, &app, [&] {
         probe.stop();

@@ -37,6 +37,8 @@
 #include "control_panel.h"
 #include "history_panel.h"
 #include "init_image_panel.h"
+#include "live_bar.h"
+#include "live_controller.h"
 #include "ips/errors.h"
 #include "ips/request_json.h"
 #include "ips/runtime.h"
@@ -150,6 +152,7 @@ MainWindow::MainWindow(AppContext context, QWidget* parent)
 
     buildMenus();
     connectWorker();
+    setupLive();
     restoreSession();
     if (!context_.libraryFolder.isEmpty()) useLibraryFolder(QSettings().value(QStringLiteral("library/folder"), context_.libraryFolder).toString());
     startWorkSession();
@@ -232,6 +235,8 @@ QWidget* MainWindow::buildCenterColumn() {
     tokenCounts->addWidget(promptTokens_, 1);
     tokenCounts->addWidget(negativeTokens_, 1);
     layout->addLayout(tokenCounts);
+    liveBar_ = new LiveBar;
+    layout->addWidget(liveBar_);
 
     auto* run = new QHBoxLayout;
     generate_ = new QPushButton(tr("Generate"));
@@ -248,6 +253,8 @@ QWidget* MainWindow::buildCenterColumn() {
     progress_->setValue(0);
     run->addWidget(generate_);
     run->addWidget(cancel_);
+    run->addWidget(liveBar_->keepButton());
+    run->addWidget(liveBar_->refineButton());
     run->addWidget(progress_, 1);
     layout->addLayout(run);
 
@@ -538,6 +545,10 @@ void MainWindow::connectWorker() {
         stage_->setText(loadingText(bytesLoaded_, (QDateTime::currentMSecsSinceEpoch() - stageStartedMs_) / 1000.0));
     });
     connect(h, &WorkerHost::preview, this, [this](const QImage& image) {
+        if (live_->ownsActiveJob()) {  // Live shows finished frames only: the newest whole picture stays up
+            host_->worker()->previewShown();
+            return;
+        }
         // Latent-space previews are 1/8 of the output, TAESD ones full size: both shown at the output size, so
         // the view does not jump between them or at the end.
         result_->setImage(image.scaled(activeOutputSize_, Qt::IgnoreAspectRatio, Qt::SmoothTransformation));
@@ -551,6 +562,7 @@ void MainWindow::connectWorker() {
     });
     connect(h, &WorkerHost::cancelled, this, [this] {
         loadingTicker_->stop();
+        if (live_->ownsActiveJob()) return;  // a live frame gave way to a newer one or to Live going off
         stage_->setText(tr("Cancelled"));
         // Put back what was shown before the run instead of a half-formed preview.
         if (history_->currentIndex() >= 0) showHistoryEntry(history_->currentIndex());
@@ -564,6 +576,7 @@ void MainWindow::connectWorker() {
 }
 
 void MainWindow::onFinished(const GenerationOutcome& outcome) {
+    if (live_->ownsJob(outcome.job)) return;  // the LiveController shows it; Keep adds it to the history
     history_->add(outcome);
     settings_->setLastSeed(outcome.seed);
     canvasTabs_->setCurrentWidget(result_);
@@ -687,7 +700,9 @@ void MainWindow::applyRequest(const ips::GenerationRequest& r) {
 }
 
 void MainWindow::generate() {
-    if (host_->busy()) return;
+    // A live frame gives way to Generate (it is cancelled at its next step); anything else runs to its end.
+    const bool replacesLiveFrame = host_->busy() && live_->ownsActiveJob();
+    if (host_->busy() && !replacesLiveFrame) return;
     QString error;
     const auto request = buildRequest(&error);
     if (!request) {
@@ -704,7 +719,8 @@ void MainWindow::generate() {
     stage_->setText(tr("Starting\u2026"));
     canvasTabs_->setCurrentWidget(result_);
     activeOutputSize_ = QSize(request->width, request->height);
-    host_->submit(*request, settings_->threads());
+    if (replacesLiveFrame) host_->cancel();
+    live_->pauseFor(host_->submit(*request, settings_->threads()));
 }
 
 void MainWindow::cancel() {

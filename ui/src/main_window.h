@@ -27,6 +27,8 @@ class CanvasView;
 class PromptTokenCounter;
 class ControlPanel;
 class HistoryPanel;
+class LiveBar;
+class LiveController;
 class InitImagePanel;
 class LoraPanel;
 class PresetStore;
@@ -120,6 +122,9 @@ public:
     PromptTokenCounter* promptTokens() const { return promptTokens_; }
     QTabWidget* canvasTabs() const { return canvasTabs_; }
     WorkerHost* worker() const { return host_; }
+    LiveController* live() const { return live_; }
+    LiveBar* liveBar() const { return liveBar_; }
+    QAction* liveAction() const { return liveAction_; }
 
 Q_SIGNALS:
     void generationEnded();  // finished, failed or cancelled
@@ -153,6 +158,9 @@ private:
     // Replaces the LoRA list; missing files are listed as missing, not sent, and named in the status bar.
     void restoreLoras(const QList<LoraEntry>& entries);
     QString withLoraNote(const QString& status) const;
+    void setupLive();   // main_window_live.cpp
+    void liveEdited();  // an edit a live frame depends on
+    void refineLive();  // the live frame's seed through the full settings
     void showAbout();
     void showShortcuts();
     void openResultsFolder();
@@ -169,6 +177,9 @@ private:
     InitImagePanel* init_;
     HistoryPanel* history_;
     CanvasView* result_;
+    LiveBar* liveBar_ = nullptr;
+    LiveController* live_ = nullptr;
+    QAction* liveAction_ = nullptr;
     QTabWidget* canvasTabs_;
     QPlainTextEdit* prompt_;
     QPlainTextEdit* negative_;

@@ -1,0 +1,184 @@
+// Live mode: the live request made from the window's, frames that follow edits (replacing the running one),
+// Keep and Refine, Generate while Live runs, and Live without a model.
+#include <QAction>
+#include <QPlainTextEdit>
+#include <QPushButton>
+#include <QSignalSpy>
+#include <QSpinBox>
+#include <QtTest>
+
+#include "history_panel.h"
+#include "live_bar.h"
+#include "live_controller.h"
+#include "live_request.h"
+#include "settings_panel.h"
+#include "ui_test_env.h"
+
+namespace {
+
+ips::GenerationRequest windowRequest() {
+    ips::GenerationRequest q;
+    q.model = "/models/sd15";
+    q.prompt = "a lighthouse";
+    q.width = 512;
+    q.height = 768;
+    q.num_inference_steps = 30;
+    q.guidance_scale = 7.5;
+    q.scheduler = "dpmpp_2m";
+    q.num_images_per_prompt = 3;
+    return q;
+}
+
+}  // namespace
+
+class TestLive : public QObject {
+    Q_OBJECT
+    QTemporaryDir dir;
+    std::unique_ptr<ipsui::MainWindow> window;
+
+    // Waits for the next frame shown, up to `ms`; returns its request's prompt.
+    bool waitFrame(QSignalSpy& frames, int count, int ms = 120000) {
+        QElapsedTimer t;
+        t.start();
+        while (frames.count() < count && t.elapsed() < ms) QTest::qWait(20);
+        return frames.count() >= count;
+    }
+    QString framePrompt() const {
+        return QString::fromStdString(window->live()->lastFrame() ? window->live()->lastFrame()->request.prompt : std::string());
+    }
+
+private Q_SLOTS:
+    void initTestCase() {
+        QVERIFY(dir.isValid());
+        ipstest::isolateSettings(dir);
+        window = std::make_unique<ipsui::MainWindow>(ipstest::testContext(dir));
+        window->setModelConfig(ipstest::tinyModels());
+        window->settings()->widthBox()->setValue(64);
+        window->settings()->heightBox()->setValue(64);
+        window->resize(1400, 900);
+        window->show();
+        QVERIFY(QTest::qWaitForWindowExposed(window.get()));
+    }
+
+    void liveRequestTakesThePresetSizeAndSeed() {
+        ipsui::LiveSettings s;
+        s.preset = QStringLiteral("lcm4");
+        s.size = 384;
+        const auto q = ipsui::liveRequest(windowRequest(), s, 42);
+        QCOMPARE(q.scheduler, std::string("lcm"));
+        QCOMPARE(q.num_inference_steps, 4);
+        QCOMPARE(q.guidance_scale, 1.0);
+        QCOMPARE(*q.seed, std::uint64_t(42));
+        QCOMPARE(q.num_images_per_prompt, 1);
+        // 512x768 to a longer side of 384, aspect kept, multiples of 8.
+        QCOMPARE(q.width, 256);
+        QCOMPARE(q.height, 384);
+        QCOMPARE(q.prompt, std::string("a lighthouse"));
+        QVERIFY(!q.deep_cache);
+
+        s.preset = QStringLiteral("hyper8cfg");
+        s.size = 0;
+        s.deepCache = true;
+        const auto hyper = ipsui::liveRequest(windowRequest(), s, 1);
+        QCOMPARE(hyper.scheduler, std::string("euler"));
+        QCOMPARE(hyper.timestep_spacing, std::string("trailing"));
+        QCOMPARE(hyper.num_inference_steps, 8);
+        QCOMPARE(hyper.guidance_scale, 3.5);
+        QCOMPARE(hyper.width, 512);  // size 0: the output size
+        QVERIFY(hyper.deep_cache && hyper.deep_cache->interval == 2);
+
+        s.preset = QStringLiteral("own");
+        const auto own = ipsui::liveRequest(windowRequest(), s, 1);
+        QCOMPARE(own.scheduler, std::string("dpmpp_2m"));
+        QCOMPARE(own.num_inference_steps, 30);
+    }
+
+    void liveStrengthForImg2imgOnly() {
+        ipsui::LiveSettings s;
+        s.strength = 0.3;
+        auto full = windowRequest();
+        full.init_image = ips::ImageSource{"/pictures/sketch.png", nullptr};
+        full.strength = 0.8;
+        QCOMPARE(*ipsui::liveRequest(full, s, 1).strength, 0.3);
+        // LCM picks 4 steps among 50 x strength timesteps: a strength under 4/50 is raised to it.
+        s.strength = 0.05;
+        QCOMPARE(*ipsui::liveRequest(full, s, 1).strength, 0.08);
+        // Inpainting keeps the window's strength.
+        full.mask_image = ips::ImageSource{"/pictures/mask.png", nullptr};
+        QCOMPARE(*ipsui::liveRequest(full, s, 1).strength, 0.8);
+    }
+
+    void framesFollowEditsAndStayOutOfHistory() {
+        window->promptEdit()->setPlainText(QStringLiteral("a red fox"));
+        QSignalSpy frames(window->live(), &ipsui::LiveController::frameShown);
+        const int historyBefore = window->history()->count();
+        window->liveAction()->setChecked(true);
+        QVERIFY(window->live()->enabled());
+        QVERIFY(waitFrame(frames, 1));
+        QCOMPARE(framePrompt(), QStringLiteral("a red fox"));
+        QCOMPARE(window->live()->lastFrame()->request.scheduler, std::string("lcm"));
+        QCOMPARE(window->history()->count(), historyBefore);
+        const auto seed = window->live()->seed();
+        QCOMPARE(window->live()->lastFrame()->seed, seed);
+        QVERIFY(window->liveBar()->indicatorText().contains(QStringLiteral("live")));
+
+        // Typing: each keystroke is an edit; the last frame shows the whole word, with the same seed.
+        for (const QString& text : {QStringLiteral("a blue"), QStringLiteral("a blue fox"), QStringLiteral("a blue fox, night")}) {
+            window->promptEdit()->setPlainText(text);
+            QTest::qWait(5);
+        }
+        QElapsedTimer t;
+        t.start();
+        while ((framePrompt() != QStringLiteral("a blue fox, night") || window->live()->stale()) && t.elapsed() < 120000) QTest::qWait(20);
+        QCOMPARE(framePrompt(), QStringLiteral("a blue fox, night"));
+        QCOMPARE(window->live()->lastFrame()->seed, seed);
+        QCOMPARE(window->history()->count(), historyBefore);
+        QVERIFY(!window->isGenerating());
+        QVERIFY(frames.count() <= 4);  // coalesced or replaced: never more frames than edits
+
+        // Keep: the frame goes to the history with its request.
+        window->liveBar()->keepButton()->click();
+        QCOMPARE(window->history()->count(), historyBefore + 1);
+        QCOMPARE(window->history()->entry(window->history()->count() - 1).request.prompt, std::string("a blue fox, night"));
+    }
+
+    void refineRunsTheFullSettingsWithTheLiveSeed() {
+        QVERIFY(window->live()->enabled());
+        window->settings()->stepsBox()->setValue(3);
+        const int before = window->history()->count();
+        QSignalSpy ended(window.get(), &ipsui::MainWindow::generationEnded);
+        window->liveBar()->refineButton()->click();
+        QElapsedTimer t;
+        t.start();
+        while (window->history()->count() == before && t.elapsed() < 120000) QTest::qWait(20);
+        QCOMPARE(window->history()->count(), before + 1);
+        const auto& refined = window->history()->entry(before);
+        QCOMPARE(refined.seed, window->live()->seed());
+        QCOMPARE(refined.request.num_inference_steps, 3);
+        QCOMPARE(refined.request.scheduler, window->settingsRequest().scheduler);
+    }
+
+    void liveOffStopsFrames() {
+        window->liveAction()->setChecked(false);
+        QVERIFY(!window->live()->enabled());
+        QSignalSpy frames(window->live(), &ipsui::LiveController::frameShown);
+        window->promptEdit()->setPlainText(QStringLiteral("no frame for this"));
+        QTest::qWait(300);
+        QCOMPARE(frames.count(), 0);
+        QVERIFY(window->liveBar()->indicatorText().contains(QStringLiteral("off")));
+    }
+
+    void liveWithoutAModelSaysSo() {
+        ipsui::MainWindow bare(ipstest::testContext(dir));
+        bare.show();
+        bare.liveAction()->setChecked(true);
+        QTest::qWait(50);
+        QVERIFY(bare.banner()->isVisible());
+        QVERIFY(bare.messageText().contains(QStringLiteral("No base model")));
+        QVERIFY(!bare.isGenerating());
+        bare.liveAction()->setChecked(false);
+    }
+};
+
+QTEST_MAIN(TestLive)
+#include "test_live.moc"

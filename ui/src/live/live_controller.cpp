@@ -1,0 +1,97 @@
+#include "live_controller.h"
+
+#include <random>
+
+#include "worker_host.h"
+
+namespace ipsui {
+
+LiveController::LiveController(WorkerHost* host, RequestSource fullRequest, QObject* parent)
+    : QObject(parent), host_(host), fullRequest_(std::move(fullRequest)) {
+    clock_.start();
+    coalesce_.setSingleShot(true);
+    connect(&coalesce_, &QTimer::timeout, this, &LiveController::startFrame);
+    connect(host_, &WorkerHost::stageChanged, this, [this](const QString& stage) { loading_ = stage == QStringLiteral("loading models"); });
+    connect(host_, &WorkerHost::finished, this, &LiveController::onFinished);
+    connect(host_, &WorkerHost::idle, this, &LiveController::onIdle);
+}
+
+void LiveController::setEnabled(bool on, std::optional<std::uint64_t> seed) {
+    if (on == enabled_) return;
+    enabled_ = on;
+    if (on) {
+        seed_ = seed ? *seed : std::random_device()();
+        edited();
+    } else {
+        coalesce_.stop();
+        dirty_ = false;
+        firstEditMs_ = -1;
+        if (ownsActiveJob()) host_->cancel();
+    }
+    Q_EMIT stateChanged();
+}
+
+void LiveController::setSettings(const LiveSettings& settings) {
+    settings_ = settings;
+    edited();
+}
+
+bool LiveController::ownsActiveJob() const { return host_->busy() && ownsJob(host_->activeJob()); }
+
+bool LiveController::frameRunning() const { return ownsActiveJob(); }
+
+void LiveController::pauseFor(quint64 job) {
+    pausedFor_ = job;
+    coalesce_.stop();
+}
+
+void LiveController::edited() {
+    if (!enabled_) return;
+    if (!dirty_) firstEditMs_ = clock_.elapsed();
+    dirty_ = true;
+    // Quick frames: start now (a zero timer still merges the edits of one event). Slow ones: wait for a pause.
+    coalesce_.start(lastFrameSeconds_ * 1000 > kSlowFrameMs ? kCoalesceMs : 0);
+    Q_EMIT stateChanged();
+}
+
+void LiveController::startFrame() {
+    if (!enabled_ || !dirty_) return;
+    if (host_->busy()) {
+        // A window job (Generate, Refine) and a frame still loading models run to their end; the edit waits
+        // for `idle`. A frame that is denoising is replaced at its next step.
+        if (!ownsActiveJob() || loading_) return;
+        host_->cancel();
+    }
+    QString error;
+    const auto full = fullRequest_(&error);
+    if (!full) {
+        dirty_ = false;
+        Q_EMIT problem(error);
+        Q_EMIT stateChanged();
+        return;
+    }
+    previousJob_ = job_;
+    jobEditMs_ = firstEditMs_;
+    dirty_ = false;
+    firstEditMs_ = -1;
+    loading_ = false;
+    job_ = host_->submit(liveRequest(*full, settings_, seed_), 0);
+    Q_EMIT stateChanged();
+}
+
+void LiveController::onFinished(const GenerationOutcome& outcome) {
+    if (outcome.job != job_ || outcome.images.isEmpty()) return;
+    lastFrame_ = outcome;
+    const double editToFrame = jobEditMs_ >= 0 ? (clock_.elapsed() - jobEditMs_) / 1000.0 : outcome.seconds;
+    lastFrameSeconds_ = outcome.seconds;
+    Q_EMIT frameShown(outcome.images.first(), editToFrame);
+    Q_EMIT stateChanged();
+}
+
+void LiveController::onIdle() {
+    if (pausedFor_ != 0) pausedFor_ = 0;
+    Q_EMIT stateChanged();
+    if (enabled_ && dirty_) coalesce_.start(0);
+}
+
+}  // namespace ipsui
