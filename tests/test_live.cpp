@@ -87,6 +87,14 @@ private Q_SLOTS:
         QCOMPARE(hyper.width, 512);  // size 0: the output size
         QVERIFY(hyper.deep_cache && hyper.deep_cache->interval == 2);
 
+        // TAESD frames only where a preview decoder is installed.
+        QVERIFY(!hyper.draft_decode);
+        auto withDecoder = windowRequest();
+        withDecoder.preview_decoder = "/models/taesd";
+        QVERIFY(ipsui::liveRequest(withDecoder, s, 1).draft_decode);
+        s.tinyFrames = false;
+        QVERIFY(!ipsui::liveRequest(withDecoder, s, 1).draft_decode);
+
         s.preset = QStringLiteral("own");
         const auto own = ipsui::liveRequest(windowRequest(), s, 1);
         QCOMPARE(own.scheduler, std::string("dpmpp_2m"));
@@ -156,6 +164,30 @@ private Q_SLOTS:
         QCOMPARE(refined.seed, window->live()->seed());
         QCOMPARE(refined.request.num_inference_steps, 3);
         QCOMPARE(refined.request.scheduler, window->settingsRequest().scheduler);
+    }
+
+    void keepDecodesATaesdFrameWithTheVae() {
+        auto models = ipstest::tinyModels();
+        models.previewDecoder = ipstest::dataFile("tiny-taesd");
+        window->setModelConfig(models);
+        QSignalSpy frames(window->live(), &ipsui::LiveController::frameShown);
+        window->promptEdit()->setPlainText(QStringLiteral("a green door"));
+        QVERIFY(waitFrame(frames, 1));
+        QElapsedTimer t;
+        t.start();
+        while ((framePrompt() != QStringLiteral("a green door") || window->live()->stale()) && t.elapsed() < 120000) QTest::qWait(20);
+        QVERIFY(window->live()->lastFrame()->request.draft_decode);
+        const int before = window->history()->count();
+        window->liveBar()->keepButton()->click();
+        t.restart();
+        while (window->history()->count() == before && t.elapsed() < 120000) QTest::qWait(20);
+        QCOMPARE(window->history()->count(), before + 1);
+        const auto& kept = window->history()->entry(before);
+        QVERIFY(!kept.request.draft_decode);
+        QCOMPARE(kept.seed, window->live()->seed());
+        QCOMPARE(kept.request.prompt, std::string("a green door"));
+        QCOMPARE(kept.request.num_inference_steps, window->live()->lastFrame()->request.num_inference_steps);
+        window->setModelConfig(ipstest::tinyModels());
     }
 
     void liveOffStopsFrames() {

@@ -7,6 +7,7 @@
 
 #include "io/weights.h"
 #include "ips/model_info.h"
+#include "ips/request_json.h"
 #include "ips/system_info.h"
 #include "models/model_loader.h"
 #include "pipeline/engine.h"
@@ -256,6 +257,39 @@ private Q_SLOTS:
         q.preview_every = 2;
         q.preview_decoder = scratch("missing-taesd");
         QVERIFY(ipstest::inputErrorOf([&] { ips::validate_request(q); }).find("preview_decoder") != std::string::npos);
+    }
+
+    void draftDecodeIsTheTinyDecoderOnTheFinalLatents() {
+        const fs::path taesd = dataPath("tiny-taesd");
+        ips::pipeline::Engine engine(ips::PipelineOptions{});
+        ips::GenerationRequest q;
+        q.model = dataPath("tiny-sd15");
+        q.prompt = "a red cube";
+        q.width = 64;
+        q.height = 64;
+        q.num_inference_steps = 3;
+        q.seed = 9;
+        ips::pipeline::Trace full;
+        engine.generate(q, {}, nullptr, &full);
+
+        q.preview_decoder = taesd;
+        q.draft_decode = true;
+        ips::pipeline::Trace draft;
+        engine.generate(q, {}, nullptr, &draft);  // no progress callback: the decoder still loads for the draft
+        // The same latents; the picture is TAESD's decode of them (unscaled), not the VAE's.
+        QVERIFY(at::equal(draft.latents_final, full.latents_final));
+        c10::InferenceMode guard;
+        auto decoder = ips::models::load_preview_decoder(taesd, {});
+        QVERIFY(at::allclose(draft.decoded, decoder->forward(full.latents_final), 1e-5, 1e-5));
+        QVERIFY(!at::allclose(draft.decoded, full.decoded, 1e-2, 1e-2));
+
+        // A draft needs a decoder; the flag survives a preset round trip.
+        q.preview_decoder.clear();
+        QVERIFY(ipstest::inputErrorOf([&] { ips::validate_request(q); }).find("draft_decode needs a preview_decoder") != std::string::npos);
+        const auto again = ips::parse_request_json(ips::request_to_json(q, "/tmp"), "/tmp", "preset.json");
+        QVERIFY(again.draft_decode);
+        QVERIFY(ipstest::inputErrorOf([] { ips::parse_request_json(R"({"draft_decode": 1})", "/tmp", "p.json"); }).find("true or false") !=
+                std::string::npos);
     }
 
     void imageEncoderReleasedAfterEncoding() {

@@ -93,6 +93,10 @@ void apply_flags(const Args& a, ips::GenerationRequest& q) {
     if (auto v = a.value("--strength")) q.strength = number_arg("--strength", *v);
     if (auto v = a.value("--mask")) q.mask_image = ips::ImageSource{path_arg(*v), nullptr};
     if (auto v = a.value("--latents")) q.latents_file = path_arg(*v);
+    if (auto v = a.value("--draft-decoder")) {
+        q.preview_decoder = path_arg(*v);
+        q.draft_decode = true;
+    }
     if (auto v = a.value("--deep-cache")) {
         const int interval = static_cast<int>(integer_arg("--deep-cache", *v));
         if (interval == 0) q.deep_cache.reset();  // 0 turns off a preset's cache
@@ -206,7 +210,7 @@ int run_generate(const std::vector<std::string>& argv) {
     const Args a(argv, {"--force", "--quiet", "--random-seed", "--to-library"},
                  {"--output", "--library", "--from-png", "--save-request", "--save-latents", "--model", "--vae", "--prompt", "--negative-prompt",
                   "--width", "--height", "--steps", "--guidance", "--seed", "--scheduler", "--timestep-spacing", "--eta", "--clip-skip", "--prompt-syntax", "--batch", "--dtype",
-                  "--init-image", "--strength", "--mask", "--latents", "--deep-cache", "--deep-cache-branch", "--ip-adapter", "--ip-image", "--ip-image-encoder",
+                  "--init-image", "--strength", "--mask", "--latents", "--deep-cache", "--deep-cache-branch", "--draft-decoder", "--ip-adapter", "--ip-image", "--ip-image-encoder",
                   "--ip-scale", "--ip-mode", "--ip-weight-type", "--ip-combine", "--ip-embeds-scaling", "--ip-crop", "--ip-mask", "--controlnet", "--control-image", "--control-scale", "--lora", "--embedding", "--threads",
                   "--configs"});
     if (a.positional().size() > 1) throw UsageError{"expected at most one REQUEST.json"};

@@ -700,15 +700,20 @@ void MainWindow::applyRequest(const ips::GenerationRequest& r) {
 }
 
 void MainWindow::generate() {
-    // A live frame gives way to Generate (it is cancelled at its next step); anything else runs to its end.
-    const bool replacesLiveFrame = host_->busy() && live_->ownsActiveJob();
-    if (host_->busy() && !replacesLiveFrame) return;
+    if (host_->busy() && !live_->ownsActiveJob()) return;
     QString error;
     const auto request = buildRequest(&error);
     if (!request) {
         showBanner(error, Banner::RequestProblem);
         return;
     }
+    run(*request);
+}
+
+bool MainWindow::run(const ips::GenerationRequest& request) {
+    // A live frame gives way (it is cancelled at its next step); anything else runs to its end.
+    const bool replacesLiveFrame = host_->busy() && live_->ownsActiveJob();
+    if (host_->busy() && !replacesLiveFrame) return false;
     if (bannerKind_ != Banner::ModelAdvice) messageBar_->hide();
     denoiseStartSeconds_ = -1;
     saveSession();  // a crash or a killed process then loses nothing the user typed
@@ -718,9 +723,10 @@ void MainWindow::generate() {
     progress_->setFormat(tr("starting"));
     stage_->setText(tr("Starting\u2026"));
     canvasTabs_->setCurrentWidget(result_);
-    activeOutputSize_ = QSize(request->width, request->height);
+    activeOutputSize_ = QSize(request.width, request.height);
     if (replacesLiveFrame) host_->cancel();
-    live_->pauseFor(host_->submit(*request, settings_->threads()));
+    live_->pauseFor(host_->submit(request, settings_->threads()));
+    return true;
 }
 
 void MainWindow::cancel() {

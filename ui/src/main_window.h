@@ -86,6 +86,8 @@ public:
     const ModelConfig& modelConfig() const { return models_; }
 
     void generate();
+    // Runs `request` as Generate does (its result goes to the history); false while a job of the window runs.
+    bool run(const ips::GenerationRequest& request);
     void cancel();
     bool isGenerating() const;
 

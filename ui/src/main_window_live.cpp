@@ -30,6 +30,7 @@ LiveSettings readLiveSettings() {
     l.size = s.value(QStringLiteral("live/size"), l.size).toInt();
     l.strength = s.value(QStringLiteral("live/strength"), l.strength).toDouble();
     l.deepCache = s.value(QStringLiteral("live/deepCache"), l.deepCache).toBool();
+    l.tinyFrames = s.value(QStringLiteral("live/tinyFrames"), l.tinyFrames).toBool();
     return l;
 }
 
@@ -39,6 +40,7 @@ void writeLiveSettings(const LiveSettings& l) {
     s.setValue(QStringLiteral("live/size"), l.size);
     s.setValue(QStringLiteral("live/strength"), l.strength);
     s.setValue(QStringLiteral("live/deepCache"), l.deepCache);
+    s.setValue(QStringLiteral("live/tinyFrames"), l.tinyFrames);
 }
 }  // namespace
 
@@ -81,8 +83,16 @@ void MainWindow::setupLive() {
             stage_->setText(tr("No live frame yet to keep"));
             return;
         }
-        history_->add(*live_->lastFrame());
-        stage_->setText(tr("Live frame kept (seed %1)").arg(live_->seed()));
+        const GenerationOutcome& frame = *live_->lastFrame();
+        if (!frame.request.draft_decode) {
+            history_->add(frame);
+            stage_->setText(tr("Live frame kept (seed %1)").arg(frame.seed));
+            return;
+        }
+        // A TAESD frame is kept as the VAE decodes it: the same request (same latents) without the draft.
+        ips::GenerationRequest full = frame.request;
+        full.draft_decode = false;
+        if (run(full)) stage_->setText(tr("Keeping the live frame: decoding it with the full VAE\u2026"));
     });
     connect(liveBar_, &LiveBar::refineRequested, this, &MainWindow::refineLive);
 

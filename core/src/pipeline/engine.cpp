@@ -199,7 +199,7 @@ Engine::LoadedModels Engine::load_models(const GenerationRequest& q, at::ScalarT
                                  std::to_string(cn.cross_attention_dim.front()) + "; the base model has " +
                                  std::to_string(unet->config.cross_attention_dim.front()) + ")");
     }
-    if (!q.preview_decoder.empty() && report.progress) {
+    if (!q.preview_decoder.empty() && (report.progress || q.draft_decode)) {
         m.preview_decoder = models_.preview_decoder(q.preview_decoder, dtype);
         const int channels = m.preview_decoder->config.latent_channels;
         if (channels != base.vae->config.latent_channels)
@@ -418,6 +418,18 @@ at::Tensor Engine::decode(BaseModel& base, const at::Tensor& latents, const Canc
     return all;
 }
 
+at::Tensor Engine::draft_decode(nn::TinyDecoder& decoder, const at::Tensor& latents, at::ScalarType dtype, const CancelToken* cancel) {
+    // TAESD reads the UNet's latents as they are (no scaling factor), one image at a time like the VAE.
+    std::vector<at::Tensor> decoded;
+    for (std::int64_t i = 0; i < latents.size(0); ++i) {
+        check_cancel(cancel);
+        decoded.push_back(decoder->forward(network_input(latents.narrow(0, i, 1), dtype)).to(at::kFloat).contiguous());
+    }
+    at::Tensor all = at::cat(decoded);
+    if (!at::isfinite(all).all().item<bool>()) throw Error("the draft-decoded image contains NaN");
+    return all;
+}
+
 GenerationResult Engine::generate(const GenerationRequest& q, const ProgressCallback& progress, const CancelToken* cancel,
                                   Trace* trace) {
     validate_request(q);
@@ -466,7 +478,7 @@ GenerationResult Engine::generate(const GenerationRequest& q, const ProgressCall
         throw Error("the generation diverged (NaN in the latents); try float32 or fewer/other settings");
 
     report("decoding", total, total, nullptr);
-    const at::Tensor all = decode(base, latents, cancel);
+    const at::Tensor all = q.draft_decode ? draft_decode(models.preview_decoder, latents, dtype, cancel) : decode(base, latents, cancel);
     if (trace) {
         trace->latents_final = latents;
         trace->decoded = all;

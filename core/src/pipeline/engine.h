@@ -87,6 +87,8 @@ private:
                             const StartLatents& start, const at::Tensor& latents, int step, int total, schedulers::Scheduler& scheduler,
                             at::Generator& generator, at::ScalarType dtype, DeepCacheState* deep_cache);
     at::Tensor decode(BaseModel& base, const at::Tensor& latents, const CancelToken* cancel);
+    // The request's draft_decode: the final picture through the TAESD decoder instead of the VAE.
+    at::Tensor draft_decode(nn::TinyDecoder& decoder, const at::Tensor& latents, at::ScalarType dtype, const CancelToken* cancel);
 
     struct TextEmbeddings {
         at::Tensor cond, uncond;  // [1, 77 * windows, C] in the text encoder's precision (same windows)

@@ -67,6 +67,10 @@ public:
     void install_encoder(const std::filesystem::path& path, at::ScalarType dtype, std::unique_ptr<ipadapter::ImageEncoder> e) {
         encoders_[model_key(path, dtype)] = std::move(e);
     }
+    void install_preview_decoder(const std::filesystem::path& path, at::ScalarType dtype, nn::TinyDecoder decoder) {
+        preview_ = std::move(decoder);
+        preview_key_ = model_key(path, dtype);
+    }
 
 private:
     std::filesystem::path config_root_;

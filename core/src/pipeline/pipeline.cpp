@@ -48,6 +48,8 @@ void validate_request(const GenerationRequest& q) {
     require_file(q.model, "model", true);
     if (!q.vae.empty()) require_file(q.vae, "vae", true);
     if (!q.preview_decoder.empty()) require_file(q.preview_decoder, "preview_decoder", true);
+    if (q.draft_decode && q.preview_decoder.empty())
+        throw InputError("draft_decode needs a preview_decoder (a TAESD decoder such as madebyollin/taesd) to decode with");
     if (q.preview_every < 1) throw InputError("preview_every must be at least 1 (got " + std::to_string(q.preview_every) + ")");
     for (auto [value, name] : {std::pair{q.width, "width"}, std::pair{q.height, "height"}}) {
         if (value % 8 != 0 || value < 64 || value > 2048)

@@ -210,7 +210,7 @@ GenerationRequest parse_request_json(const std::string& text, const fs::path& ba
     const Reader r(source, base_dir);
     r.only_keys(j, {"schema", "model", "vae", "prompt", "negative_prompt", "width", "height", "num_inference_steps", "guidance_scale",
                     "seed", "scheduler", "timestep_spacing", "clip_skip", "prompt_syntax", "num_images_per_prompt", "dtype", "eta", "ip_adapters", "controlnets",
-                    "loras", "embeddings", "init_image", "strength", "mask_image", "latents", "deep_cache", "name"},
+                    "loras", "embeddings", "init_image", "strength", "mask_image", "latents", "deep_cache", "draft_decode", "name"},
                 "");
     const long long schema = r.integer(j, "schema", "", kRequestSchema);
     if (schema > kRequestSchema)
@@ -254,6 +254,10 @@ GenerationRequest parse_request_json(const std::string& text, const fs::path& ba
     q.strength = r.optional_number(j, "strength", "");
     q.mask_image = r.image_field(j, "mask_image", "");
     q.latents_file = r.path_field(j, "latents", "");
+    if (j.contains("draft_decode") && !j.at("draft_decode").is_null()) {
+        if (!j.at("draft_decode").is_boolean()) r.fail("draft_decode", "must be true or false");
+        q.draft_decode = j.at("draft_decode").get<bool>();
+    }
     if (j.contains("deep_cache") && !j.at("deep_cache").is_null()) {
         const json& d = j.at("deep_cache");
         if (!d.is_object()) r.fail("deep_cache", "must be an object such as {\"interval\": 3, \"branch\": 0} or null");
@@ -350,6 +354,7 @@ std::string request_to_json(const GenerationRequest& q, const fs::path& base) {
     j["strength"] = q.strength ? json(*q.strength) : json(nullptr);
     j["mask_image"] = image_json(q.mask_image, base, "mask_image");
     if (!q.latents_file.empty()) j["latents"] = relative_text(q.latents_file, base);
+    if (q.draft_decode) j["draft_decode"] = true;
     if (q.deep_cache) j["deep_cache"] = {{"interval", q.deep_cache->interval}, {"branch", q.deep_cache->branch}};
     return j.dump(2);
 }

@@ -14,6 +14,7 @@ namespace ipsui {
 LiveBar::LiveBar(QWidget* parent) : QWidget(parent) {
     auto* row = new QHBoxLayout(this);
     row->setContentsMargins(0, 0, 0, 0);
+    row->setSpacing(4);  // the row fits a 1280-pixel window
     live_ = new QToolButton;
     live_->setText(tr("Live"));
     live_->setCheckable(true);
@@ -40,6 +41,9 @@ LiveBar::LiveBar(QWidget* parent) : QWidget(parent) {
     strength_->setToolTip(tr("img2img strength: how much a live frame may change the init image (with an init image and no mask)"));
     deepCache_ = new QCheckBox(tr("DeepCache"));
     deepCache_->setToolTip(tr("Reuse the UNet's deep features every other step: faster, slightly different"));
+    tinyFrames_ = new QCheckBox(tr("TAESD"));
+    tinyFrames_->setToolTip(tr("Decode live frames with the TAESD preview decoder when one is installed (much faster than "
+                               "the VAE, a little less exact); Keep decodes the frame with the full VAE"));
     indicator_ = new QLabel;
     indicator_->setMinimumWidth(80);
     keep_ = new QPushButton(tr("Keep"));
@@ -53,6 +57,7 @@ LiveBar::LiveBar(QWidget* parent) : QWidget(parent) {
     row->addWidget(strengthLabel_);
     row->addWidget(strength_);
     row->addWidget(deepCache_);
+    row->addWidget(tinyFrames_);
     row->addWidget(indicator_, 1);  // Keep and Refine go where the window puts them (beside Generate)
     setSettings(LiveSettings{});
     setState(State::Off);
@@ -62,6 +67,7 @@ LiveBar::LiveBar(QWidget* parent) : QWidget(parent) {
     connect(size_, &QComboBox::currentIndexChanged, this, &LiveBar::settingsChanged);
     connect(strength_, &QDoubleSpinBox::valueChanged, this, &LiveBar::settingsChanged);
     connect(deepCache_, &QCheckBox::toggled, this, &LiveBar::settingsChanged);
+    connect(tinyFrames_, &QCheckBox::toggled, this, &LiveBar::settingsChanged);
     connect(keep_, &QPushButton::clicked, this, &LiveBar::keepRequested);
     connect(refine_, &QPushButton::clicked, this, &LiveBar::refineRequested);
 }
@@ -72,22 +78,24 @@ LiveSettings LiveBar::settings() const {
     s.size = size_->currentData().toInt();
     s.strength = strength_->value();
     s.deepCache = deepCache_->isChecked();
+    s.tinyFrames = tinyFrames_->isChecked();
     return s;
 }
 
 void LiveBar::setSettings(const LiveSettings& s) {
-    const QSignalBlocker a(preset_), b(size_), c(strength_), d(deepCache_);
+    const QSignalBlocker a(preset_), b(size_), c(strength_), d(deepCache_), e(tinyFrames_);
     const int preset = preset_->findData(s.preset);
     preset_->setCurrentIndex(preset >= 0 ? preset : 0);
     const int size = size_->findData(s.size);
     size_->setCurrentIndex(size >= 0 ? size : 1);
     strength_->setValue(s.strength);
     deepCache_->setChecked(s.deepCache);
+    tinyFrames_->setChecked(s.tinyFrames);
 }
 
 void LiveBar::setState(State state, double frameSeconds) {
     const bool on = state != State::Off;
-    for (QWidget* w : std::initializer_list<QWidget*>{preset_, size_, strengthLabel_, strength_, deepCache_, keep_, refine_}) w->setVisible(on);
+    for (QWidget* w : std::initializer_list<QWidget*>{preset_, size_, strengthLabel_, strength_, deepCache_, tinyFrames_, keep_, refine_}) w->setVisible(on);
     switch (state) {
     case State::Off:
         indicator_->setText(tr("Live is off (Ctrl+L)"));

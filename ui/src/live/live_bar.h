@@ -43,6 +43,7 @@ private:
     QLabel* strengthLabel_;
     QDoubleSpinBox* strength_;
     QCheckBox* deepCache_;
+    QCheckBox* tinyFrames_;
     QLabel* indicator_;
     QPushButton* keep_;
     QPushButton* refine_;

@@ -53,6 +53,7 @@ ips::GenerationRequest liveRequest(const ips::GenerationRequest& full, const Liv
         const double lowest = consistency ? q.num_inference_steps / 50.0 : 1.0 / q.num_inference_steps;
         q.strength = std::min(1.0, std::max(*q.strength, lowest));
     }
+    q.draft_decode = settings.tinyFrames && !q.preview_decoder.empty();
     q.deep_cache.reset();
     if (settings.deepCache && q.num_inference_steps >= 2) q.deep_cache = ips::DeepCacheSettings{2, 0};
     return q;

@@ -27,10 +27,12 @@ struct LiveSettings {
     int size = 384;          // the longer side of a live frame; 0 = the window's output size
     double strength = 0.3;   // img2img from the init image (Krita's live default); inpainting keeps the window's
     bool deepCache = false;  // DeepCache interval 2 on top of the sampler
+    bool tinyFrames = true;  // frames decoded by the TAESD preview decoder when one is installed (Keep uses the VAE)
 };
 
 // `full` (as the window would run it) made live: the preset's sampler, the frame size keeping the aspect ratio
-// (multiples of 8, at least 64), `seed`, and the live strength when there is an init image without a mask.
+// (multiples of 8, at least 64), `seed`, the live strength when there is an init image without a mask, and the
+// TAESD decode when `full` has a preview decoder and the settings want it.
 ips::GenerationRequest liveRequest(const ips::GenerationRequest& full, const LiveSettings& settings, std::uint64_t seed);
 
 }  // namespace ipsui
