@@ -38,7 +38,9 @@ void LiveController::setSettings(const LiveSettings& settings) {
 
 bool LiveController::ownsActiveJob() const { return host_->busy() && ownsJob(host_->activeJob()); }
 
-bool LiveController::frameRunning() const { return ownsActiveJob(); }
+// A frame is still on its way while a live job runs that has not delivered its picture yet (the host keeps a job
+// active until just after its `finished`).
+bool LiveController::frameRunning() const { return ownsActiveJob() && host_->activeJob() != shownJob_; }
 
 void LiveController::pauseFor(quint64 job) {
     pausedFor_ = job;
@@ -82,6 +84,7 @@ void LiveController::startFrame() {
 void LiveController::onFinished(const GenerationOutcome& outcome) {
     if (outcome.job != job_ || outcome.images.isEmpty()) return;
     lastFrame_ = outcome;
+    shownJob_ = outcome.job;
     const double editToFrame = jobEditMs_ >= 0 ? (clock_.elapsed() - jobEditMs_) / 1000.0 : outcome.seconds;
     lastFrameSeconds_ = outcome.seconds;
     Q_EMIT frameShown(outcome.images.first(), editToFrame);

@@ -68,6 +68,7 @@ private:
     quint64 job_ = 0;             // the live frame running (or last run)
     quint64 previousJob_ = 0;     // the frame it replaced, whose late news the window also ignores
     quint64 pausedFor_ = 0;       // a window job Live waits for
+    quint64 shownJob_ = 0;        // the frame whose picture is shown
     std::optional<GenerationOutcome> lastFrame_;
     double lastFrameSeconds_ = 0;
     QTimer coalesce_;
