@@ -1,13 +1,17 @@
 // Live mode: the live request made from the window's, frames that follow edits (replacing the running one),
 // Keep and Refine, Generate while Live runs, and Live without a model.
 #include <QAction>
+#include <QLabel>
 #include <QPlainTextEdit>
 #include <QPushButton>
 #include <QSignalSpy>
 #include <QSpinBox>
 #include <QtTest>
 
+#include "canvas_view.h"
 #include "history_panel.h"
+#include "init_image_panel.h"
+#include "qt_convert.h"
 #include "live_bar.h"
 #include "live_controller.h"
 #include "live_request.h"
@@ -188,6 +192,40 @@ private Q_SLOTS:
         QCOMPARE(kept.request.prompt, std::string("a green door"));
         QCOMPARE(kept.request.num_inference_steps, window->live()->lastFrame()->request.num_inference_steps);
         window->setModelConfig(ipstest::tinyModels());
+    }
+
+    void paintingOnTheInitImageDrivesLive() {
+        // Live on while the init image is being painted: the tab stays, the frame shows in the canvas's corner,
+        // and a colour stroke makes an img2img frame from the painted picture at the live strength.
+        window->liveAction()->setChecked(false);
+        window->canvasTabs()->setCurrentWidget(window->initImage());
+        window->initImage()->newBlankCanvas({64, 64});
+        window->initImage()->setBrushDiameter(8);
+        window->initImage()->setPaintColour(QColor(0, 0, 255));
+        QSignalSpy frames(window->live(), &ipsui::LiveController::frameShown);
+        window->liveAction()->setChecked(true);
+        QVERIFY(waitFrame(frames, 1));
+        QCOMPARE(window->canvasTabs()->currentWidget(), static_cast<QWidget*>(window->initImage()));
+        QVERIFY(window->initImage()->livePreview()->isVisible());
+
+        ipsui::CanvasView* canvas = window->initImage()->canvas();
+        const QPoint from = canvas->toWidget({8, 32}).toPoint(), to = canvas->toWidget({56, 32}).toPoint();
+        QTest::mousePress(canvas, Qt::LeftButton, Qt::NoModifier, from);
+        for (int i = 1; i <= 6; ++i) QTest::mouseMove(canvas, from + (to - from) * i / 6);
+        QTest::mouseRelease(canvas, Qt::LeftButton, Qt::NoModifier, to);
+        auto paintedFrame = [&] {
+            const auto& frame = window->live()->lastFrame();
+            return frame && frame->request.init_image && frame->request.init_image->image &&
+                   ipsui::toQImage(*frame->request.init_image->image).pixelColor(32, 32) == QColor(0, 0, 255);
+        };
+        QElapsedTimer t;
+        t.start();
+        while ((!paintedFrame() || window->live()->stale()) && t.elapsed() < 120000) QTest::qWait(20);
+        QVERIFY(paintedFrame());
+        QCOMPARE(*window->live()->lastFrame()->request.strength, window->liveBar()->settings().strength);
+        window->liveAction()->setChecked(false);
+        QVERIFY(!window->initImage()->livePreview()->isVisible());
+        window->initImage()->clearInitImage();
     }
 
     void liveOffStopsFrames() {

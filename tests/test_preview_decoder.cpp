@@ -87,6 +87,18 @@ at::Tensor referenceDecode(const std::map<std::string, at::Tensor>& w, const at:
     return conv(x, "19.") * 2 - 1;
 }
 
+// A txt2img request on the tiny model.
+ips::GenerationRequest redCube(int width, int height, int steps, std::uint64_t seed) {
+    ips::GenerationRequest q;
+    q.model = dataPath("tiny-sd15");
+    q.prompt = "a red cube";
+    q.width = width;
+    q.height = height;
+    q.num_inference_steps = steps;
+    q.seed = seed;
+    return q;
+}
+
 }  // namespace
 
 class TestPreviewDecoder : public QObject {
@@ -220,13 +232,7 @@ private Q_SLOTS:
     void generationShowsDecodedPreviews() {
         const fs::path taesd = dataPath("tiny-taesd");
         ips::pipeline::Engine engine(ips::PipelineOptions{});
-        ips::GenerationRequest q;
-        q.model = dataPath("tiny-sd15");
-        q.prompt = "a red cube";
-        q.width = 96;
-        q.height = 64;
-        q.num_inference_steps = 5;
-        q.seed = 4;
+        ips::GenerationRequest q = redCube(96, 64, 5, 4);
         const auto plain = engine.generate(q, {}, nullptr);
 
         q.preview_decoder = taesd;
@@ -262,13 +268,7 @@ private Q_SLOTS:
     void draftDecodeIsTheTinyDecoderOnTheFinalLatents() {
         const fs::path taesd = dataPath("tiny-taesd");
         ips::pipeline::Engine engine(ips::PipelineOptions{});
-        ips::GenerationRequest q;
-        q.model = dataPath("tiny-sd15");
-        q.prompt = "a red cube";
-        q.width = 64;
-        q.height = 64;
-        q.num_inference_steps = 3;
-        q.seed = 9;
+        ips::GenerationRequest q = redCube(64, 64, 3, 9);
         ips::pipeline::Trace full;
         engine.generate(q, {}, nullptr, &full);
 

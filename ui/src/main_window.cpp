@@ -402,10 +402,10 @@ void MainWindow::buildMenus() {
     // One Ctrl+Z: on the mask tab it takes back brush strokes first; then (and elsewhere) the last action that
     // replaced pictures or settings (a restore, a preset, a removed reference, a new init image).
     undoAction_ = add(edit, tr("&Undo"), QKeySequence::Undo, [this] {
-        if (canvasTabs_->currentWidget() == init_ && init_->mask().canUndo()) init_->undo();
+        if (canvasTabs_->currentWidget() == init_ && init_->canUndo()) init_->undo();
         else if (!undoLastAction()) stage_->setText(tr("Nothing to undo"));
     });
-    add(edit, tr("&Redo mask stroke"), QKeySequence(tr("Ctrl+Shift+Z")), onMaskTab([this] { init_->redo(); }));
+    add(edit, tr("&Redo brush stroke"), QKeySequence(tr("Ctrl+Shift+Z")), onMaskTab([this] { init_->redo(); }));
     add(edit, tr("Smaller brush"), QKeySequence(Qt::Key_BracketLeft),
         onMaskTab([this] { init_->setBrushDiameter(init_->brushDiameter() * 4 / 5); }));
     add(edit, tr("Larger brush"), QKeySequence(Qt::Key_BracketRight),

@@ -62,7 +62,9 @@ void MainWindow::setupLive() {
     connect(liveAction_, &QAction::toggled, this, [this](bool on) {
         // A fixed seed in the settings is Live's seed too; otherwise Live picks one and keeps it.
         live_->setEnabled(on, settings_->seed());
-        if (on) canvasTabs_->setCurrentWidget(result_);
+        // Painting on the init image stays in view (the frame shows in its corner); otherwise the Result tab.
+        if (on && !(canvasTabs_->currentWidget() == init_ && init_->hasInitImage())) canvasTabs_->setCurrentWidget(result_);
+        if (!on) init_->setLivePreview({});
     });
     connect(liveBar_, &LiveBar::settingsChanged, this, [this] {
         writeLiveSettings(liveBar_->settings());
@@ -75,6 +77,7 @@ void MainWindow::setupLive() {
     });
     connect(live_, &LiveController::frameShown, this, [this](const QImage& image, double) {
         result_->setImage(image);
+        init_->setLivePreview(image);
         stage_->setText(tr("Live frame \u00b7 seed %1").arg(live_->seed()));
     });
     connect(live_, &LiveController::problem, this, [this](const QString& message) { showBanner(message, Banner::RequestProblem); });

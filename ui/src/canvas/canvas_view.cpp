@@ -39,6 +39,10 @@ void CanvasView::setMask(MaskLayer* mask) {
     update();
 }
 
+const QImage& CanvasView::shownImage() const {
+    return mask_ && mask_->kind() == MaskLayer::Kind::Colour && !mask_->isNull() ? mask_->image() : image_;
+}
+
 void CanvasView::setBrushDiameter(int pixels) {
     brush_ = std::clamp(pixels, 1, 512);
     update();
@@ -56,7 +60,7 @@ void CanvasView::setMaskVisible(bool visible) {
 }
 
 void CanvasView::rebuildOverlay(QRect region) {
-    if (!mask_ || mask_->isNull()) {
+    if (!mask_ || mask_->isNull() || mask_->kind() == MaskLayer::Kind::Colour) {
         overlay_ = QImage();
         return;
     }
@@ -121,14 +125,15 @@ void CanvasView::paintEvent(QPaintEvent*) {
     }
     const QRectF r = imageRect();
     p.setRenderHint(QPainter::SmoothPixmapTransform, scaleFactor() < 2.0);
-    p.drawImage(r, image_);
+    p.drawImage(r, shownImage());
     if (mask_ && maskVisible_ && !overlay_.isNull()) p.drawImage(r, overlay_);
     if (mask_ && hover_.x() >= 0) {
         const double radius = brush_ * scaleFactor() / 2;
         p.setRenderHint(QPainter::Antialiasing);
         p.setPen(QPen(Qt::black, 1.5));
         p.drawEllipse(hover_, radius, radius);
-        p.setPen(QPen(eraser_ ? Qt::cyan : Qt::white, 1));
+        const bool colour = mask_->kind() == MaskLayer::Kind::Colour;
+        p.setPen(QPen(colour ? mask_->paintColour() : eraser_ ? Qt::cyan : Qt::white, colour ? 2 : 1));
         p.drawEllipse(hover_, radius - 1, radius - 1);
     }
 }
@@ -153,6 +158,11 @@ void CanvasView::mousePressEvent(QMouseEvent* event) {
     if (panButton) {
         panning_ = true;
         setCursor(Qt::ClosedHandCursor);
+        return;
+    }
+    if (event->button() == Qt::LeftButton && (event->modifiers() & Qt::AltModifier) && !image_.isNull()) {
+        const QPoint at = toImage(event->position()).toPoint();
+        if (shownImage().rect().contains(at)) Q_EMIT colourPicked(shownImage().pixelColor(at));
         return;
     }
     if (event->button() == Qt::LeftButton && mask_ && !mask_->isNull() && !image_.isNull()) {

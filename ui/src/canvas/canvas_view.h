@@ -1,7 +1,8 @@
 #pragma once
 // Shows a picture with zoom (wheel, fit) and pan (middle or right drag, or Space + drag), and when
 // a mask layer is attached, paints it with a round brush (left drag; Shift or the eraser erases) and
-// shows it as a translucent overlay (red unless told otherwise). Accepts pictures dropped on it.
+// shows it as a translucent overlay (red unless told otherwise). A Colour layer is shown in place of the
+// picture and painted in its colour; Alt+click picks a colour from what is shown. Accepts pictures dropped on it.
 #include <QColor>
 #include <QImage>
 #include <QPointF>
@@ -25,8 +26,9 @@ public:
     const QImage& image() const { return image_; }
     void setPlaceholder(const QString& text);
 
-    // The mask painted over the picture; nullptr: viewing only.
+    // The layer painted over the picture (a mask) or in place of it (a Colour layer); nullptr: viewing only.
     void setMask(MaskLayer* mask);
+    const QImage& shownImage() const;  // the Colour layer when one is attached, else the picture
     void setBrushDiameter(int pixels);
     int brushDiameter() const { return brush_; }
     void setEraser(bool erase) { eraser_ = erase; }
@@ -45,6 +47,7 @@ public:
 
 Q_SIGNALS:
     void maskEdited();
+    void colourPicked(QColor colour);  // Alt+click
     void picturesDropped(QList<ipsui::LoadedImage> pictures);  // checked, as imagesFromMime gives them
 
 protected:

@@ -1,11 +1,13 @@
 #include "init_image_panel.h"
 
 #include <QCheckBox>
+#include <QColorDialog>
 #include <QDoubleSpinBox>
 #include <QFileDialog>
 #include <QFileInfo>
 #include <QHBoxLayout>
 #include <QLabel>
+#include <QPixmap>
 #include <QPushButton>
 #include <QSlider>
 #include <QToolButton>
@@ -34,6 +36,8 @@ InitImagePanel::InitImagePanel(QWidget* parent) : QWidget(parent) {
 
     auto* top = new QHBoxLayout;
     auto* open = new QPushButton(tr("Open init image\u2026"));
+    auto* blank = new QPushButton(tr("Blank"));
+    blank->setToolTip(tr("A white picture of the output size to sketch on with the colour brush"));
     auto* clear = new QPushButton(tr("Remove"));
     strength_ = new QDoubleSpinBox;
     strength_->setRange(0.01, 1.0);
@@ -42,6 +46,7 @@ InitImagePanel::InitImagePanel(QWidget* parent) : QWidget(parent) {
     strength_->setToolTip(tr("Denoising strength: how much of the init picture is repainted (1 = all)"));
     info_ = new ElidedLabel;
     top->addWidget(open);
+    top->addWidget(blank);
     top->addWidget(clear);
     top->addSpacing(12);
     top->addWidget(new QLabel(tr("Strength")));
@@ -63,7 +68,18 @@ InitImagePanel::InitImagePanel(QWidget* parent) : QWidget(parent) {
     connect(useSize_, &QPushButton::clicked, this, [this] { Q_EMIT useSizeRequested(generationSizeFor(init_.image.size())); });
 
     auto* tools = new QHBoxLayout;
-    tools->addWidget(new QLabel(tr("Mask")));
+    maskTool_ = toolButton(tr("Mask"), tr("The brush paints the inpainting mask (what to repaint)"));
+    colourTool_ = toolButton(tr("Colour"), tr("The brush paints colour on the picture itself: sketch, then generate "
+                                              "(img2img) or turn Live on. Alt+click picks a colour from the picture."));
+    for (QToolButton* b : {maskTool_, colourTool_}) {
+        b->setCheckable(true);
+        b->setAutoExclusive(true);
+        tools->addWidget(b);
+    }
+    maskTool_->setChecked(true);
+    swatch_ = toolButton(QString(), tr("The brush colour (Alt+click on the picture picks one)"));
+    swatch_->setFixedWidth(28);
+    tools->addWidget(swatch_);
     brush_ = new QSlider(Qt::Horizontal);
     brush_->setRange(2, 256);
     brush_->setValue(32);
@@ -81,6 +97,7 @@ InitImagePanel::InitImagePanel(QWidget* parent) : QWidget(parent) {
     showMask_->setChecked(true);
     for (QWidget* w : std::initializer_list<QWidget*>{brush_, eraser_, clearMask, invert, undo_, redo_, loadMask, showMask_})
         tools->addWidget(w);
+    maskOnly_ = {eraser_, clearMask, invert, loadMask, showMask_};
     tools->addStretch();
     layout->addLayout(tools);
 
@@ -89,8 +106,20 @@ InitImagePanel::InitImagePanel(QWidget* parent) : QWidget(parent) {
                                "for image to image; then paint over it to inpaint only the painted part."));
     canvas_->setMask(&mask_);
     layout->addWidget(canvas_, 1);
+    livePreview_ = new QLabel(canvas_);
+    livePreview_->setToolTip(tr("The newest Live frame"));
+    livePreview_->setStyleSheet(QStringLiteral("QLabel { border: 2px solid #c0392b; background: black; }"));
+    livePreview_->setAttribute(Qt::WA_TransparentForMouseEvents);  // the brush paints under it
+    livePreview_->hide();
 
     connect(open, &QPushButton::clicked, this, &InitImagePanel::chooseInitImage);
+    connect(blank, &QPushButton::clicked, this, [this] { newBlankCanvas(outputSize_); });
+    connect(colourTool_, &QToolButton::toggled, this, &InitImagePanel::setColourMode);
+    connect(swatch_, &QToolButton::clicked, this, [this] {
+        const QColor colour = QColorDialog::getColor(paintColour(), this, tr("Brush colour"));
+        if (colour.isValid()) setPaintColour(colour);
+    });
+    connect(canvas_, &CanvasView::colourPicked, this, &InitImagePanel::setPaintColour);
     connect(clear, &QPushButton::clicked, this, [this] {
         if (!hasInitImage()) return;
         Q_EMIT aboutToDiscard(tr("remove the init image"));
@@ -114,8 +143,49 @@ InitImagePanel::InitImagePanel(QWidget* parent) : QWidget(parent) {
     connect(canvas_, &CanvasView::picturesDropped, this, [this](const QList<LoadedImage>& pictures) {
         if (!pictures.isEmpty()) setInitImage(pictures.first());
     });
+    setPaintColour(paint_.paintColour());
     maskChanged();
 }
+
+void InitImagePanel::setColourMode(bool colour) {
+    colourMode_ = colour;
+    if (colourTool_->isChecked() != colour) (colour ? colourTool_ : maskTool_)->setChecked(true);
+    for (QWidget* w : maskOnly_) w->setEnabled(!colour);
+    canvas_->setEraser(!colour && eraser_->isChecked());
+    canvas_->setMask(&activeLayer());
+    maskChanged();
+}
+
+void InitImagePanel::setPaintColour(QColor colour) {
+    paint_.setPaintColour(colour);
+    swatch_->setStyleSheet(QStringLiteral("QToolButton { background: %1; border: 1px solid palette(dark); }").arg(colour.name()));
+    canvas_->update();
+}
+
+bool InitImagePanel::painted() const {
+    return hasInitImage() && !paint_.isNull() && paint_.image() != init_.image.convertToFormat(QImage::Format_RGB32);
+}
+
+void InitImagePanel::newBlankCanvas(QSize size) {
+    QImage white(size, QImage::Format_RGB32);
+    white.fill(Qt::white);
+    if (setInitImage(LoadedImage{{}, white, {}, false})) setColourMode(true);
+}
+
+void InitImagePanel::setLivePreview(const QImage& frame) {
+    if (frame.isNull()) {
+        livePreview_->hide();
+        return;
+    }
+    const int side = std::max(96, std::min(canvas_->width(), canvas_->height()) / 3);
+    livePreview_->setPixmap(QPixmap::fromImage(frame.scaled(side, side, Qt::KeepAspectRatio, Qt::SmoothTransformation)));
+    livePreview_->adjustSize();
+    livePreview_->move(canvas_->width() - livePreview_->width() - 8, canvas_->height() - livePreview_->height() - 8);
+    livePreview_->show();
+    livePreview_->raise();
+}
+
+bool InitImagePanel::canUndo() const { return activeLayer().canUndo(); }
 
 bool InitImagePanel::setInitImage(const LoadedImage& image) {
     if (!image.ok() || image.image.isNull()) {
@@ -127,8 +197,9 @@ bool InitImagePanel::setInitImage(const LoadedImage& image) {
     init_ = image;
     initMemory_ = image.path.isEmpty() ? std::make_shared<const ips::Image>(toIpsImage(image.image)) : nullptr;
     mask_.reset(image.image.size());
+    paint_.reset(image.image.size(), image.image, MaskLayer::Kind::Colour);
     canvas_->setImage(image.image);
-    canvas_->setMask(&mask_);
+    canvas_->setMask(&activeLayer());
     info_->setFullText(QStringLiteral("%1\u00d7%2 \u00b7 %3")
                            .arg(image.image.width())
                            .arg(image.image.height())
@@ -143,8 +214,11 @@ void InitImagePanel::clearInitImage() {
     init_ = {};
     initMemory_.reset();
     mask_ = MaskLayer();
+    const QColor colour = paint_.paintColour();
+    paint_ = MaskLayer();
+    paint_.setPaintColour(colour);
     canvas_->setImage({});
-    canvas_->setMask(&mask_);
+    canvas_->setMask(&activeLayer());
     info_->setFullText({});
     maskChanged();
     updateAspectNote();
@@ -170,8 +244,7 @@ bool InitImagePanel::loadMask(const LoadedImage& mask) {
         return false;
     }
     mask_.assign(mask.image);
-    canvas_->setMask(&mask_);
-    maskChanged();
+    setColourMode(false);  // shows the mask just loaded
     return true;
 }
 
@@ -192,19 +265,19 @@ void InitImagePanel::chooseMask() {
 }
 
 void InitImagePanel::maskChanged() {
-    undo_->setEnabled(mask_.canUndo());
-    redo_->setEnabled(mask_.canRedo());
-    canvas_->setMask(&mask_);  // rebuilds the overlay
+    undo_->setEnabled(activeLayer().canUndo());
+    redo_->setEnabled(activeLayer().canRedo());
+    canvas_->setMask(&activeLayer());  // rebuilds the overlay
     Q_EMIT changed();
 }
 
 void InitImagePanel::undo() {
-    mask_.undo();
+    activeLayer().undo();
     maskChanged();
 }
 
 void InitImagePanel::redo() {
-    mask_.redo();
+    activeLayer().redo();
     maskChanged();
 }
 
@@ -219,7 +292,10 @@ void InitImagePanel::writeTo(ips::GenerationRequest& r) const {
     r.mask_image.reset();
     r.strength.reset();
     if (!hasInitImage()) return;
-    r.init_image = init_.path.isEmpty() ? ips::ImageSource{{}, initMemory_} : ips::ImageSource{toFsPath(init_.path), nullptr};
+    if (painted())  // the colour strokes are part of the picture the engine starts from
+        r.init_image = ips::ImageSource{{}, std::make_shared<const ips::Image>(toIpsImage(paint_.image()))};
+    else
+        r.init_image = init_.path.isEmpty() ? ips::ImageSource{{}, initMemory_} : ips::ImageSource{toFsPath(init_.path), nullptr};
     r.strength = strength_->value();
     if (!mask_.isNull() && !mask_.isBlank())
         r.mask_image = ips::ImageSource{{}, std::make_shared<const ips::Image>(toIpsImage(mask_.image(), true))};

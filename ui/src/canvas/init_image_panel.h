@@ -1,13 +1,16 @@
 #pragma once
-// img2img and inpainting input: the init picture on a zoomable canvas, the denoising strength, and
-// the mask brush (size, eraser, clear, invert, undo/redo, load) painting a translucent overlay.
+// img2img and inpainting input: the init picture on a zoomable canvas, the denoising strength, the mask brush
+// (size, eraser, clear, invert, undo/redo, load) painting a translucent overlay, and a colour brush that paints
+// on the picture itself (colour, Alt+click eyedropper, undo/redo) — sketching colours for img2img and Live.
 #include <QWidget>
+#include <vector>
 
 #include "image_loader.h"
 #include "ips/generation.h"
 #include "mask_layer.h"
 
 class QCheckBox;
+class QColor;
 class QJsonObject;
 class QDoubleSpinBox;
 class QLabel;
@@ -42,6 +45,20 @@ public:
 
     CanvasView* canvas() const { return canvas_; }
     MaskLayer& mask() { return mask_; }
+    MaskLayer& paint() { return paint_; }  // the init picture with the colour strokes on it
+    // The brush paints colour on the picture (true) or the inpainting mask (false).
+    void setColourMode(bool colour);
+    bool colourMode() const { return colourMode_; }
+    void setPaintColour(QColor colour);
+    QColor paintColour() const { return paint_.paintColour(); }
+    bool painted() const;  // colour strokes make the picture differ from the one opened
+    // A white picture of `size` to sketch on (the colour brush chosen).
+    void newBlankCanvas(QSize size);
+    // The newest Live frame, small in the canvas's corner, so painting and its picture are seen together; null hides it.
+    void setLivePreview(const QImage& frame);
+    QLabel* livePreview() const { return livePreview_; }
+    // Undo/redo of the brush in use (mask or colour).
+    bool canUndo() const;
     void undo();
     void redo();
     double strength() const;
@@ -67,11 +84,20 @@ private:
     void chooseInitImage();
     void chooseMask();
     void maskChanged();
+    MaskLayer& activeLayer() { return colourMode_ ? paint_ : mask_; }
+    const MaskLayer& activeLayer() const { return colourMode_ ? paint_ : mask_; }
 
     LoadedImage init_;
     std::shared_ptr<const ips::Image> initMemory_;
     MaskLayer mask_;
+    MaskLayer paint_;
+    bool colourMode_ = false;
     CanvasView* canvas_;
+    QToolButton* maskTool_;
+    QToolButton* colourTool_;
+    QToolButton* swatch_;
+    std::vector<QWidget*> maskOnly_;
+    QLabel* livePreview_;  // the mask's own tools, off while the colour brush is in use
     QDoubleSpinBox* strength_;
     QSlider* brush_;
     QToolButton* eraser_;

@@ -9,12 +9,13 @@ namespace {
 constexpr qsizetype kUndoBytes = qsizetype(256) << 20;
 }
 
-void MaskLayer::reset(QSize size, const QImage& start) {
+void MaskLayer::reset(QSize size, const QImage& start, Kind kind) {
+    kind_ = kind;
     if (start.isNull()) {
-        image_ = QImage(size, QImage::Format_Grayscale8);
+        image_ = QImage(size, format());
         image_.fill(0);
     } else {
-        image_ = start.convertToFormat(QImage::Format_Grayscale8).scaled(size);
+        image_ = start.convertToFormat(format()).scaled(size);
     }
     undo_.clear();
     redo_.clear();
@@ -23,7 +24,7 @@ void MaskLayer::reset(QSize size, const QImage& start) {
 
 void MaskLayer::assign(const QImage& mask) {
     remember();
-    image_ = mask.convertToFormat(QImage::Format_Grayscale8);
+    image_ = mask.convertToFormat(format());
 }
 
 bool MaskLayer::isBlank() const {
@@ -44,11 +45,11 @@ void MaskLayer::remember() {
 }
 
 void MaskLayer::restore(const QImage& image, std::vector<QImage> undo, std::vector<QImage> redo) {
-    image_ = image.convertToFormat(QImage::Format_Grayscale8);
+    image_ = image.convertToFormat(format());
     auto gray = [this](std::vector<QImage>& steps) {
         // Steps of another size (a damaged save) would break undo: dropped.
         std::erase_if(steps, [this](const QImage& step) { return step.size() != image_.size(); });
-        for (QImage& step : steps) step = step.convertToFormat(QImage::Format_Grayscale8);
+        for (QImage& step : steps) step = step.convertToFormat(format());
     };
     gray(undo);
     gray(redo);
@@ -84,10 +85,11 @@ QRect MaskLayer::takeDirty() {
 void MaskLayer::paintSegment(QPointF from, QPointF to) {
     const double r = diameter_ / 2 + 2;
     dirty_ |= QRectF(from, to).normalized().adjusted(-r, -r, r, r).toAlignedRect().intersected(image_.rect());
-    // Grayscale8 has no alpha: paint a hard round brush so a painted pixel is fully in or out.
+    // A mask gets a hard round brush so a painted pixel is fully in or out; colour strokes are antialiased.
     QPainter p(&image_);
-    p.setRenderHint(QPainter::Antialiasing, false);
-    const QColor colour = erase_ ? QColor(0, 0, 0) : QColor(255, 255, 255);
+    const bool colourKind = kind_ == Kind::Colour;
+    p.setRenderHint(QPainter::Antialiasing, colourKind);
+    const QColor colour = colourKind ? paintColour_ : erase_ ? QColor(0, 0, 0) : QColor(255, 255, 255);
     p.setPen(QPen(colour, diameter_, Qt::SolidLine, Qt::RoundCap, Qt::RoundJoin));
     if (from == to) {
         p.setPen(Qt::NoPen);

@@ -1,6 +1,8 @@
 #pragma once
 // A paintable 8-bit mask (255 = repaint) with brush strokes, eraser, clear, invert and undo/redo. Used
-// for the inpainting mask and for ControlNet sketch maps; knows nothing of widgets.
+// for the inpainting mask and for ControlNet sketch maps; knows nothing of widgets. The Colour kind is an RGB
+// picture painted with a coloured, soft-edged brush (colour sketching on the init image).
+#include <QColor>
 #include <QImage>
 #include <QPointF>
 #include <QRect>
@@ -11,8 +13,13 @@ namespace ipsui {
 
 class MaskLayer {
 public:
-    // A new mask, blank or `start` (converted to gray, resized to `size`); drops the history.
-    void reset(QSize size, const QImage& start = {});
+    enum class Kind { Mask, Colour };
+    // A new layer, blank (black) or `start` (converted to the kind's format, resized to `size`); drops the history.
+    void reset(QSize size, const QImage& start = {}, Kind kind = Kind::Mask);
+    Kind kind() const { return kind_; }
+    // The Colour kind's brush colour (the mask kind paints white, or black when erasing).
+    void setPaintColour(QColor colour) { paintColour_ = colour; }
+    QColor paintColour() const { return paintColour_; }
     // Replaces the mask by `mask` (converted to gray); undoable.
     void assign(const QImage& mask);
 
@@ -46,7 +53,11 @@ private:
     void remember();  // pushes the current mask as an undo step
     void paintSegment(QPointF from, QPointF to);
 
+    QImage::Format format() const { return kind_ == Kind::Colour ? QImage::Format_RGB32 : QImage::Format_Grayscale8; }
+
     QImage image_;
+    Kind kind_ = Kind::Mask;
+    QColor paintColour_{200, 60, 40};
     std::vector<QImage> undo_, redo_;
     bool stroking_ = false;
     bool erase_ = false;
