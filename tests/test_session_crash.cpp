@@ -139,6 +139,33 @@ private Q_SLOTS:
         QVERIFY(!intactState(folder).isEmpty());
         restartAndCheck(folder, {QStringLiteral("killed while generating")});  // saved as the run started
     }
+
+    void terminatedWhileGeneratingClosesCleanly() {
+        // SIGTERM (a logout, `kill`) is not a crash: the window closes as if asked, the run stops, the work is
+        // saved, and the next start restores it without the "did not close properly" banner.
+        const QString folder = freshFolder();
+        QProcess child;
+        child.setProcessChannelMode(QProcess::ForwardedErrorChannel);
+        child.start(QStringLiteral(IPS_SESSION_CHILD), {QStringLiteral("generate"), folder});
+        QVERIFY(child.waitForStarted(10000));
+        QElapsedTimer clock;
+        clock.start();
+        QString line;
+        while (!line.startsWith(QLatin1String("step 2")) && clock.elapsed() < 120000)
+            if (child.canReadLine() || child.waitForReadyRead(1000)) line = QString::fromUtf8(child.readLine()).trimmed();
+        QVERIFY2(line.startsWith(QLatin1String("step 2")), qPrintable(line));
+        child.terminate();  // SIGTERM
+        QVERIFY(child.waitForFinished(60000));
+        QCOMPARE(child.exitStatus(), QProcess::NormalExit);
+        QCOMPARE(child.exitCode(), 0);
+
+        QVERIFY(!intactState(folder).isEmpty());
+        ipsui::AppContext context = ipstest::testContext(dir);
+        context.sessionFolder = folder;
+        ipsui::MainWindow window(context);
+        QCOMPARE(window.promptEdit()->toPlainText(), QStringLiteral("killed while generating"));
+        QVERIFY2(!window.messageText().contains(QStringLiteral("did not close properly")), qPrintable(window.messageText()));
+    }
 };
 
 QTEST_MAIN(TestSessionCrash)

@@ -17,6 +17,7 @@
 #include "config_root.h"
 #include "ips/version.h"
 #include "main_window.h"
+#include "termination_signals.h"
 #include "reference_panel.h"
 
 namespace {
@@ -78,6 +79,7 @@ int main(int argc, char** argv) {
 
     ipsui::MainWindow window(context);
     window.show();
+    ipsui::onTerminationSignals(&window, [&window] { window.closeWithoutAsking(); });
     if (const QStringList pictures = parser.positionalArguments(); !pictures.isEmpty()) {
         // "Open with IP Studio": the pictures become references, checked like dropped files.
         QMimeData mime;

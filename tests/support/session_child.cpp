@@ -3,7 +3,8 @@
 // the kill landed:
 //   session_child edit FOLDER N PAUSE   edits N times, autosaving after each ("saving k", "saved k");
 //                                       in save PAUSE it stops between the pictures and state.json ("mid-save k")
-//   session_child generate FOLDER       sets up a generation with the tiny models, starts it ("step k" per step)
+//   session_child generate FOLDER       sets up a generation with the tiny models, starts it ("step k" per step);
+//                                       SIGTERM closes it as the app does
 #include <QApplication>
 #include <QPlainTextEdit>
 #include <QSpinBox>
@@ -15,6 +16,7 @@
 #include "main_window.h"
 #include "reference_panel.h"
 #include "settings_panel.h"
+#include "termination_signals.h"
 #include "ui_test_env.h"
 #include "work_session.h"
 #include "worker_host.h"
@@ -79,6 +81,8 @@ int main(int argc, char** argv) {
         window.settings()->stepsBox()->setValue(50);
         QObject::connect(window.worker(), &ipsui::WorkerHost::progress, [](int step, int, double) { say("step " + QByteArray::number(step)); });
         QObject::connect(window.worker(), &ipsui::WorkerHost::failed, [](const QString& m) { say("failed " + m.toUtf8()); });
+        ipsui::onTerminationSignals(&window, [&window] { window.closeWithoutAsking(); });
+        window.show();  // the last window closing ends app.exec(), as in the app
         window.generate();
         return app.exec();
     }

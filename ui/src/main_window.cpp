@@ -949,10 +949,17 @@ void MainWindow::saveSession() {
     }
 }
 
+void MainWindow::closeWithoutAsking() {
+    closingWithoutAsking_ = true;
+    close();
+}
+
 void MainWindow::closeEvent(QCloseEvent* event) {
     saveSession();
     autosaveNow();
-    if (host_->busy() && !closeWhenDone_ && isVisible()) {
+    // A live frame is not worth a question; nor is anything when the system asks the program to end.
+    const bool ask = host_->busy() && !live_->ownsActiveJob() && !closeWhenDone_ && !closingWithoutAsking_ && isVisible();
+    if (ask) {
         // A picture half made is not in the library yet: the artist decides whether it matters.
         QMessageBox ask(QMessageBox::Question, tr("A picture is being generated"),
                         tr("Closing now stops it, and a picture not finished is not kept. Your work in progress is saved either way."),

@@ -86,6 +86,8 @@ public:
     const ModelConfig& modelConfig() const { return models_; }
 
     void generate();
+    // Closes without asking (a termination signal): a running job is stopped, the work saved.
+    void closeWithoutAsking();
     // Runs `request` as Generate does (its result goes to the history); false while a job of the window runs.
     bool run(const ips::GenerationRequest& request);
     void cancel();
@@ -217,6 +219,7 @@ private:
     QAction* undoAction_ = nullptr;
     bool applyingState_ = false;
     bool closeWhenDone_ = false;  // "Finish it, then close"
+    bool closingWithoutAsking_ = false;
     QString lastAutosaveProblem_;  // said once, not on every retry  // restoring a state is not itself an undoable action
 };
 
