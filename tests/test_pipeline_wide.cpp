@@ -4,7 +4,8 @@
 // with eta 0.5, two ControlNets with their own scales and guidance windows, a non-square size and a batch of
 // two with an IP-Adapter. Random draws inside diffusers come from torch.Generator(seed): the engine's generator
 // gives the same numbers in the same order, so only the latents are passed in (as diffusers' latents=).
-// Also IP-Adapter regions (attention masks) against diffusers' ip_adapter_masks.
+// Also IP-Adapter regions (attention masks) against diffusers' ip_adapter_masks, and the few-step samplers (LCM,
+// TCD, trailing spacing) as whole pipelines.
 #include <QtTest>
 
 #include "golden.h"
@@ -36,6 +37,24 @@ private Q_SLOTS:
         ips::pipeline::Trace trace;
         const auto result = engine->generate(ipstest::requestFor(g, scratchPath()), {}, nullptr, &trace);
         QCOMPARE(result.images.size(), std::size_t(g.spec["params"]["num_images_per_prompt"].get<int>()));
+        const auto failures = ipstest::compareWithGolden(g, trace, result, true);
+        QVERIFY2(failures.empty(), failures.c_str());
+    }
+
+    // Few-step samplers as artists run them (tests/data/golden_fewstep, tools/oracle/make_fewstep_golden.py): LCM
+    // 4 steps at guidance 1 with an IP-Adapter (no CFG batch; fresh noise between steps), TCD 4 steps at guidance 0
+    // with eta 0.3, LCM img2img through StableDiffusionImg2ImgPipeline, and trailing spacing on Euler at CFG 3.5 and
+    // DDIM at guidance 0.
+    void fewStepCases_data() {
+        QTest::addColumn<QString>("id");
+        for (const char* id : {"few_lcm4_ip_base", "few_tcd4_g0", "few_lcm4_img2img", "few_euler_trailing8_cfg35", "few_ddim_trailing4_g0"})
+            QTest::newRow(id) << id;
+    }
+    void fewStepCases() {
+        QFETCH(QString, id);
+        const auto g = ipstest::loadGolden(id.toStdString(), "golden_fewstep");
+        ips::pipeline::Trace trace;
+        const auto result = engine->generate(ipstest::requestFor(g, scratchPath()), {}, nullptr, &trace);
         const auto failures = ipstest::compareWithGolden(g, trace, result, true);
         QVERIFY2(failures.empty(), failures.c_str());
     }

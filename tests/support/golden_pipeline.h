@@ -51,6 +51,7 @@ inline ips::GenerationRequest requestFor(const GoldenCase& g, const std::filesys
     q.guidance_scale = p["guidance"];
     q.scheduler = p["scheduler"];
     q.eta = p.value("eta", 0.0);
+    q.timestep_spacing = p.value("timestep_spacing", "");
     if (!p["clip_skip"].is_null()) q.clip_skip = p["clip_skip"].get<int>();
     q.num_images_per_prompt = p["num_images_per_prompt"];
     q.seed = p.contains("gen_seed") ? p["gen_seed"].get<std::uint64_t>() : p["latent_seed"].get<std::uint64_t>();
