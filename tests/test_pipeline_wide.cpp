@@ -47,7 +47,8 @@ private Q_SLOTS:
     // DDIM at guidance 0.
     void fewStepCases_data() {
         QTest::addColumn<QString>("id");
-        for (const char* id : {"few_lcm4_ip_base", "few_tcd4_g0", "few_lcm4_img2img", "few_euler_trailing8_cfg35", "few_ddim_trailing4_g0"})
+        for (const char* id : {"few_lcm4_ip_base", "few_tcd4_g0", "few_lcm4_img2img", "few_euler_trailing8_cfg35", "few_ddim_trailing4_g0",
+                               "few_lcm_unet4"})
             QTest::newRow(id) << id;
     }
     void fewStepCases() {
@@ -57,6 +58,21 @@ private Q_SLOTS:
         const auto result = engine->generate(ipstest::requestFor(g, scratchPath()), {}, nullptr, &trace);
         const auto failures = ipstest::compareWithGolden(g, trace, result, true);
         QVERIFY2(failures.empty(), failures.c_str());
+    }
+
+    // A full LCM UNet runs only with the lcm sampler, and its built-in guidance leaves no room for a negative prompt.
+    void lcmUnetNeedsTheLcmSampler() {
+        const auto g = ipstest::loadGolden("few_lcm_unet4", "golden_fewstep");
+        auto q = ipstest::requestFor(g, scratchPath());
+        q.scheduler = "ddim";
+        const auto message = ipstest::inputErrorOf([&] { engine->generate(q, {}, nullptr); });
+        QVERIFY2(message.find("Latent Consistency Model (time_cond_proj_dim 32); it runs with the lcm sampler, not ddim") != std::string::npos,
+                 message.c_str());
+        q.scheduler = "lcm";
+        q.negative_prompt = "blurry";
+        const auto result = engine->generate(q, {}, nullptr);
+        QCOMPARE(result.warnings.size(), std::size_t(1));
+        QVERIFY(result.warnings.front().find("negative prompt has no effect") != std::string::npos);
     }
 
     // Regions (diffusers' ip_adapter_masks, tests/data/golden_masks by tools/oracle/make_ip_mask_golden.py): one

@@ -3,11 +3,15 @@ run them (LCMScheduler 4 steps at guidance 1 with an IP-Adapter: no CFG batch, f
 at guidance 0 with eta 0.3), LCM img2img as StableDiffusionImg2ImgPipeline does it, and "trailing" timestep spacing
 (Hyper-SD's setting) on Euler at CFG 3.5 and DDIM at guidance 0.
 
+A full Latent Consistency Model UNet (time_cond_proj_dim: the guidance goes in as an embedding, one pass per step,
+no negative prompt) runs through LatentConsistencyModelPipeline.
+
 Usage (after `. ./env.sh`, this file beside common.py / make_golden.py / finalize.py / slim_golden.py /
 make_pipeline_wide_golden.py):
-  $PY make_fewstep_golden.py --out RUN_A
-  $PY make_fewstep_golden.py --out RUN_B --threads 1
-  $PY make_fewstep_golden.py --out RUN_F64 --threads 1 --dtype float64
+  $PY make_fewstep_golden.py --make-lcm-unet DATA/tiny-lcm-unet    # tiny-sd15's UNet settings, two levels, time_cond_proj_dim 32 (seeded)
+  $PY make_fewstep_golden.py --lcm-unet DATA/tiny-lcm-unet --out RUN_A
+  $PY make_fewstep_golden.py --lcm-unet DATA/tiny-lcm-unet --out RUN_B --threads 1
+  $PY make_fewstep_golden.py --lcm-unet DATA/tiny-lcm-unet --out RUN_F64 --threads 1 --dtype float64
   $PY make_fewstep_golden.py --finalize --a RUN_A --b RUN_B --f64 RUN_F64 --dest DATA/golden_fewstep
 
 Every case goes through make_golden.run_pipeline (via make_pipeline_wide_golden's call_extra); this script adds
@@ -40,6 +44,54 @@ def make_scheduler(name, base_config):
 
 
 MG.make_scheduler = make_scheduler
+LCM_UNET_DIR = None
+
+
+def make_lcm_unet(out_dir):
+    from diffusers import UNet2DConditionModel
+
+    import make_models as MM
+
+    kw = dict(MM.UNET_KW)
+    kw.update({k: v for k, v in W.INPAINT_UNET_CHANGES.items() if k != "in_channels"})  # two levels: a small file
+    kw["time_cond_proj_dim"] = 32
+    # 8 groups of 4 channels: with tiny-sd15's 32 groups of one channel, GroupNorm removes the per-channel offset the
+    # time embedding adds, and a UNet ignoring its guidance embedding would pass unnoticed.
+    kw["norm_num_groups"] = 8
+    C.seed_all(1301)
+    m = UNet2DConditionModel(**kw).eval()
+    counts = C.nontrivialize(m, 2301)
+    C.assert_no_constant_params(m, "lcm unet")
+    m.save_pretrained(out_dir, safe_serialization=True)
+    print("LCM UNet:", sum(p.numel() for p in m.parameters()), "parameters; nontrivialize", counts, "->", out_dir)
+
+
+_load_pipe = W.load_pipe
+
+
+def load_pipe(cls_name="StableDiffusionPipeline", controlnet=False):
+    """make_pipeline_wide_golden.load_pipe, or for `lcm_unet` cases LatentConsistencyModelPipeline with that UNet
+    (its __call__ takes no negative_prompt: run_pipeline's None is dropped)."""
+    if not W.CUR.get("lcm_unet"):
+        return _load_pipe(cls_name, controlnet)
+    import diffusers
+
+    unet = diffusers.UNet2DConditionModel.from_pretrained(LCM_UNET_DIR)
+    cls = diffusers.LatentConsistencyModelPipeline
+    pipe = cls.from_pretrained(C.SD_DIR, unet=unet, safety_checker=None, requires_safety_checker=False)
+    pipe.set_progress_bar_config(disable=True)
+    pipe = pipe.to(dtype=MG.DT)
+
+    def call(self, *a, **k):
+        assert k.pop("negative_prompt", None) is None
+        return cls.__call__(self, *a, **k)
+
+    pipe.__class__ = type(cls.__name__, (cls,), {"__call__": call})
+    return pipe
+
+
+MG.load_pipe = load_pipe
+W.PRIVATE_KEYS = W.PRIVATE_KEYS + ("lcm_unet",)
 
 P = MG.P_CUBE
 IP_BASE = [dict(adapter="base", images=["shapes_100x75.png"], scale=0.6)]
@@ -68,6 +120,12 @@ FEW = [
          description="DDIMScheduler with timestep_spacing 'trailing', 4 steps, guidance 0.0 (Hyper-SD's 1/2/4-step "
                      "LoRAs), text only.",
          scheduler="ddim", timestep_spacing="trailing", prompt=P, steps=4, guidance=0.0, latent_seed=1205),
+    dict(id="few_lcm_unet4",
+         description="A full LCM UNet (tiny-lcm-unet: tiny-sd15's UNet settings on two levels, with time_cond_proj_dim 32) through "
+                     "LatentConsistencyModelPipeline, 4 steps, guidance 8.0 given as get_guidance_scale_embedding("
+                     "w = 7.0) to the UNet's timestep_cond, one pass per step, text only (the tiny IP-Adapters are made for the "
+                     "16 attention layers of the four-level UNet); LCM's step noise from the generator (recorded).",
+         lcm_unet=True, scheduler="lcm", prompt=P, steps=4, guidance=8.0, latent_seed=1206, gen_seed=2206),
 ]
 
 DROP_OUTPUTS = ("image", "decoded_sample", "init_image_preprocessed", "mask_preprocessed")
@@ -75,6 +133,8 @@ DROP_OUTPUTS = ("image", "decoded_sample", "init_image_preprocessed", "mask_prep
 
 def main():
     ap = argparse.ArgumentParser()
+    ap.add_argument("--make-lcm-unet")
+    ap.add_argument("--lcm-unet")
     ap.add_argument("--out")
     ap.add_argument("--threads", type=int, default=0)
     ap.add_argument("--dtype", choices=["float32", "float64"], default="float32")
@@ -85,11 +145,16 @@ def main():
     ap.add_argument("--f64")
     ap.add_argument("--dest")
     args = ap.parse_args()
+    if args.make_lcm_unet:
+        make_lcm_unet(args.make_lcm_unet)
+        return
     if args.finalize:
         slim_golden.finalize_and_slim(args, "Few-step pipeline goldens (make_fewstep_golden.py)",
                                       "tools/oracle/make_fewstep_golden.py + finalize.py (see tools/oracle/README.md)",
                                       DROP_OUTPUTS)
         return
+    global LCM_UNET_DIR
+    LCM_UNET_DIR = args.lcm_unet
     W.WIDE = FEW
     MG.ARGS = argparse.Namespace(out=args.out)
     MG.DT = getattr(torch, args.dtype)
@@ -99,6 +164,9 @@ def main():
         torch.set_default_dtype(torch.float64)  # as make_golden.py (transformers' causal mask)
     os.makedirs(args.out, exist_ok=True)
     W.run_cases(set(args.only.split(",")) if args.only else None)
+    for entry in MG.CASES:
+        if entry["id"].startswith("few_lcm_unet"):
+            entry["models"]["unet"] = "tiny-lcm-unet"  # the test builds tiny-sd15 with this UNet
     run = {"set": "pipeline_fewstep", "dtype": args.dtype, "environment": C.env_info(), "cases": MG.CASES}
     C.write_json(os.path.join(args.out, "run.json"), run)
     print("wrote", len(MG.CASES), "cases to", args.out)

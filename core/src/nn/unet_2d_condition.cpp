@@ -74,7 +74,7 @@ UNet2DConditionModelImpl::UNet2DConditionModelImpl(const io::UNet2DConditionMode
     const auto heads = heads_per_block(c.num_attention_heads, c.attention_head_dim);
 
     conv_in = register_module("conv_in", torch::nn::Conv2d(torch::nn::Conv2dOptions(c.in_channels, ch0, 3).padding(1)));
-    time_embedding = register_module("time_embedding", TimestepEmbedding(ch0, temb));
+    time_embedding = register_module("time_embedding", TimestepEmbedding(ch0, temb, c.time_cond_proj_dim.value_or(0)));
 
     down_blocks = register_module("down_blocks", torch::nn::ModuleList());
     for (std::size_t i = 0; i < n; ++i) down_blocks->push_back(UNetDownBlock(down_block_options(c, i, temb)));
@@ -107,11 +107,12 @@ UNet2DConditionModelImpl::UNet2DConditionModelImpl(const io::UNet2DConditionMode
     conv_out = register_module("conv_out", torch::nn::Conv2d(torch::nn::Conv2dOptions(ch0, c.out_channels, 3).padding(1)));
 }
 
-at::Tensor UNet2DConditionModelImpl::time_embed(const at::Tensor& timestep, std::int64_t batch, at::ScalarType dtype) {
+at::Tensor UNet2DConditionModelImpl::time_embed(const at::Tensor& timestep, std::int64_t batch, at::ScalarType dtype,
+                                                const at::Tensor& timestep_cond) {
     at::Tensor t = timestep.dim() == 0 ? timestep.unsqueeze(0) : timestep;
     t = t.expand({batch});
     const at::Tensor t_emb = get_timestep_embedding(t, config.block_out_channels[0], config.flip_sin_to_cos, config.freq_shift);
-    return time_embedding(t_emb.to(dtype));
+    return time_embedding(t_emb.to(dtype), timestep_cond.defined() ? timestep_cond.to(dtype) : timestep_cond);
 }
 
 std::vector<Attention> UNet2DConditionModelImpl::cross_attention_layers() const {
@@ -213,7 +214,7 @@ std::size_t UNet2DConditionModelImpl::cross_attention_index(std::size_t block, s
 
 at::Tensor UNet2DConditionModelImpl::run(const UNetInputs& in, const DeepCachePass& pass) {
     const auto dtype = conv_in->weight.scalar_type();
-    const at::Tensor emb = time_embed(in.timestep, in.sample.size(0), dtype);
+    const at::Tensor emb = time_embed(in.timestep, in.sample.size(0), dtype, in.timestep_cond);
     CrossAttentionContext context;
     context.encoder_hidden_states = in.encoder_hidden_states;
     context.image_prompts = in.image_prompts;

@@ -22,6 +22,8 @@ struct UNetInputs {
     const std::vector<std::vector<ImagePromptAttention>>* image_prompts = nullptr;
     // encoder_hidden_states already projected by every cross-attention layer (precompute_text_key_values).
     const std::vector<KeyValue>* text_key_values = nullptr;
+    // Latent Consistency Model UNets (time_cond_proj_dim): the guidance embedding [B, time_cond_proj_dim].
+    at::Tensor timestep_cond;
 };
 
 // DeepCache (horseee/DeepCache, CVPR 2024): between full passes, a step recomputes only a shallow branch of the
@@ -57,7 +59,7 @@ struct UNet2DConditionModelImpl : torch::nn::Module {
     // The prompt's keys and values for every cross-attention layer, computed once per generation.
     std::vector<KeyValue> precompute_text_key_values(const at::Tensor& encoder_hidden_states);
     // Time embedding shared by UNet and ControlNet.
-    at::Tensor time_embed(const at::Tensor& timestep, std::int64_t batch, at::ScalarType dtype);
+    at::Tensor time_embed(const at::Tensor& timestep, std::int64_t batch, at::ScalarType dtype, const at::Tensor& timestep_cond = {});
 
     io::UNet2DConditionModelConfig config;
     torch::nn::Conv2d conv_in{nullptr}, conv_out{nullptr};

@@ -215,8 +215,17 @@ Engine::Conditioning Engine::encode_conditioning(const GenerationRequest& q, Loa
     BaseModel& base = *models.base;
     auto& unet = base.unet;
     Conditioning c;
-    c.cfg = q.guidance_scale > 1.0;
     c.copies = q.num_images_per_prompt;
+    if (const auto cond_dim = unet->config.time_cond_proj_dim) {
+        // LatentConsistencyModelPipeline: the guidance goes in as an embedding of w = guidance - 1 (Imagen's CFG
+        // formulation), one pass per step, and no negative prompt.
+        c.cfg = false;
+        c.timestep_cond = nn::get_guidance_scale_embedding(at::full({c.copies}, q.guidance_scale - 1.0, at::kFloat), *cond_dim).to(dtype);
+        if (!q.negative_prompt.empty())
+            c.warnings.push_back("the negative prompt has no effect: this UNet is a Latent Consistency Model, its guidance is built in");
+    } else {
+        c.cfg = q.guidance_scale > 1.0;
+    }
     const auto text = text_embeddings(base, q);
     at::Tensor prompt_embeds = repeat_batch(text.cond, c.copies);
     if (c.cfg) prompt_embeds = at::cat({repeat_batch(text.uncond, c.copies), prompt_embeds});
@@ -364,6 +373,7 @@ Engine::StepOutput Engine::denoise_step(const GenerationRequest& q, LoadedModels
         in.sample = model_input;
     }
     in.timestep = t;
+    in.timestep_cond = c.timestep_cond;
     in.encoder_hidden_states = c.prompt_embeds;
     in.text_key_values = &c.text_kv;
     in.image_prompts = c.image_prompts.for_step(k, total);
@@ -440,6 +450,9 @@ GenerationResult Engine::generate(const GenerationRequest& q, const ProgressCall
     LoadedModels models = load_models(q, dtype, report);
     BaseModel& base = *models.base;
     if (q.deep_cache) base.unet->check_branch(q.deep_cache->branch);
+    if (const auto cond_dim = base.unet->config.time_cond_proj_dim; cond_dim && q.scheduler != "lcm")
+        throw InputError(io::display_path(q.model) + ": this UNet is a Latent Consistency Model (time_cond_proj_dim " +
+                         std::to_string(*cond_dim) + "); it runs with the lcm sampler, not " + q.scheduler);
     check_cancel(cancel);
 
     const std::uint64_t seed = q.seed ? *q.seed : std::random_device()();

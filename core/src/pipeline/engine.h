@@ -60,6 +60,9 @@ private:
         std::vector<nn::KeyValue> text_kv;
         ipadapter::PreparedImagePrompts image_prompts;
         std::vector<at::Tensor> control_images;  // per ControlNet, batched as the UNet input
+        // A Latent Consistency Model UNet's guidance embedding [B, time_cond_proj_dim] (its guidance is built in:
+        // no CFG batch); undefined for other UNets.
+        at::Tensor timestep_cond;
         std::vector<std::string> warnings;
     };
     // The latents denoising starts from, and what inpainting needs at every step.
