@@ -27,6 +27,16 @@ void stroke(ipsui::CanvasView* canvas, int y, int x0, int x1, Qt::KeyboardModifi
     QTest::mouseRelease(canvas, Qt::LeftButton, modifiers, to);
 }
 
+// The panel on screen with a 64x64 gray init picture and a 6-pixel brush.
+bool showWithGrayPicture(ipsui::InitImagePanel& panel) {
+    panel.resize(600, 600);
+    panel.show();
+    if (!QTest::qWaitForWindowExposed(&panel) || !panel.setInitImage(ipsui::LoadedImage{{}, grayPicture({64, 64}), {}, false})) return false;
+    QApplication::processEvents();
+    panel.setBrushDiameter(6);
+    return true;
+}
+
 QColor requestPixel(const ips::GenerationRequest& r, int x, int y) {
     return ipsui::toQImage(*r.init_image->image).pixelColor(x, y);
 }
@@ -55,12 +65,7 @@ private Q_SLOTS:
 
     void strokesBecomeTheInitImage() {
         ipsui::InitImagePanel panel;
-        panel.resize(600, 600);
-        panel.show();
-        QVERIFY(QTest::qWaitForWindowExposed(&panel));
-        QVERIFY(panel.setInitImage(ipsui::LoadedImage{{}, grayPicture({64, 64}), {}, false}));
-        QApplication::processEvents();
-        panel.setBrushDiameter(6);
+        QVERIFY(showWithGrayPicture(panel));
         panel.setColourMode(true);
         panel.setPaintColour(QColor(0, 0, 255));
         QVERIFY(!panel.painted());
@@ -109,12 +114,7 @@ private Q_SLOTS:
         QTemporaryDir dir;
         ipsui::PictureStore store(dir.path());
         ipsui::InitImagePanel panel;
-        panel.resize(600, 600);
-        panel.show();
-        QVERIFY(QTest::qWaitForWindowExposed(&panel));
-        QVERIFY(panel.setInitImage(ipsui::LoadedImage{{}, grayPicture({64, 64}), {}, false}));
-        QApplication::processEvents();
-        panel.setBrushDiameter(6);
+        QVERIFY(showWithGrayPicture(panel));
         panel.setColourMode(true);
         panel.setPaintColour(QColor(0, 160, 0));
         stroke(panel.canvas(), 40, 8, 56);
