@@ -25,37 +25,27 @@ class TestPipelineWide : public QObject {
 private Q_SLOTS:
     void initTestCase() { engine = std::make_unique<ips::pipeline::Engine>(ips::PipelineOptions{}); }
 
+    // tests/data/golden_wide, and the few-step samplers as artists run them (tests/data/golden_fewstep,
+    // tools/oracle/make_fewstep_golden.py): LCM 4 steps at guidance 1 with an IP-Adapter (no CFG batch; fresh noise
+    // between steps), TCD 4 steps at guidance 0 with eta 0.3, LCM img2img through StableDiffusionImg2ImgPipeline,
+    // trailing spacing on Euler at CFG 3.5 and DDIM at guidance 0, and a full LCM UNet.
     void goldenCases_data() {
+        QTest::addColumn<QString>("folder");
         QTest::addColumn<QString>("id");
         for (const char* id : {"wide_inpaint9_ddim", "wide_inpaint9_strength_euler_a", "wide_img2img_euler_a", "wide_img2img_dpmpp_2m",
                                "wide_img2img_lms", "wide_ddim_eta05", "wide_two_controlnets", "wide_nonsquare_ip", "wide_batch2_ip"})
-            QTest::newRow(id) << id;
+            QTest::newRow(id) << "golden_wide" << id;
+        for (const char* id : {"few_lcm4_ip_base", "few_tcd4_g0", "few_lcm4_img2img", "few_euler_trailing8_cfg35", "few_ddim_trailing4_g0",
+                               "few_lcm_unet4"})
+            QTest::newRow(id) << "golden_fewstep" << id;
     }
     void goldenCases() {
+        QFETCH(QString, folder);
         QFETCH(QString, id);
-        const auto g = ipstest::loadGolden(id.toStdString(), "golden_wide");
+        const auto g = ipstest::loadGolden(id.toStdString(), folder.toStdString());
         ips::pipeline::Trace trace;
         const auto result = engine->generate(ipstest::requestFor(g, scratchPath()), {}, nullptr, &trace);
         QCOMPARE(result.images.size(), std::size_t(g.spec["params"]["num_images_per_prompt"].get<int>()));
-        const auto failures = ipstest::compareWithGolden(g, trace, result, true);
-        QVERIFY2(failures.empty(), failures.c_str());
-    }
-
-    // Few-step samplers as artists run them (tests/data/golden_fewstep, tools/oracle/make_fewstep_golden.py): LCM
-    // 4 steps at guidance 1 with an IP-Adapter (no CFG batch; fresh noise between steps), TCD 4 steps at guidance 0
-    // with eta 0.3, LCM img2img through StableDiffusionImg2ImgPipeline, and trailing spacing on Euler at CFG 3.5 and
-    // DDIM at guidance 0.
-    void fewStepCases_data() {
-        QTest::addColumn<QString>("id");
-        for (const char* id : {"few_lcm4_ip_base", "few_tcd4_g0", "few_lcm4_img2img", "few_euler_trailing8_cfg35", "few_ddim_trailing4_g0",
-                               "few_lcm_unet4"})
-            QTest::newRow(id) << id;
-    }
-    void fewStepCases() {
-        QFETCH(QString, id);
-        const auto g = ipstest::loadGolden(id.toStdString(), "golden_fewstep");
-        ips::pipeline::Trace trace;
-        const auto result = engine->generate(ipstest::requestFor(g, scratchPath()), {}, nullptr, &trace);
         const auto failures = ipstest::compareWithGolden(g, trace, result, true);
         QVERIFY2(failures.empty(), failures.c_str());
     }

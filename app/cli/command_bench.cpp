@@ -40,10 +40,15 @@ nlohmann::json result_json(const ips::BenchResult& r) {
             {"seconds_encoding", r.seconds_encoding}, {"seconds_decoding", r.seconds_decoding}};
 }
 
+bool is_preset(const std::string& name) {
+    const auto& presets = ips::bench_presets();
+    return std::any_of(presets.begin(), presets.end(), [&](const ips::BenchPreset& p) { return p.name == name; });
+}
+
 // Each generation preset against the plain run of the same precision and attention path.
 void print_preset_comparison(const ips::BenchReport& report) {
     for (const auto& plain : report.results) {
-        if (plain.name != "generation" || plain.preset.rfind("ddim", 0) != 0 || plain.preset.find('-') != std::string::npos) continue;
+        if (plain.name != "generation" || is_preset(plain.preset)) continue;  // the plain run is the one that is no preset
         for (const auto& fast : report.results)
             if (fast.name == "generation" && &fast != &plain && fast.dtype == plain.dtype && fast.attention == plain.attention)
                 std::printf("generation %s %s: %s %.2f s against %s %.2f s: %.2fx\n", fast.dtype.c_str(), fast.attention.c_str(),

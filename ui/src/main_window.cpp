@@ -411,7 +411,7 @@ void MainWindow::buildMenus() {
     add(edit, tr("Larger brush"), QKeySequence(Qt::Key_BracketRight),
         onMaskTab([this] { init_->setBrushDiameter(init_->brushDiameter() * 5 / 4 + 1); }));
 
-    QMenu* run = menuBar()->addMenu(tr("&Generate"));
+    QMenu* run = generateMenu_ = menuBar()->addMenu(tr("&Generate"));
     add(run, tr("&Generate"), QKeySequence(tr("Ctrl+Return")), [this] { generate(); });
     QAction* enter = new QAction(this);  // the keypad's Enter too
     enter->setShortcut(QKeySequence(tr("Ctrl+Enter")));
@@ -699,8 +699,10 @@ void MainWindow::applyRequest(const ips::GenerationRequest& r) {
     if (r.loras.empty()) restoreLoras({});  // exactly the result's LoRAs, none included
 }
 
+bool MainWindow::windowJobRunning() const { return host_->busy() && !live_->ownsActiveJob(); }
+
 void MainWindow::generate() {
-    if (host_->busy() && !live_->ownsActiveJob()) return;
+    if (windowJobRunning()) return;
     QString error;
     const auto request = buildRequest(&error);
     if (!request) {
@@ -712,8 +714,8 @@ void MainWindow::generate() {
 
 bool MainWindow::run(const ips::GenerationRequest& request) {
     // A live frame gives way (it is cancelled at its next step); anything else runs to its end.
-    const bool replacesLiveFrame = host_->busy() && live_->ownsActiveJob();
-    if (host_->busy() && !replacesLiveFrame) return false;
+    if (windowJobRunning()) return false;
+    const bool replacesLiveFrame = host_->busy();
     if (bannerKind_ != Banner::ModelAdvice) messageBar_->hide();
     denoiseStartSeconds_ = -1;
     saveSession();  // a crash or a killed process then loses nothing the user typed
@@ -725,7 +727,7 @@ bool MainWindow::run(const ips::GenerationRequest& request) {
     canvasTabs_->setCurrentWidget(result_);
     activeOutputSize_ = QSize(request.width, request.height);
     if (replacesLiveFrame) host_->cancel();
-    live_->pauseFor(host_->submit(request, settings_->threads()));
+    host_->submit(request, settings_->threads());  // Live waits for it: its edits start a frame once the host is idle
     return true;
 }
 
@@ -958,7 +960,7 @@ void MainWindow::closeEvent(QCloseEvent* event) {
     saveSession();
     autosaveNow();
     // A live frame is not worth a question; nor is anything when the system asks the program to end.
-    const bool ask = host_->busy() && !live_->ownsActiveJob() && !closeWhenDone_ && !closingWithoutAsking_ && isVisible();
+    const bool ask = windowJobRunning() && !closeWhenDone_ && !closingWithoutAsking_ && isVisible();
     if (ask) {
         // A picture half made is not in the library yet: the artist decides whether it matters.
         QMessageBox ask(QMessageBox::Question, tr("A picture is being generated"),

@@ -15,6 +15,7 @@
 class QAction;
 class QComboBox;
 class QLabel;
+class QMenu;
 class QPlainTextEdit;
 class QProgressBar;
 class QPushButton;
@@ -92,6 +93,8 @@ public:
     bool run(const ips::GenerationRequest& request);
     void cancel();
     bool isGenerating() const;
+    // A job of the window's own (Generate, Refine, Keep) is running; a Live frame is not one.
+    bool windowJobRunning() const;
 
     // The banner over the top of the canvas (it never moves the controls). A kind other than Error/Info is
     // taken down by itself once what it reports is fixed.
@@ -184,6 +187,7 @@ private:
     LiveBar* liveBar_ = nullptr;
     LiveController* live_ = nullptr;
     QAction* liveAction_ = nullptr;
+    QMenu* generateMenu_ = nullptr;
     QTabWidget* canvasTabs_;
     QPlainTextEdit* prompt_;
     QPlainTextEdit* negative_;

@@ -1,7 +1,7 @@
 // Live mode in the window (live/live_controller.h): the Live switch and its row, the edits that make a new
 // frame, Keep and Refine.
 #include <QAction>
-#include <QMenuBar>
+#include <QMenu>
 #include <QPlainTextEdit>
 #include <QSettings>
 #include <QTabWidget>
@@ -54,11 +54,7 @@ void MainWindow::setupLive() {
     liveAction_->setShortcut(QKeySequence(tr("Ctrl+L")));
     liveAction_->setShortcutContext(Qt::WindowShortcut);
     liveBar_->liveButton()->setDefaultAction(liveAction_);
-    for (QAction* menu : menuBar()->actions())
-        if (menu->menu() && menu->text() == tr("&Generate")) {
-            menu->menu()->insertAction(menu->menu()->actions().value(2), liveAction_);
-            break;
-        }
+    generateMenu_->insertAction(generateMenu_->actions().value(2), liveAction_);  // after Generate and Cancel
     connect(liveAction_, &QAction::toggled, this, [this](bool on) {
         // A fixed seed in the settings is Live's seed too; otherwise Live picks one and keeps it.
         live_->setEnabled(on, settings_->seed());

@@ -59,34 +59,40 @@ fs::path write_random_adapter(const fs::path& folder, nn::UNet2DConditionModelIm
 // What a preset changes in the plain request. A speed LoRA (LCM-LoRA, Hyper-SD) is merged into the weights
 // before the first step and costs nothing per step, so the presets run the random base weights as they are.
 struct PresetSettings {
+    BenchPreset info;
     std::string scheduler, spacing;
     int steps;
     double guidance;
     std::optional<DeepCacheSettings> deep_cache;
     bool draft_decode = false;  // the final decode by TAESD
 };
-const std::map<std::string, PresetSettings>& preset_settings() {
-    static const std::map<std::string, PresetSettings> presets{
-        {"lcm4", {"lcm", "", 4, 1.0, std::nullopt}},
-        {"lcm4-deepcache2", {"lcm", "", 4, 1.0, DeepCacheSettings{2, 0}}},
-        {"lcm4-taesd", {"lcm", "", 4, 1.0, std::nullopt, true}},
-        {"lcm4-taesd-deepcache2", {"lcm", "", 4, 1.0, DeepCacheSettings{2, 0}, true}},
-        {"hyper8cfg", {"euler", "trailing", 8, 3.5, std::nullopt}},
-        {"ddim20-deepcache3", {"ddim", "", 20, 7.5, DeepCacheSettings{3, 0}}},
+const std::vector<PresetSettings>& preset_settings() {
+    static const std::vector<PresetSettings> presets{
+        {{"lcm4", "LCM 4 steps, guidance 1 (one UNet pass per step), as with LCM-LoRA"}, "lcm", "", 4, 1.0, std::nullopt},
+        {{"lcm4-deepcache2", "lcm4 with DeepCache interval 2, branch 0"}, "lcm", "", 4, 1.0, DeepCacheSettings{2, 0}},
+        {{"lcm4-taesd", "lcm4 with the final picture decoded by TAESD (a draft)"}, "lcm", "", 4, 1.0, std::nullopt, true},
+        {{"lcm4-taesd-deepcache2", "lcm4-taesd with DeepCache interval 2, branch 0"}, "lcm", "", 4, 1.0, DeepCacheSettings{2, 0}, true},
+        {{"hyper8cfg", "Euler, trailing spacing, 8 steps, guidance 3.5, as with Hyper-SD15 8-step CFG"}, "euler", "trailing", 8, 3.5,
+         std::nullopt},
+        {{"ddim20-deepcache3", "the plain 20-step DDIM run with DeepCache interval 3, branch 0"}, "ddim", "", 20, 7.5,
+         DeepCacheSettings{3, 0}},
     };
     return presets;
 }
 
+const PresetSettings& preset_named(const std::string& name) {
+    for (const auto& p : preset_settings())
+        if (p.info.name == name) return p;
+    std::string known;
+    for (const auto& p : preset_settings()) known += (known.empty() ? "" : ", ") + p.info.name;
+    throw InputError("--preset " + name + ": expected one of " + known);
+}
+
 }  // namespace
 
-std::vector<BenchResult> run_generation_bench(const BenchOptions& o, at::ScalarType dtype, const std::string& dtype_name,
-                                              const std::function<void(const BenchResult&)>& on_result) {
-    for (const auto& name : o.presets)
-        if (!preset_settings().count(name)) {
-            std::string known;
-            for (const auto& p : bench_presets()) known += (known.empty() ? "" : ", ") + p.name;
-            throw InputError("--preset " + name + ": expected one of " + known);
-        }
+void run_generation_bench(const BenchOptions& o, at::ScalarType dtype, const std::string& dtype_name,
+                          const std::function<void(const BenchResult&)>& on_result) {
+    for (const auto& name : o.presets) (void)preset_named(name);  // a bad name is refused before any work
     const fs::path root = o.config_root;
     const fs::path scratch = fs::temp_directory_path() / ("ipstudio-bench-" + std::to_string(::getpid()));
     fs::create_directories(scratch);
@@ -171,11 +177,10 @@ std::vector<BenchResult> run_generation_bench(const BenchOptions& o, at::ScalarT
         r.seconds_decoding = seconds - decode_start;  // the progress clock starts with generate, as `start` does
         r.peak_rss_mb = peak_rss_mb();
         if (on_result) on_result(r);
-        return r;
     };
-    std::vector<BenchResult> results{run("ddim" + std::to_string(o.steps), q)};
+    run("ddim" + std::to_string(o.steps), q);
     for (const auto& name : o.presets) {
-        const PresetSettings& p = preset_settings().at(name);
+        const PresetSettings& p = preset_named(name);
         GenerationRequest fast = q;
         fast.scheduler = p.scheduler;
         fast.timestep_spacing = p.spacing;
@@ -186,9 +191,8 @@ std::vector<BenchResult> run_generation_bench(const BenchOptions& o, at::ScalarT
             fast.preview_decoder = taesd_folder;
             fast.draft_decode = true;
         }
-        results.push_back(run(name, fast));
+        run(name, fast);
     }
-    return results;
 }
 
 }  // namespace ips::bench
@@ -196,14 +200,11 @@ std::vector<BenchResult> run_generation_bench(const BenchOptions& o, at::ScalarT
 namespace ips {
 
 const std::vector<BenchPreset>& bench_presets() {
-    static const std::vector<BenchPreset> list{
-        {"lcm4", "LCM 4 steps, guidance 1 (one UNet pass per step), as with LCM-LoRA"},
-        {"lcm4-deepcache2", "lcm4 with DeepCache interval 2, branch 0"},
-        {"lcm4-taesd", "lcm4 with the final picture decoded by TAESD (a draft)"},
-        {"lcm4-taesd-deepcache2", "lcm4-taesd with DeepCache interval 2, branch 0"},
-        {"hyper8cfg", "Euler, trailing spacing, 8 steps, guidance 3.5, as with Hyper-SD15 8-step CFG"},
-        {"ddim20-deepcache3", "the plain 20-step DDIM run with DeepCache interval 3, branch 0"},
-    };
+    static const std::vector<BenchPreset> list = [] {
+        std::vector<BenchPreset> names;
+        for (const auto& p : bench::preset_settings()) names.push_back(p.info);
+        return names;
+    }();
     return list;
 }
 

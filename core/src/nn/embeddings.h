@@ -17,7 +17,9 @@ struct TimestepEmbeddingImpl : torch::nn::Module {
 };
 
 // Mirrors diffusers' get_guidance_scale_embedding (LatentConsistencyModelPipeline): sinusoidal features of
-// w * 1000 for the guidance values `w` [N] -> [N, dim] in float32.
+// w * 1000 for the guidance values `w` [N] -> [N, dim] in float32. Kept apart from get_timestep_embedding (the same
+// formula with a shift of 1) because it computes the frequencies in diffusers' other order: at w * 1000 a last-bit
+// difference in a frequency is a visible difference in the sine.
 at::Tensor get_guidance_scale_embedding(const at::Tensor& w, std::int64_t dim);
 TORCH_MODULE(TimestepEmbedding);
 

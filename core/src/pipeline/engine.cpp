@@ -293,8 +293,8 @@ Engine::Conditioning Engine::encode_conditioning(const GenerationRequest& q, Loa
     return c;
 }
 
-Engine::StartLatents Engine::prepare_latents(const GenerationRequest& q, BaseModel& base, schedulers::Scheduler& scheduler,
-                                             at::Generator& generator) {
+Engine::StartLatents Engine::prepare_latents(const GenerationRequest& q, BaseModel& base, const Conditioning& c,
+                                             schedulers::Scheduler& scheduler, at::Generator& generator, at::ScalarType dtype) {
     const std::int64_t unet_channels = base.unet->config.in_channels;
     const bool inpainting = q.mask_image.has_value();
     const std::int64_t copies = q.num_images_per_prompt;
@@ -337,6 +337,9 @@ Engine::StartLatents Engine::prepare_latents(const GenerationRequest& q, BaseMod
             if (unet_channels == 9) {
                 const std::string tag = "masked|" + hash_key(mask_picture);
                 s.masked_image_latents = repeat_batch(encode_image(base, init, masked, tag).sample(generator) * sf, copies);
+                s.unet_mask = (c.cfg ? at::cat({s.mask, s.mask}) : s.mask).to(dtype);
+                s.unet_masked_image_latents =
+                    (c.cfg ? at::cat({s.masked_image_latents, s.masked_image_latents}) : s.masked_image_latents).to(dtype);
             } else {
                 // diffusers encodes the masked image even for 4-channel UNets; draw its sample noise so the
                 // generator stays in step with the reference (the ancestral noise comes next).
@@ -365,13 +368,7 @@ Engine::StepOutput Engine::denoise_step(const GenerationRequest& q, LoadedModels
     model_input = network_input(scheduler.scale_model_input(model_input, index), dtype);
 
     nn::UNetInputs in;
-    if (unet_channels == 9) {
-        const at::Tensor mask = (c.cfg ? at::cat({start.mask, start.mask}) : start.mask).to(dtype);
-        const at::Tensor masked = (c.cfg ? at::cat({start.masked_image_latents, start.masked_image_latents}) : start.masked_image_latents).to(dtype);
-        in.sample = at::cat({model_input, mask, masked}, 1);
-    } else {
-        in.sample = model_input;
-    }
+    in.sample = unet_channels == 9 ? at::cat({model_input, start.unet_mask, start.unet_masked_image_latents}, 1) : model_input;
     in.timestep = t;
     in.timestep_cond = c.timestep_cond;
     in.encoder_hidden_states = c.prompt_embeds;
@@ -415,28 +412,21 @@ Engine::StepOutput Engine::denoise_step(const GenerationRequest& q, LoadedModels
     return result;
 }
 
-at::Tensor Engine::decode(BaseModel& base, const at::Tensor& latents, const CancelToken* cancel) {
-    // One image at a time (memory).
+at::Tensor Engine::decode(const GenerationRequest& q, LoadedModels& models, const at::Tensor& latents, at::ScalarType dtype,
+                          const CancelToken* cancel) {
+    // One image at a time (memory). TAESD reads the UNet's latents as they are; the VAE unscaled ones.
+    BaseModel& base = *models.base;
     const double sf = base.vae->config.scaling_factor;
     std::vector<at::Tensor> decoded;
     for (std::int64_t i = 0; i < latents.size(0); ++i) {
         check_cancel(cancel);
-        decoded.push_back(decode_latent(base, latents.narrow(0, i, 1) / sf));
+        const at::Tensor one = latents.narrow(0, i, 1);
+        decoded.push_back(q.draft_decode ? models.preview_decoder->forward(network_input(one, dtype)).to(at::kFloat).contiguous()
+                                         : decode_latent(base, one / sf));
     }
     at::Tensor all = at::cat(decoded);
-    if (!at::isfinite(all).all().item<bool>()) throw Error("the decoded image contains NaN");
-    return all;
-}
-
-at::Tensor Engine::draft_decode(nn::TinyDecoder& decoder, const at::Tensor& latents, at::ScalarType dtype, const CancelToken* cancel) {
-    // TAESD reads the UNet's latents as they are (no scaling factor), one image at a time like the VAE.
-    std::vector<at::Tensor> decoded;
-    for (std::int64_t i = 0; i < latents.size(0); ++i) {
-        check_cancel(cancel);
-        decoded.push_back(decoder->forward(network_input(latents.narrow(0, i, 1), dtype)).to(at::kFloat).contiguous());
-    }
-    at::Tensor all = at::cat(decoded);
-    if (!at::isfinite(all).all().item<bool>()) throw Error("the draft-decoded image contains NaN");
+    if (!at::isfinite(all).all().item<bool>())
+        throw Error(q.draft_decode ? "the draft-decoded image contains NaN" : "the decoded image contains NaN");
     return all;
 }
 
@@ -464,7 +454,7 @@ GenerationResult Engine::generate(const GenerationRequest& q, const ProgressCall
     Conditioning conditioning = encode_conditioning(q, models, dtype, trace);
     check_cancel(cancel);
 
-    const StartLatents start = prepare_latents(q, base, *scheduler, generator);
+    const StartLatents start = prepare_latents(q, base, conditioning, *scheduler, generator, dtype);
     if (trace) trace->timesteps = scheduler->timesteps().slice(0, static_cast<std::int64_t>(start.begin));
 
     const int total = static_cast<int>(scheduler->size() - start.begin);
@@ -491,7 +481,7 @@ GenerationResult Engine::generate(const GenerationRequest& q, const ProgressCall
         throw Error("the generation diverged (NaN in the latents); try float32 or fewer/other settings");
 
     report("decoding", total, total, nullptr);
-    const at::Tensor all = q.draft_decode ? draft_decode(models.preview_decoder, latents, dtype, cancel) : decode(base, latents, cancel);
+    const at::Tensor all = decode(q, models, latents, dtype, cancel);
     if (trace) {
         trace->latents_final = latents;
         trace->decoded = all;

@@ -69,6 +69,8 @@ private:
     struct StartLatents {
         std::size_t begin = 0;  // the first scheduler index run (img2img skips the first ones)
         at::Tensor latents, noise, image_latents, mask, masked_image_latents;
+        // A 9-channel inpainting UNet's extra inputs, batched (CFG) and cast as every step feeds them.
+        at::Tensor unet_mask, unet_masked_image_latents;
     };
     // DeepCache across the steps of one generation: the deep features of the last full pass.
     struct DeepCacheState {
@@ -84,14 +86,14 @@ private:
 
     LoadedModels load_models(const GenerationRequest& request, at::ScalarType dtype, Reporter& reporter);
     Conditioning encode_conditioning(const GenerationRequest& request, LoadedModels& models, at::ScalarType dtype, Trace* trace);
-    StartLatents prepare_latents(const GenerationRequest& request, BaseModel& base, schedulers::Scheduler& scheduler,
-                                 at::Generator& generator);
+    StartLatents prepare_latents(const GenerationRequest& request, BaseModel& base, const Conditioning& conditioning,
+                                 schedulers::Scheduler& scheduler, at::Generator& generator, at::ScalarType dtype);
     StepOutput denoise_step(const GenerationRequest& request, LoadedModels& models, Conditioning& conditioning,
                             const StartLatents& start, const at::Tensor& latents, int step, int total, schedulers::Scheduler& scheduler,
                             at::Generator& generator, at::ScalarType dtype, DeepCacheState* deep_cache);
-    at::Tensor decode(BaseModel& base, const at::Tensor& latents, const CancelToken* cancel);
-    // The request's draft_decode: the final picture through the TAESD decoder instead of the VAE.
-    at::Tensor draft_decode(nn::TinyDecoder& decoder, const at::Tensor& latents, at::ScalarType dtype, const CancelToken* cancel);
+    // The final picture through the VAE, or through the TAESD decoder for the request's draft_decode.
+    at::Tensor decode(const GenerationRequest& request, LoadedModels& models, const at::Tensor& latents, at::ScalarType dtype,
+                      const CancelToken* cancel);
 
     struct TextEmbeddings {
         at::Tensor cond, uncond;  // [1, 77 * windows, C] in the text encoder's precision (same windows)

@@ -163,7 +163,7 @@ void InitImagePanel::setPaintColour(QColor colour) {
 }
 
 bool InitImagePanel::painted() const {
-    return hasInitImage() && !paint_.isNull() && paint_.image() != init_.image.convertToFormat(QImage::Format_RGB32);
+    return hasInitImage() && !paint_.isNull() && paint_.image() != paintStart_;
 }
 
 void InitImagePanel::newBlankCanvas(QSize size) {
@@ -198,6 +198,7 @@ bool InitImagePanel::setInitImage(const LoadedImage& image) {
     initMemory_ = image.path.isEmpty() ? std::make_shared<const ips::Image>(toIpsImage(image.image)) : nullptr;
     mask_.reset(image.image.size());
     paint_.reset(image.image.size(), image.image, MaskLayer::Kind::Colour);
+    paintStart_ = paint_.image();  // shared until the first stroke changes the layer's copy
     canvas_->setImage(image.image);
     canvas_->setMask(&activeLayer());
     info_->setFullText(QStringLiteral("%1\u00d7%2 \u00b7 %3")
@@ -217,6 +218,7 @@ void InitImagePanel::clearInitImage() {
     const QColor colour = paint_.paintColour();
     paint_ = MaskLayer();
     paint_.setPaintColour(colour);
+    paintStart_ = QImage();
     canvas_->setImage({});
     canvas_->setMask(&activeLayer());
     info_->setFullText({});

@@ -91,13 +91,14 @@ private:
     std::shared_ptr<const ips::Image> initMemory_;
     MaskLayer mask_;
     MaskLayer paint_;
+    QImage paintStart_;  // the picture opened, in the paint layer's format: painted() compares with it
     bool colourMode_ = false;
     CanvasView* canvas_;
     QToolButton* maskTool_;
     QToolButton* colourTool_;
     QToolButton* swatch_;
-    std::vector<QWidget*> maskOnly_;
-    QLabel* livePreview_;  // the mask's own tools, off while the colour brush is in use
+    std::vector<QWidget*> maskOnly_;  // the mask's own tools, off while the colour brush is in use
+    QLabel* livePreview_;
     QDoubleSpinBox* strength_;
     QSlider* brush_;
     QToolButton* eraser_;

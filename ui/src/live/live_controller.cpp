@@ -42,11 +42,6 @@ bool LiveController::ownsActiveJob() const { return host_->busy() && ownsJob(hos
 // active until just after its `finished`).
 bool LiveController::frameRunning() const { return ownsActiveJob() && host_->activeJob() != shownJob_; }
 
-void LiveController::pauseFor(quint64 job) {
-    pausedFor_ = job;
-    coalesce_.stop();
-}
-
 void LiveController::edited() {
     if (!enabled_) return;
     if (!dirty_) firstEditMs_ = clock_.elapsed();
@@ -72,7 +67,6 @@ void LiveController::startFrame() {
         Q_EMIT stateChanged();
         return;
     }
-    previousJob_ = job_;
     jobEditMs_ = firstEditMs_;
     dirty_ = false;
     firstEditMs_ = -1;
@@ -92,7 +86,6 @@ void LiveController::onFinished(const GenerationOutcome& outcome) {
 }
 
 void LiveController::onIdle() {
-    if (pausedFor_ != 0) pausedFor_ = 0;
     Q_EMIT stateChanged();
     if (enabled_ && dirty_) coalesce_.start(0);
 }

@@ -34,15 +34,14 @@ public:
     // Something the frame depends on changed.
     void edited();
     // Whether `job` (or the host's active job) is a live frame: the window then neither adds it to the
-    // history nor shows its step previews.
-    bool ownsJob(quint64 job) const { return job != 0 && (job == job_ || job == previousJob_); }
+    // history nor shows its step previews. (The host passes on only the active job's news, so a replaced
+    // frame never reaches the window.)
+    bool ownsJob(quint64 job) const { return job != 0 && job == job_; }
     bool ownsActiveJob() const;
     // The newest finished frame (request, picture, seed): what Keep adds to the history.
     const std::optional<GenerationOutcome>& lastFrame() const { return lastFrame_; }
     bool stale() const { return dirty_ || frameRunning(); }
     double lastFrameSeconds() const { return lastFrameSeconds_; }
-    // Live paused for a job of the window's own (Refine, Generate): edits wait until it ends.
-    void pauseFor(quint64 job);
 
     static constexpr int kSlowFrameMs = 1500;  // frames slower than this make edits coalesce
     static constexpr int kCoalesceMs = 250;
@@ -66,8 +65,6 @@ private:
     bool loading_ = false;        // the active job is still loading models
     std::uint64_t seed_ = 0;
     quint64 job_ = 0;             // the live frame running (or last run)
-    quint64 previousJob_ = 0;     // the frame it replaced, whose late news the window also ignores
-    quint64 pausedFor_ = 0;       // a window job Live waits for
     quint64 shownJob_ = 0;        // the frame whose picture is shown
     std::optional<GenerationOutcome> lastFrame_;
     double lastFrameSeconds_ = 0;
