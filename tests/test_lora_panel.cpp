@@ -2,6 +2,7 @@
 // on/off, another base's LoRA refused, trigger words into the prompt, and the list kept by presets,
 // history and sessions (a file gone since is marked and never sent).
 #include <QCheckBox>
+#include <QComboBox>
 #include <QDoubleSpinBox>
 #include <QFile>
 #include <QJsonArray>
@@ -11,6 +12,8 @@
 #include <QLineEdit>
 #include <QListView>
 #include <QPlainTextEdit>
+#include <QPushButton>
+#include <QTreeWidget>
 #include <QSlider>
 #include <QSortFilterProxyModel>
 #include <QSpinBox>
@@ -27,6 +30,8 @@
 #include "lora_panel.h"
 #include "lora_row.h"
 #include "main_window.h"
+#include "model_catalog.h"
+#include "model_manager_dialog.h"
 #include "preset_store.h"
 #include "qt_convert.h"
 #include "settings_panel.h"
@@ -285,6 +290,69 @@ private Q_SLOTS:
         QCOMPARE(window->presets().disabledLoras(QStringLiteral("lora look 2")).size(), std::size_t(1));
         window->presets().remove(QStringLiteral("lora look 2"));
         QVERIFY(window->presets().disabledLoras(QStringLiteral("lora look 2")).empty());
+    }
+
+    // The built-in speed presets name the catalog's LoRAs by file name: found in the models folder's loras/
+    // once downloaded; until then listed as missing, never sent, with where to get them.
+    void speedPresetsUseTheCatalogLoras() {
+        const auto catalog = ipsui::ModelCatalog::builtIn();
+        const QString models = QDir(ipstest::testContext(dir).dataFolder).filePath(QStringLiteral("models"));
+        const auto* lcm = catalog.find(QStringLiteral("lcm-lora-sdv1-5"));
+        QVERIFY(lcm && lcm->role == QStringLiteral("lora"));
+        QCOMPARE(lcm->installedPath(models), QDir(models).filePath(QStringLiteral("loras/lcm-lora-sdv1-5.safetensors")));
+        QCOMPARE(lcm->files.front().size, qint64(134621556));
+        QVERIFY(catalog.find(QStringLiteral("hyper-sd15-8steps-cfg")) && catalog.find(QStringLiteral("tcd-sd15")));
+        QVERIFY(QDir().mkpath(QFileInfo(lcm->installedPath(models)).absolutePath()));
+        QVERIFY(QFile::copy(lora(QStringLiteral("peft")), lcm->installedPath(models)));
+
+        ipsui::LoraPanel* panel = window->loras();
+        QVERIFY(window->loadPreset(QStringLiteral("Live (LCM)")));
+        QCOMPARE(panel->entries(), (QList<ipsui::LoraEntry>{{lcm->installedPath(models), 1.0, true}}));
+        ips::GenerationRequest r = window->settingsRequest();
+        QCOMPARE(r.scheduler, std::string("lcm"));
+        QCOMPARE(r.num_inference_steps, 4);
+        QCOMPARE(r.guidance_scale, 1.0);
+        QCOMPARE(r.loras.size(), std::size_t(1));
+        QCOMPARE(ipsui::fromFsPath(r.loras[0].path), lcm->installedPath(models));
+
+        QVERIFY(window->loadPreset(QStringLiteral("Realtime (Hyper-SD)")));
+        r = window->settingsRequest();
+        QCOMPARE(r.scheduler, std::string("euler"));
+        QCOMPARE(r.timestep_spacing, std::string("trailing"));  // Hyper-SD's setting, shown in the Timesteps box
+        QCOMPARE(window->settings()->spacingBox()->currentData().toString(), QStringLiteral("trailing"));
+        QCOMPARE(r.num_inference_steps, 8);
+        QCOMPARE(r.guidance_scale, 3.5);
+        QVERIFY(r.loras.empty());  // not downloaded: listed, not sent
+        QCOMPARE(panel->rowCount(), 1);
+        QVERIFY(panel->row(0)->missing());
+        QVERIFY2(window->statusText().contains(QStringLiteral("Hyper-SD15 8 steps CFG LoRA")) && window->statusText().contains(QStringLiteral("Model manager")),
+                 qPrintable(window->statusText()));
+        // A preset loaded back from the user's folder keeps the spacing.
+        QVERIFY(window->savePreset(QStringLiteral("my realtime"), true));
+        QCOMPARE(window->presets().load(QStringLiteral("my realtime")).timestep_spacing, std::string("trailing"));
+        window->presets().remove(QStringLiteral("my realtime"));
+    }
+
+    // The model manager's Use on a downloaded speed LoRA puts it in the LoRA list.
+    void modelManagerAddsACatalogLora() {
+        auto* manager = qobject_cast<ipsui::ModelManagerDialog*>(window->openModelManager());
+        QVERIFY(manager);
+        QTreeWidget* view = manager->catalogView();
+        QTreeWidgetItem* row = nullptr;
+        for (int i = 0; i < view->topLevelItemCount(); ++i)
+            if (view->topLevelItem(i)->data(0, Qt::UserRole).toString() == QStringLiteral("lcm-lora-sdv1-5")) row = view->topLevelItem(i);
+        QVERIFY(row);
+        QCOMPARE(row->text(1), QStringLiteral("lora"));
+        view->setCurrentItem(row);
+        QPushButton* use = nullptr;
+        for (auto* b : manager->findChildren<QPushButton*>())
+            if (b->text() == QStringLiteral("Use") && b->isVisible()) use = b;
+        QVERIFY(use);
+        use->click();
+        const QString installed = ipsui::ModelCatalog::builtIn().find(QStringLiteral("lcm-lora-sdv1-5"))->installedPath(
+            QDir(ipstest::testContext(dir).dataFolder).filePath(QStringLiteral("models")));
+        QCOMPARE(window->loras()->entries(), (QList<ipsui::LoraEntry>{{installed, 1.0, true}}));
+        manager->close();
     }
 
     void aMissingFileIsMarkedAndNotSent() {

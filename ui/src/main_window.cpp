@@ -678,6 +678,13 @@ void MainWindow::applySettings(const ips::GenerationRequest& r, const QList<Lora
 void MainWindow::restoreLoras(const QList<LoraEntry>& entries) {
     const QStringList missing = loras_->setEntries(entries);
     loraNote_ = missing.isEmpty() ? QString() : tr("LoRA file missing: %1 (listed, not used)").arg(missing.join(QStringLiteral(", ")));
+    // The built-in speed presets name the catalog's LoRAs: say where to get them.
+    QStringList downloadable;
+    const ModelCatalog catalog = ModelCatalog::builtIn();
+    for (const QString& path : loras_->missingFiles())
+        if (const CatalogModel* m = catalog.findByFileName(QFileInfo(path).fileName())) downloadable << m->name;
+    if (!downloadable.isEmpty())
+        loraNote_ += tr("; download %1 in Settings \u25b8 Model manager").arg(downloadable.join(QStringLiteral(", ")));
     if (!loraNote_.isEmpty()) stage_->setText(loraNote_);
 }
 
@@ -893,6 +900,12 @@ QDialog* MainWindow::openModelManager() {
         // Kept when closed: its downloads go on in the background.
         auto* dialog = new ModelManagerDialog(QDir(context_.dataFolder).filePath(QStringLiteral("models")), this);
         connect(dialog, &ModelManagerDialog::modelChosen, this, &MainWindow::useChosenModel);
+        connect(dialog, &ModelManagerDialog::loraChosen, this, &MainWindow::useChosenLora);
+        connect(dialog, &ModelManagerDialog::modelInstalled, this, [this](const QString& role) {
+            if (role != QLatin1String("lora")) return;
+            loras_->rescan();
+            if (!loras_->missingFiles().isEmpty()) restoreLoras(loras_->entries());  // a preset's LoRA may be here now
+        });
         modelManager_ = dialog;
     }
     modelManager_->show();
@@ -909,6 +922,12 @@ void MainWindow::useChosenModel(ModelRole role, const QString& path) {
     QSettings settings;
     models_.save(settings);
     stage_->setText(tr("Using %1 (%2)").arg(QFileInfo(path).fileName(), check.description));
+}
+
+void MainWindow::useChosenLora(const QString& path) {
+    loras_->rescan();
+    if (!loras_->addLora(path)) return;  // the panel said why
+    stage_->setText(tr("LoRA %1 added").arg(QFileInfo(path).completeBaseName()));
 }
 
 void MainWindow::restoreSession() {

@@ -156,6 +156,7 @@ private:
     void startWorkSession();  // claims the session folder and restores the autosaved work
     void scheduleAutosave();
     void useChosenModel(ModelRole role, const QString& path);
+    void useChosenLora(const QString& path);  // from the model manager: into the LoRA list
     void saveSession();
     void setBusy(bool busy);
     void onFinished(const GenerationOutcome& outcome);

@@ -1,6 +1,7 @@
 #include "lora_panel.h"
 
 #include <QCheckBox>
+#include <QDir>
 #include <QFileDialog>
 #include <QFileInfo>
 #include <QHBoxLayout>
@@ -255,13 +256,28 @@ QStringList LoraPanel::setEntries(const QList<LoraEntry>& entries) {
     }
     lastRemoved_.reset();
     QStringList missing;
-    for (const LoraEntry& e : entries) {
+    for (LoraEntry e : entries) {
+        e.path = locate(e.path);
         const LoraRow* r = makeRow(describe(e.path), e);
         if (r->missing()) missing << r->file().name();
     }
     updateHints();
     Q_EMIT changed();
     return missing;
+}
+
+QString LoraPanel::locate(const QString& path) const {
+    if (path.isEmpty() || path.contains(QLatin1Char('/')) || path.contains(QLatin1Char('\\'))) return path;
+    for (const QString& folder : loraFolders(modelPaths_, extraFolders_ + addedFolders()))
+        if (const QFileInfo file(QDir(folder).filePath(path)); file.isFile()) return file.absoluteFilePath();
+    return path;
+}
+
+QStringList LoraPanel::missingFiles() const {
+    QStringList paths;
+    for (int i = 0; i < rowCount(); ++i)
+        if (row(i)->missing()) paths << row(i)->file().path;
+    return paths;
 }
 
 }  // namespace ipsui

@@ -48,8 +48,13 @@ public:
     std::vector<ips::LoraSettings> idleLoras() const;
     // Every row, on or off, missing included.
     QList<LoraEntry> entries() const;
-    // Replaces the rows; returns the names of files that are missing (shown, never sent).
+    // Replaces the rows; returns the names of files that are missing (shown, never sent). An entry may name
+    // its file alone (the built-in presets name the catalog's speed LoRAs so): see locate().
     QStringList setEntries(const QList<LoraEntry>& entries);
+    // A bare file name: the file of that name in the first LoRA folder holding one; anything else unchanged.
+    QString locate(const QString& path) const;
+    // The paths of the rows whose file is missing.
+    QStringList missingFiles() const;
     void clearLoras() { setEntries({}); }
     // Puts back the last removed row where it was (once).
     bool undoRemove();

@@ -37,6 +37,7 @@ QUrl CatalogModel::url(const QString& hub, const CatalogFile& file) const {
 QString CatalogModel::destination(const QString& modelsFolder, const CatalogFile& file) const {
     QString relative = file.path;
     if (!stripPrefix.isEmpty() && relative.startsWith(stripPrefix)) relative = relative.mid(stripPrefix.size());
+    if (!file.saveAs.isEmpty()) relative = relative.left(relative.lastIndexOf('/') + 1) + file.saveAs;
     return QDir(QDir(modelsFolder).filePath(folder)).filePath(relative);
 }
 
@@ -83,6 +84,9 @@ ModelCatalog ModelCatalog::parse(const QByteArray& json, const QString& what) {
                 throw ips::InputError(where.toStdString() + ": file paths must be relative, without ..");
             if (f.contains("size") && f["size"].is_number_integer()) file.size = f["size"].get<qint64>();
             file.sha256 = text(f, "sha256", where, false).toLower();
+            file.saveAs = text(f, "save_as", where, false);
+            if (file.saveAs.contains('/') || file.saveAs.contains('\\') || file.saveAs == ".." || file.saveAs == ".")
+                throw ips::InputError(where.toStdString() + ": \"save_as\" must be a file name");
             model.files.push_back(file);
         }
         catalog.models.push_back(model);
@@ -99,6 +103,13 @@ ModelCatalog ModelCatalog::builtIn() {
 const CatalogModel* ModelCatalog::find(const QString& id) const {
     for (const auto& m : models)
         if (m.id == id) return &m;
+    return nullptr;
+}
+
+const CatalogModel* ModelCatalog::findByFileName(const QString& fileName) const {
+    for (const auto& m : models)
+        for (const auto& f : m.files)
+            if (QFileInfo(m.destination(QString(), f)).fileName() == fileName) return &m;
     return nullptr;
 }
 

@@ -11,11 +11,12 @@ struct CatalogFile {
     QString path;      // in the repository
     qint64 size = -1;  // -1: unknown
     QString sha256;    // lower-case hex; empty: unknown (the Hub's X-Linked-ETag is checked instead)
+    QString saveAs;    // the file's name in its folder when not the repository's (empty: the path's)
 };
 
 struct CatalogModel {
     QString id, name;
-    QString role;  // "base-model", "ip-adapter", "image-encoder", "controlnet", "vae", "preview-decoder"
+    QString role;  // "base-model", "ip-adapter", "image-encoder", "controlnet", "vae", "preview-decoder", "lora"
     QString base;  // "sd1.x"
     QString repo, revision;
     QString folder;       // below the models folder
@@ -39,6 +40,8 @@ struct ModelCatalog {
     static ModelCatalog parse(const QByteArray& json, const QString& what);
     static ModelCatalog builtIn();  // the compiled-in catalog
     const CatalogModel* find(const QString& id) const;
+    // The model one of whose files is saved under this file name (a preset names its LoRAs so).
+    const CatalogModel* findByFileName(const QString& fileName) const;
 };
 
 }  // namespace ipsui

@@ -36,6 +36,7 @@ enum FoundColumn { FoundName, FoundKind, FoundBase, FoundSize, FoundSource, Foun
 constexpr int kIdRole = Qt::UserRole;
 constexpr int kPathRole = Qt::UserRole + 1;
 constexpr int kModelRole = Qt::UserRole + 2;
+constexpr int kLoraRole = Qt::UserRole + 3;  // a usable LoRA: "Use" adds it to the LoRA list
 
 QLabel* messageLabel() {
     auto* label = new QLabel;
@@ -172,6 +173,7 @@ QWidget* ModelManagerDialog::catalogPage() {
         if (!m) return;
         const auto role = roleOfCatalog(m->role);
         if (!m->isInstalled(modelsFolder_)) catalogMessage_->setText(tr("%1 is not downloaded yet.").arg(m->name));
+        else if (m->role == QLatin1String("lora")) Q_EMIT loraChosen(m->installedPath(modelsFolder_));
         else if (!role) catalogMessage_->setText(tr("%1 cannot be used directly.").arg(m->name));
         else Q_EMIT modelChosen(*role, m->installedPath(modelsFolder_));
     });
@@ -295,6 +297,7 @@ void ModelManagerDialog::beginDownload(const QString& id) {
             status_.remove(id);
             catalogMessage_->setText(tr("Downloaded to %1.").arg(path));
             if (auto* r = catalogRow(id)) updateRow(r);
+            if (const CatalogModel* m = catalog_.find(id)) Q_EMIT modelInstalled(m->role, path);
         });
     }
     d->start();
@@ -376,6 +379,8 @@ QTreeWidgetItem* ModelManagerDialog::foundRow(const ips::DiscoveredModel& m, QTr
     item->setText(FoundProblem, QString::fromStdString(m.problem.empty() ? m.note : m.problem));
     item->setToolTip(FoundProblem, item->text(FoundProblem));
     if (const auto role = usableAs(m)) item->setData(FoundName, kModelRole, int(*role));
+    else if (m.kind == ips::ModelKind::Lora && m.problem.empty() && runsBaseArchitecture(m.base_architecture))
+        item->setData(FoundName, kLoraRole, true);
     else
         for (int c = 0; c < foundView_->columnCount(); ++c) item->setForeground(c, palette().brush(QPalette::Disabled, QPalette::Text));
     return item;
@@ -491,6 +496,11 @@ void ModelManagerDialog::scanFolder(const QString& folder) {
 void ModelManagerDialog::useFound() {
     const auto* item = foundView_->currentItem();
     if (!item) return;
+    if (item->data(FoundName, kLoraRole).toBool()) {
+        Q_EMIT loraChosen(item->data(FoundName, kPathRole).toString());
+        foundMessage_->setText(tr("Added %1 to the LoRA list.").arg(item->data(FoundName, kPathRole).toString()));
+        return;
+    }
     const QVariant role = item->data(FoundName, kModelRole);
     if (!role.isValid()) {
         foundMessage_->setText(tr("%1 cannot be used: %2")

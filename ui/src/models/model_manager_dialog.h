@@ -49,6 +49,10 @@ public:
 Q_SIGNALS:
     // The user chose a model (downloaded or found) for a role.
     void modelChosen(ipsui::ModelRole role, const QString& path);
+    // The user chose a LoRA (a catalog speed LoRA or one found): it goes into the LoRA list.
+    void loraChosen(const QString& path);
+    // A catalog model finished downloading (LoRAs: the LoRA list's library looks again).
+    void modelInstalled(const QString& role, const QString& path);
     // A scan (of `where`: a folder or the Hugging Face cache) ended and its rows are shown.
     void scanFinished(const QString& where);
 

@@ -1,5 +1,7 @@
 #include "settings_panel.h"
 
+#include <algorithm>
+
 #include <QCheckBox>
 #include <QComboBox>
 #include <QDoubleSpinBox>
@@ -60,6 +62,14 @@ SettingsPanel::SettingsPanel(QWidget* parent) : QWidget(parent) {
     for (const auto& choice : ips::sampler_choices())
         sampler_->addItem(QString::fromStdString(choice.label), QString::fromStdString(choice.id));
     form->addRow(tr("Sampler"), sampler_);
+    spacing_ = new QComboBox;
+    spacing_->addItem(tr("Model's own"), QString());
+    spacing_->addItem(tr("Trailing (few-step LoRAs)"), QStringLiteral("trailing"));
+    spacing_->addItem(tr("Leading"), QStringLiteral("leading"));
+    spacing_->addItem(tr("Linspace"), QStringLiteral("linspace"));
+    spacing_->setToolTip(tr("Which timesteps the sampler visits. Hyper-SD and other few-step LoRAs are made for "
+                            "\"trailing\" (the last step starts from pure noise); the model's own is its scheduler config's."));
+    form->addRow(tr("Timesteps"), spacing_);
 
     auto* seedRow = new QHBoxLayout;
     seed_ = new QLineEdit;
@@ -145,6 +155,8 @@ QString SettingsPanel::problemWith(const ips::GenerationRequest& r) const {
         return tr("num_images_per_prompt %1 is outside %2-%3").arg(r.num_images_per_prompt).arg(batch_->minimum()).arg(batch_->maximum());
     if (sampler_->findData(QString::fromStdString(r.scheduler)) < 0)
         return tr("unknown scheduler '%1'").arg(QString::fromStdString(r.scheduler));
+    if (spacing_->findData(QString::fromStdString(r.timestep_spacing)) < 0)
+        return tr("unknown timestep_spacing '%1' (leading, trailing or linspace)").arg(QString::fromStdString(r.timestep_spacing));
     if (precision_->findData(QString::fromStdString(r.dtype)) < 0) return tr("unknown dtype '%1'").arg(QString::fromStdString(r.dtype));
     return {};
 }
@@ -187,6 +199,7 @@ void SettingsPanel::writeTo(ips::GenerationRequest& r) const {
     r.num_inference_steps = steps_->value();
     r.guidance_scale = guidance_->value();
     r.scheduler = sampler_->currentData().toString().toStdString();
+    r.timestep_spacing = spacing_->currentData().toString().toStdString();
     r.seed = seed();
     r.num_images_per_prompt = batch_->value();
     r.dtype = precision_->currentData().toString().toStdString();
@@ -203,6 +216,7 @@ void SettingsPanel::readFrom(const ips::GenerationRequest& r) {
     steps_->setValue(r.num_inference_steps);
     guidance_->setValue(r.guidance_scale);
     if (const int i = sampler_->findData(QString::fromStdString(r.scheduler)); i >= 0) sampler_->setCurrentIndex(i);
+    spacing_->setCurrentIndex(std::max(0, spacing_->findData(QString::fromStdString(r.timestep_spacing))));
     if (r.seed) {
         seed_->setText(QString::number(*r.seed));
         randomSeed_->setChecked(false);

@@ -1,5 +1,5 @@
 #pragma once
-// Generation settings: size (with common presets), steps, guidance, sampler, seed (random / fixed /
+// Generation settings: size (with common presets), steps, guidance, sampler, timestep spacing, seed (random / fixed /
 // reuse the last one), batch count, precision, threads and the prompt syntax (A1111's by default). Writes them into a request and reads them back.
 #include <QWidget>
 #include <optional>
@@ -40,6 +40,7 @@ public:
     QSpinBox* stepsBox() const { return steps_; }
     QDoubleSpinBox* guidanceBox() const { return guidance_; }
     QComboBox* samplerBox() const { return sampler_; }
+    QComboBox* spacingBox() const { return spacing_; }
     QLineEdit* seedEdit() const { return seed_; }
     QCheckBox* randomSeedBox() const { return randomSeed_; }
     QSpinBox* widthBox() const { return width_; }
@@ -62,6 +63,7 @@ private:
     QSpinBox* steps_;
     QDoubleSpinBox* guidance_;
     QComboBox* sampler_;
+    QComboBox* spacing_;  // the request's timestep_spacing ("" = the scheduler config's)
     QLineEdit* seed_;
     QCheckBox* randomSeed_;
     QSpinBox* batch_;
