@@ -72,6 +72,7 @@ set(_ips_lib_depends
     "libqt6sql6 (>= 6.1.2)"
     "libqt6keychain1 (>= 0.13.2)"
     "libtorch1.13 (>= 1.13.1+dfsg)"
+    "libdnnl2 (>= 2.6)"
     "libopencv-core406 (>= 4.6.0+dfsg)"
     "libopencv-imgproc406 (>= 4.6.0+dfsg)"
     "libopencv-imgcodecs406 (>= 4.6.0+dfsg)")

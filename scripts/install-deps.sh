@@ -8,6 +8,7 @@ packages=(
   qt6-base-dev libtorch-dev libopencv-dev nlohmann-json3-dev
   libqt6sql6-sqlite      # the library index (Qt SQL's SQLite driver)
   qtkeychain-qt6-dev     # the access token in the desktop's secret store
+  libdnnl-dev            # oneDNN headers: convolution weights packed once (core/src/nn/packed_conv.cpp)
   libopenblas0-pthread   # without it LibTorch's matmuls use the reference BLAS (34x slower)
 )
 for arg in "$@"; do

@@ -20,6 +20,7 @@
 #include "lora/lora_keys.h"
 #include "lora/lora_model.h"
 #include "models/model_loader.h"
+#include "nn/packed_conv.h"
 #include "pipeline/engine.h"
 #include "test_paths.h"
 
@@ -236,8 +237,24 @@ private Q_SLOTS:
         const auto base_unet = snapshot(*unet16);
         const auto base_text = snapshot(*text16);
         const auto g = loraGolden("lora_kohya_alpha");
+        // A forward before the merge: where convolution weights are packed (nn/packed_conv), the packed copies
+        // must follow the merge, so the merged UNet gives what LibTorch's own convolutions give.
+        ips::nn::UNetInputs in;
+        in.sample = g.input("latents").to(at::kBFloat16).contiguous(at::MemoryFormat::ChannelsLast);
+        in.timestep = g.input("timestep");
+        in.encoder_hidden_states = g.input("encoder_hidden_states").to(at::kBFloat16);
+        const auto forward = [&] {
+            c10::InferenceMode guard;
+            return unet16->forward(in);
+        };
+        const at::Tensor before = forward();
         LoraState s;
         s.apply(*unet16, text16.get(), {{dataPath("lora/kohya_alpha.safetensors"), 0.8}});
+        const at::Tensor merged = forward();
+        QVERIFY(!at::equal(merged, before));
+        ips::nn::set_packed_conv_enabled(false);
+        QVERIFY(at::equal(merged, forward()));
+        ips::nn::set_packed_conv_enabled(true);
         for (const auto& [name, spec] : g.spec["outputs"].items()) {
             if (name.rfind("fused.unet.", 0) != 0) continue;
             const std::string p = name.substr(11);

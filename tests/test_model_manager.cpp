@@ -9,8 +9,10 @@
 #include <QLineEdit>
 #include <QTreeWidget>
 
+#include "ips/model_discovery.h"
 #include "model_manager_dialog.h"
 #include "models_dialog.h"
+#include "qt_convert.h"
 #include "ui_test_env.h"
 
 namespace fs = std::filesystem;
@@ -21,9 +23,12 @@ class TestModelManager : public QObject {
     Q_OBJECT
     QTemporaryDir dir;
 
-    // Scans run off the UI thread: wait for this folder's rows.
+    // Scans run off the UI thread: wait for this folder's rows. A new dialog first searches the Hugging Face
+    // cache (started from its event loop); that search ends first, so the folder's is the latest, as a user's is.
     static void scanAndWait(ipsui::ModelManagerDialog& dialog, const QString& folder) {
         QSignalSpy done(&dialog, &ipsui::ModelManagerDialog::scanFinished);
+        const QString cache = ipsui::fromFsPath(ips::huggingface_hub_cache());
+        QTRY_VERIFY_WITH_TIMEOUT(std::any_of(done.begin(), done.end(), [&](const QList<QVariant>& args) { return args.at(0).toString() == cache; }), 30000);
         dialog.scanFolder(folder);
         QTRY_VERIFY_WITH_TIMEOUT(std::any_of(done.begin(), done.end(), [&](const QList<QVariant>& args) { return args.at(0).toString() == folder; }), 30000);
     }

@@ -2,6 +2,7 @@
 #include <QtTest>
 
 #include <algorithm>
+#include <cstdio>
 #include <atomic>
 #include <fstream>
 #include <iterator>
@@ -11,6 +12,7 @@
 #include <ATen/ATen.h>
 
 #include "io/atomic_file.h"
+#include "io/mapped_file.h"
 #include "io/safetensors.h"
 #include "ips/errors.h"
 #include "io/weights.h"
@@ -18,6 +20,27 @@
 
 using namespace ips::io;
 using ipstest::dataPath;
+
+namespace {
+
+// Resident kilobytes of the mapping holding `address` (/proc/self/smaps), -1 when none does.
+long residentKb(const void* address) {
+    std::ifstream smaps("/proc/self/smaps");
+    std::string line;
+    bool inside = false;
+    const auto a = reinterpret_cast<std::uintptr_t>(address);
+    while (std::getline(smaps, line)) {
+        unsigned long begin = 0, end = 0;
+        if (std::sscanf(line.c_str(), "%lx-%lx ", &begin, &end) == 2) {  // a mapping's first line
+            inside = a >= begin && a < end;
+            continue;
+        }
+        if (inside && line.rfind("Rss:", 0) == 0) return std::stol(line.substr(4));
+    }
+    return -1;
+}
+
+}  // namespace
 
 class TestSafetensors : public QObject {
     Q_OBJECT
@@ -82,6 +105,24 @@ private Q_SLOTS:
         const auto* p = static_cast<const std::uint8_t*>(t.data_ptr());
         QVERIFY(p >= begin && p < begin + file.mapping()->size());
         QCOMPARE(t.sizes().vec(), (std::vector<std::int64_t>{32, 4, 3, 3}));
+    }
+
+    // Converted weights hand the file's pages back (io::MappedFile::release_pages): the mapping's resident
+    // size falls, the bytes still read the same (from the file again), and heap memory is never touched.
+    void releasedPagesLeaveTheResidentSet() {
+        const auto values = at::arange(0, 4 << 20, at::kFloat);  // 16 MB
+        save_safetensors(scratch("big.safetensors"), {{"w", values}});
+        const Weights w = load_weights(scratch("big.safetensors"));
+        const at::Tensor view = w.tensors.at("w");
+        QVERIFY(at::equal(view, values));  // every page read: resident
+        const auto* data = static_cast<const std::uint8_t*>(view.data_ptr());
+        QVERIFY(residentKb(data) >= 16 * 1024 - 8);
+        MappedFile::release_pages(data, view.nbytes());
+        QVERIFY2(residentKb(data) <= 8, qPrintable(QString::number(residentKb(data))));
+        QVERIFY(at::equal(view, values));
+        at::Tensor heap = values.clone();
+        MappedFile::release_pages(heap.data_ptr(), heap.nbytes());
+        QVERIFY(at::equal(heap, values));
     }
 
     void writingIsAtomicAndReplaces() {

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli_args.h"
+#include "files_bench.h"
 #include "ips/bench.h"
 
 namespace ipscli {
@@ -82,7 +83,7 @@ void print_comparison(const ips::BenchReport& report) {
 }  // namespace
 
 int run_bench(const std::vector<std::string>& argv) {
-    Args args(argv, {"--json"}, {"--only", "--dtype", "--size", "--repeat", "--batch", "--channels-last", "--configs", "--threads", "--steps", "--attention", "--preset"});
+    Args args(argv, {"--json"}, {"--only", "--dtype", "--size", "--repeat", "--batch", "--channels-last", "--configs", "--threads", "--steps", "--attention", "--preset", "--files"});
     if (!args.positional().empty()) throw UsageError{"unexpected argument " + args.positional()[0]};
     ips::BenchOptions o;
     o.config_root = args.value("--configs") ? std::filesystem::u8path(*args.value("--configs")) : default_configs();
@@ -109,9 +110,18 @@ int run_bench(const std::vector<std::string>& argv) {
     }
     ips::configure_runtime(args.value("--threads") ? to_int("--threads", *args.value("--threads")) : 0);
     const bool json = args.has("--json");
+    const auto files = std::find(o.only.begin(), o.only.end(), "files");
+    const bool files_wanted = files != o.only.end();
+    if (files_wanted) o.only.erase(files);
+    if (args.value("--files") && !files_wanted) throw UsageError{"--files DIR keeps the files of --only files: add --only files"};
+    if (files_wanted && json) throw UsageError{"--only files prints a table: leave out --json"};
     if (!json)
         std::printf("%-14s %-9s %-6s %-9s %5s %9s %9s %9s %10s %9s  %s\n", "benchmark", "dtype", "layout", "size", "batch",
                     "median s", "min s", "max s", "peak RSS", "GFLOP/s", "attention");
+    if (files_wanted) {
+        run_files_bench(o, args.value("--files") ? std::filesystem::u8path(*args.value("--files")) : std::filesystem::path());
+        if (o.only.empty()) return kOk;
+    }
     const auto report = ips::run_benchmarks(o, [&](const ips::BenchResult& r) {
         if (json) return;
         const std::string size = r.width ? std::to_string(r.width) + "x" + std::to_string(r.height) : "77 tok";

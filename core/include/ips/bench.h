@@ -56,6 +56,12 @@ struct BenchPreset {
 };
 const std::vector<BenchPreset>& bench_presets();
 
+// SD1.5-size random networks written as a user's files are laid out: a diffusers folder with fp16 safetensors
+// (unet, vae, text_encoder, tokenizer, scheduler), the ViT-H image encoder (fp16), an IP-Adapter base file, a
+// reference picture, and request.json running them (`options` size and steps, bfloat16, DDIM). About 3.5 GB.
+// Returns the request's path. For timing a cold generation from files (ipstudio-cli bench --only files).
+std::filesystem::path write_model_files(const BenchOptions& options, const std::filesystem::path& folder);
+
 // Runs the selected benchmarks (every run first times the machine's peaks, reported as "peak_conv" and
 // "peak_matmul" results and in the report), reporting each result as soon as it is measured.
 BenchReport run_benchmarks(const BenchOptions& options, const std::function<void(const BenchResult&)>& on_result = {});

@@ -18,7 +18,6 @@
 #include "pipeline/engine.h"
 
 namespace ips::bench {
-namespace {
 
 namespace fs = std::filesystem;
 
@@ -55,6 +54,8 @@ fs::path write_random_adapter(const fs::path& folder, nn::UNet2DConditionModelIm
     io::save_safetensors(file, t);
     return file;
 }
+
+namespace {
 
 // What a preset changes in the plain request. A speed LoRA (LCM-LoRA, Hyper-SD) is merged into the weights
 // before the first step and costs nothing per step, so the presets run the random base weights as they are.

@@ -1,10 +1,17 @@
 #pragma once
 #include <ATen/ATen.h>
 
+#include <filesystem>
 #include <functional>
 #include <vector>
 
+#include <torch/nn/module.h>
+
 #include "ips/bench.h"
+
+namespace ips::nn {
+class UNet2DConditionModelImpl;
+}
 
 namespace ips::bench {
 
@@ -13,5 +20,13 @@ namespace ips::bench {
 // result passed to `on_result` as it is measured.
 void run_generation_bench(const BenchOptions& options, at::ScalarType dtype, const std::string& dtype_name,
                           const std::function<void(const BenchResult&)>& on_result);
+
+// Random weights drawn in place in the module's own precision, the same every run; 4-D ones channels-last
+// when asked.
+void randomise(torch::nn::Module& m, bool channels_last);
+
+// An IP-Adapter base file with random weights for the UNet's cross-attention layers, written into `folder`.
+std::filesystem::path write_random_adapter(const std::filesystem::path& folder, nn::UNet2DConditionModelImpl& unet,
+                                           std::int64_t embeds_dim);
 
 }  // namespace ips::bench

@@ -1,7 +1,11 @@
 #include "io/mapped_file.h"
 
 #include <cerrno>
+#include <cstdlib>
+#include <string>
 #include <cstring>
+#include <map>
+#include <mutex>
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -11,6 +15,13 @@
 #include "ips/errors.h"
 
 namespace ips::io {
+namespace {
+
+// Live mappings by start address: release_pages acts only inside one of them.
+std::mutex g_live_mutex;
+std::map<const std::uint8_t*, std::size_t> g_live;
+
+}  // namespace
 
 std::shared_ptr<const MappedFile> MappedFile::open(const std::filesystem::path& path) {
     const std::string name = display_path(path);
@@ -44,11 +55,40 @@ std::shared_ptr<const MappedFile> MappedFile::open(const std::filesystem::path& 
         data = static_cast<std::uint8_t*>(p);
     }
     ::close(fd);
+    if (data != nullptr) {
+        std::lock_guard lock(g_live_mutex);
+        g_live[data] = size;
+    }
     return std::shared_ptr<const MappedFile>(new MappedFile(path, data, size));
 }
 
 MappedFile::~MappedFile() {
-    if (data_ != nullptr) ::munmap(data_, size_);
+    if (data_ == nullptr) return;
+    {
+        std::lock_guard lock(g_live_mutex);
+        g_live.erase(data_);
+    }
+    ::munmap(data_, size_);
+}
+
+void MappedFile::release_pages(const void* begin, std::size_t length) {
+    // IPS_RELEASE_FILE_PAGES=0 keeps them: ipstudio-cli bench --only files measures both in one run.
+    static const bool enabled = [] {
+        const char* v = std::getenv("IPS_RELEASE_FILE_PAGES");
+        return !(v && std::string(v) == "0");
+    }();
+    if (!enabled) return;
+    const auto* first = static_cast<const std::uint8_t*>(begin);
+    std::lock_guard lock(g_live_mutex);  // the mapping cannot go away meanwhile
+    auto it = g_live.upper_bound(first);
+    if (it == g_live.begin()) return;
+    --it;
+    if (first < it->first || first + length > it->first + it->second) return;  // not (wholly) in a mapping
+    const auto page = static_cast<std::uintptr_t>(::sysconf(_SC_PAGESIZE));
+    const std::uintptr_t start = (reinterpret_cast<std::uintptr_t>(first) + page - 1) / page * page;
+    const std::uintptr_t end = (reinterpret_cast<std::uintptr_t>(first) + length) / page * page;
+    // Private, never written: dropped pages are read from the file again if touched (neighbouring tensors).
+    if (end > start) ::madvise(reinterpret_cast<void*>(start), end - start, MADV_DONTNEED);
 }
 
 }  // namespace ips::io

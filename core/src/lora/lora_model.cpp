@@ -14,6 +14,7 @@
 #include "lora/lora_hash.h"
 #include "nn/kernels/elementwise.h"
 #include "nn/kernels/openmp_scope.h"
+#include "nn/packed_conv.h"
 #include "nn/state_dict.h"
 #include "ips/errors.h"
 
@@ -577,6 +578,7 @@ void LoraState::apply(nn::UNet2DConditionModelImpl& unet, nn::CLIPTextModelImpl*
         }
         applied_[p] = want->second;
     }
+    if (last_written_ > 0) nn::packed_weights_changed();  // packed convolution weights follow the merge
     files_ = std::move(files);
     signature_ = std::move(signature);
 }

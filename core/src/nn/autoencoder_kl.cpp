@@ -1,6 +1,7 @@
 #include "nn/autoencoder_kl.h"
 
 #include "ips/errors.h"
+#include "nn/packed_conv.h"
 
 namespace ips::nn {
 namespace {
@@ -92,10 +93,10 @@ EncoderImpl::EncoderImpl(const io::AutoencoderKLConfig& c) {
 }
 
 at::Tensor EncoderImpl::forward(const at::Tensor& sample) {
-    at::Tensor h = conv_in(sample);
+    at::Tensor h = conv2d(conv_in, sample);
     for (const auto& b : *down_blocks) h = b->as<VaeBlock>()->forward(h);
     h = mid_block(h);
-    return conv_out(apply_group_norm(conv_norm_out, h, true));
+    return conv2d(conv_out, apply_group_norm(conv_norm_out, h, true));
 }
 
 DecoderImpl::DecoderImpl(const io::AutoencoderKLConfig& c) {
@@ -116,9 +117,9 @@ DecoderImpl::DecoderImpl(const io::AutoencoderKLConfig& c) {
 }
 
 at::Tensor DecoderImpl::forward(const at::Tensor& z) {
-    at::Tensor h = mid_block(conv_in(z));
+    at::Tensor h = mid_block(conv2d(conv_in, z));
     for (const auto& b : *up_blocks) h = b->as<VaeBlock>()->forward(h);
-    return conv_out(apply_group_norm(conv_norm_out, h, true));
+    return conv2d(conv_out, apply_group_norm(conv_norm_out, h, true));
 }
 
 at::Tensor LatentDistribution::sample(c10::optional<at::Generator> generator) const {
@@ -137,7 +138,7 @@ AutoencoderKLImpl::AutoencoderKLImpl(const io::AutoencoderKLConfig& c) : config(
 
 LatentDistribution AutoencoderKLImpl::encode(const at::Tensor& sample) {
     at::Tensor moments = encoder(sample);
-    if (quant_conv) moments = quant_conv(moments);
+    if (quant_conv) moments = conv2d(quant_conv, moments);
     const auto parts = moments.chunk(2, 1);
     LatentDistribution d;
     d.mean = parts[0];
@@ -147,7 +148,7 @@ LatentDistribution AutoencoderKLImpl::encode(const at::Tensor& sample) {
 }
 
 at::Tensor AutoencoderKLImpl::decode(const at::Tensor& z) {
-    at::Tensor h = post_quant_conv ? post_quant_conv(z) : z;
+    at::Tensor h = post_quant_conv ? conv2d(post_quant_conv, z) : z;
     return decoder(h);
 }
 

@@ -1,6 +1,7 @@
 #include "nn/controlnet.h"
 
 #include "ips/errors.h"
+#include "nn/packed_conv.h"
 #include "nn/unet_2d_condition.h"
 
 namespace ips::nn {
@@ -95,7 +96,7 @@ ControlNetOutput ControlNetModelImpl::forward(const at::Tensor& sample, const at
 
     at::Tensor cond = controlnet_cond;
     if (config.controlnet_conditioning_channel_order == "bgr") cond = at::flip(cond, {1});
-    at::Tensor h = conv_in(sample) + controlnet_cond_embedding(cond);
+    at::Tensor h = conv2d(conv_in, sample) + controlnet_cond_embedding(cond);
 
     CrossAttentionContext context;
     context.encoder_hidden_states = encoder_hidden_states;
@@ -106,8 +107,8 @@ ControlNetOutput ControlNetModelImpl::forward(const at::Tensor& sample, const at
 
     ControlNetOutput out;
     for (std::size_t i = 0; i < states.size(); ++i)
-        out.down_block_res_samples.push_back(controlnet_down_blocks[i]->as<torch::nn::Conv2d>()->forward(states[i]) * conditioning_scale);
-    if (whole) out.mid_block_res_sample = controlnet_mid_block(h) * conditioning_scale;
+        out.down_block_res_samples.push_back(conv2d(*controlnet_down_blocks[i]->as<torch::nn::Conv2d>(), states[i]) * conditioning_scale);
+    if (whole) out.mid_block_res_sample = conv2d(controlnet_mid_block, h) * conditioning_scale;
     return out;
 }
 

@@ -2,6 +2,7 @@
 
 #include "nn/attention.h"
 #include "nn/kernels/elementwise.h"
+#include "nn/packed_conv.h"
 
 namespace ips::nn {
 
@@ -46,10 +47,10 @@ ResnetBlock2DImpl::ResnetBlock2DImpl(const ResnetBlock2DOptions& o) : output_sca
 }
 
 at::Tensor ResnetBlock2DImpl::forward(const at::Tensor& input_tensor, const at::Tensor& temb) {
-    at::Tensor h = conv1(apply_group_norm(norm1, input_tensor, true));
+    at::Tensor h = ips::nn::conv2d(conv1, apply_group_norm(norm1, input_tensor, true));
     if (time_emb_proj && temb.defined()) h = h + time_emb_proj(at::silu(temb)).unsqueeze(-1).unsqueeze(-1);
-    h = conv2(apply_group_norm(norm2, h, true));
-    const at::Tensor shortcut = conv_shortcut ? conv_shortcut(input_tensor) : input_tensor;
+    h = ips::nn::conv2d(conv2, apply_group_norm(norm2, h, true));
+    const at::Tensor shortcut = conv_shortcut ? ips::nn::conv2d(conv_shortcut, input_tensor) : input_tensor;
     at::Tensor out = shortcut + h;
     return output_scale_factor == 1.0 ? out : out / output_scale_factor;
 }
@@ -60,7 +61,7 @@ Downsample2DImpl::Downsample2DImpl(std::int64_t channels, std::int64_t out_chann
 
 at::Tensor Downsample2DImpl::forward(const at::Tensor& hidden_states) {
     if (padding == 0) return conv(at::constant_pad_nd(hidden_states, {0, 1, 0, 1}, 0));
-    return conv(hidden_states);
+    return ips::nn::conv2d(conv, hidden_states);
 }
 
 Upsample2DImpl::Upsample2DImpl(std::int64_t channels, std::int64_t out_channels) {
@@ -71,7 +72,7 @@ at::Tensor Upsample2DImpl::forward(const at::Tensor& hidden_states, at::IntArray
     at::Tensor h = output_size.empty()
                        ? at::upsample_nearest2d(hidden_states, {hidden_states.size(2) * 2, hidden_states.size(3) * 2})
                        : at::upsample_nearest2d(hidden_states, output_size);
-    return conv(h);
+    return ips::nn::conv2d(conv, h);
 }
 
 }  // namespace ips::nn

@@ -2,6 +2,7 @@
 
 #include "nn/attention.h"
 #include "nn/kernels/elementwise.h"
+#include "nn/packed_conv.h"
 #include "nn/resnet.h"
 
 namespace ips::nn {
@@ -102,10 +103,18 @@ Transformer2DModelImpl::Transformer2DModelImpl(const Transformer2DModelOptions& 
     register_module("proj_out", proj_out.ptr());
 }
 
+namespace {
+// proj_in / proj_out: a 1x1 convolution goes through conv2d (packed weights), a Linear as it is.
+at::Tensor project(torch::nn::AnyModule& projection, const at::Tensor& x) {
+    if (auto* conv = projection.ptr()->as<torch::nn::Conv2dImpl>()) return conv2d(*conv, x);
+    return projection.forward(x);
+}
+}  // namespace
+
 at::Tensor Transformer2DModelImpl::forward(const at::Tensor& hidden_states, const CrossAttentionContext& context) {
     const auto b = hidden_states.size(0), h = hidden_states.size(2), w = hidden_states.size(3);
     at::Tensor x = apply_group_norm(norm, hidden_states, false);
-    if (!use_linear_projection) x = proj_in.forward(x);
+    if (!use_linear_projection) x = project(proj_in, x);
     const auto inner = x.size(1);
     x = x.permute({0, 2, 3, 1}).reshape({b, h * w, inner});  // [B, HW, C]
     if (use_linear_projection) x = proj_in.forward(x);
@@ -115,7 +124,7 @@ at::Tensor Transformer2DModelImpl::forward(const at::Tensor& hidden_states, cons
     // here would turn every later activation NCHW — a 1x1 convolution's weight looks contiguous in both
     // layouts, so proj_out keeps its input's, and NCHW + channels-last adds to NCHW.
     x = x.reshape({b, h, w, x.size(2)}).permute({0, 3, 1, 2}).contiguous(hidden_states.suggest_memory_format());
-    if (!use_linear_projection) x = proj_out.forward(x);
+    if (!use_linear_projection) x = project(proj_out, x);
     return x + hidden_states;
 }
 

@@ -1,6 +1,7 @@
 #include "nn/unet_2d_condition.h"
 
 #include "ips/errors.h"
+#include "nn/packed_conv.h"
 
 namespace ips::nn {
 
@@ -222,7 +223,7 @@ at::Tensor UNet2DConditionModelImpl::run(const UNetInputs& in, const DeepCachePa
     const bool shallow = pass.reuse != nullptr;
     const std::size_t limit = shallow ? shallow_skip_count(*pass.branch) : SIZE_MAX;
 
-    at::Tensor h = conv_in(in.sample);
+    at::Tensor h = conv2d(conv_in, in.sample);
     std::vector<at::Tensor> skips{h};
     for (const auto& block : *down_blocks) h = block->as<UNetDownBlock>()->forward(h, emb, context, skips, limit);
 
@@ -259,7 +260,7 @@ at::Tensor UNet2DConditionModelImpl::run(const UNetInputs& in, const DeepCachePa
         h = block->forward(h, skips, emb, context, upsample_size, first, (pass.keep && i == entered) ? &capture : nullptr);
     }
     if (pass.keep) *pass.keep = kept;
-    return conv_out(apply_group_norm(conv_norm_out, h, true));
+    return conv2d(conv_out, apply_group_norm(conv_norm_out, h, true));
 }
 
 }  // namespace ips::nn

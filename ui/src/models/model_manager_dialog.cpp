@@ -445,6 +445,7 @@ struct ScanResult {
 void ModelManagerDialog::scanHubCache() {
     const QString cache = fromFsPath(ips::huggingface_hub_cache());
     foundMessage_->setText(tr("Searching the Hugging Face cache (%1)\u2026").arg(cache));
+    const int serial = ++scanSerial_;
     // Reading thousands of file headers takes seconds on a big cache: the window stays responsive.
     runInBackground<ScanResult>(
         this,
@@ -457,19 +458,18 @@ void ModelManagerDialog::scanHubCache() {
             }
             return r;
         },
-        [this, cache](ScanResult r) {
-            if (r.error.isEmpty()) {
-                addFound(r.found, QStringLiteral("Hugging Face cache"));
-                foundMessage_->setText(tr("%1 in the Hugging Face cache (%2).").arg(countsText(r.found), cache));
-            } else {
-                foundMessage_->setText(tr("The Hugging Face cache (%1) could not be searched: %2").arg(cache, r.error));
-            }
+        [this, cache, serial](ScanResult r) {
+            if (r.error.isEmpty()) addFound(r.found, QStringLiteral("Hugging Face cache"));
+            if (serial == scanSerial_)  // else a scan started since says what it found
+                foundMessage_->setText(r.error.isEmpty() ? tr("%1 in the Hugging Face cache (%2).").arg(countsText(r.found), cache)
+                                                         : tr("The Hugging Face cache (%1) could not be searched: %2").arg(cache, r.error));
             Q_EMIT scanFinished(cache);
         });
 }
 
 void ModelManagerDialog::scanFolder(const QString& folder) {
     foundMessage_->setText(tr("Searching %1\u2026").arg(folder));
+    const int serial = ++scanSerial_;
     runInBackground<ScanResult>(
         this,
         [folder] {
@@ -482,13 +482,10 @@ void ModelManagerDialog::scanFolder(const QString& folder) {
             }
             return r;
         },
-        [this, folder](ScanResult r) {
-            if (r.error.isEmpty()) {
-                addFound(r.found);
-                foundMessage_->setText(tr("%1 (%2): %3.").arg(folder, r.installation, countsText(r.found)));
-            } else {
-                foundMessage_->setText(r.error);
-            }
+        [this, folder, serial](ScanResult r) {
+            if (r.error.isEmpty()) addFound(r.found);
+            if (serial == scanSerial_)  // else a scan started since says what it found
+                foundMessage_->setText(r.error.isEmpty() ? tr("%1 (%2): %3.").arg(folder, r.installation, countsText(r.found)) : r.error);
             Q_EMIT scanFinished(folder);
         });
 }

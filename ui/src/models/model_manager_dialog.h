@@ -82,6 +82,7 @@ private:
     QString savedToken_;
 
     QStringList queue_;  // model ids waiting for a free download slot, in order
+    int scanSerial_ = 0;  // the latest scan's number: only its outcome goes in the found tab's message
     int lookups_ = 0;    // host lookups in flight (each holds a download slot)
     QLabel* catalogMessage_ = nullptr;  // each tab has its own, so an error shows where it belongs
     QLabel* foundMessage_ = nullptr;

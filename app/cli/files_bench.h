@@ -1,0 +1,15 @@
+#pragma once
+// ipstudio-cli bench --only files: a cold generation from files in the real layout, in a child process, so its
+// peak memory is what a user's first `generate` takes (the in-memory benchmarks build networks without files).
+#include <filesystem>
+
+#include "ips/bench.h"
+
+namespace ipscli {
+
+// Writes the SD1.5-size files into `folder` (or reuses them when its request.json exists; a fresh temporary
+// folder, removed after, when empty), then runs `ipstudio-cli generate` on them twice: with the file pages
+// released after conversion (the default) and kept (IPS_RELEASE_FILE_PAGES=0), printing wall time and peak RSS.
+void run_files_bench(const ips::BenchOptions& options, const std::filesystem::path& folder);
+
+}  // namespace ipscli
