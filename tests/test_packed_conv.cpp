@@ -35,10 +35,12 @@ class TestPackedConv : public QObject {
 private Q_SLOTS:
     void initTestCase() {
         at::manual_seed(7);
+        ips::nn::set_packed_conv_enabled(true);  // off by default: these cases are about the packed path
         // Where this CPU has no native bfloat16 kernel both paths are LibTorch's: the comparisons still run.
         qInfo("packed convolutions on this machine: %s", ips::nn::packed_conv_available() ? "yes" : "no (LibTorch's path)");
     }
     void cleanup() { ips::nn::set_packed_conv_enabled(true); }
+    void cleanupTestCase() { ips::nn::set_packed_conv_enabled(ips::nn::packed_conv_default()); }
 
     void sameNumbersAsLibTorch_data() {
         QTest::addColumn<int>("index");
@@ -119,7 +121,7 @@ private Q_SLOTS:
         QVERIFY(ips::nn::packed_conv_bytes() < start + std::size_t(256 * 256 * 9 * 2));
     }
 
-    // Packing off (the portable path, IPS_PACKED_CONV=0): LibTorch's convolution, the same numbers.
+    // Packing off (the default, and the path of CPUs without the kernel): LibTorch's convolution.
     void portablePathIsLibTorchs() {
         c10::InferenceMode inference;
         ips::nn::set_packed_conv_enabled(false);

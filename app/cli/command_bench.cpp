@@ -49,7 +49,8 @@ bool is_preset(const std::string& name) {
 // Each generation preset against the plain run of the same precision and attention path.
 void print_preset_comparison(const ips::BenchReport& report) {
     for (const auto& plain : report.results) {
-        if (plain.name != "generation" || is_preset(plain.preset)) continue;  // the plain run is the one that is no preset
+        // The plain run is the one that is no preset ("lcm4 packed": a preset run with --packed-conv).
+        if (plain.name != "generation" || is_preset(plain.preset.substr(0, plain.preset.find(' ')))) continue;
         for (const auto& fast : report.results)
             if (fast.name == "generation" && &fast != &plain && fast.dtype == plain.dtype && fast.attention == plain.attention)
                 std::printf("generation %s %s: %s %.2f s against %s %.2f s: %.2fx\n", fast.dtype.c_str(), fast.attention.c_str(),
@@ -83,7 +84,7 @@ void print_comparison(const ips::BenchReport& report) {
 }  // namespace
 
 int run_bench(const std::vector<std::string>& argv) {
-    Args args(argv, {"--json"}, {"--only", "--dtype", "--size", "--repeat", "--batch", "--channels-last", "--configs", "--threads", "--steps", "--attention", "--preset", "--files"});
+    Args args(argv, {"--json"}, {"--only", "--dtype", "--size", "--repeat", "--batch", "--channels-last", "--configs", "--threads", "--steps", "--attention", "--preset", "--files", "--packed-conv"});
     if (!args.positional().empty()) throw UsageError{"unexpected argument " + args.positional()[0]};
     ips::BenchOptions o;
     o.config_root = args.value("--configs") ? std::filesystem::u8path(*args.value("--configs")) : default_configs();
@@ -103,6 +104,10 @@ int run_bench(const std::vector<std::string>& argv) {
         o.presets = split(*v);
         if (std::find(o.only.begin(), o.only.end(), "generation") == o.only.end())
             throw UsageError{"--preset times whole generations: add --only generation"};
+    }
+    if (auto v = args.value("--packed-conv")) {
+        o.packed_conv = split(*v);
+        if (o.presets.empty()) throw UsageError{"--packed-conv compares the presets' runs: add --preset NAMES"};
     }
     if (auto v = args.value("--channels-last")) {
         if (*v != "on" && *v != "off") throw UsageError{"--channels-last " + *v + ": expected on or off"};

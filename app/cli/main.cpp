@@ -29,6 +29,8 @@ const char* const kUsage =
     "                                      generation with IP-Adapter base, only when named; --steps N;\n"
     "                                      --preset lcm4,lcm4-deepcache2,lcm4-taesd,lcm4-taesd-deepcache2,\n"
     "                                      hyper8cfg,ddim20-deepcache3 times those after it on the warm engine;\n"
+    "                                      --packed-conv on,off runs each preset with packed convolution\n"
+    "                                      weights and with LibTorch's, one after the other;\n"
     "                                      lora = merging a rank-64 LoRA, only when named;\n"
     "                                      files = a cold generate from SD1.5-size fp16 files in a child\n"
     "                                      process, peak RSS with file pages released and kept, only when\n"

@@ -24,6 +24,9 @@ struct BenchOptions {
     // Attention paths for bfloat16 networks with attention, each timed: "fused" (the kernel for this
     // CPU) and "plain" (matmul + softmax, the reference's way). float32 always runs plain.
     std::vector<std::string> attention = {"fused", "plain"};
+    // generation presets: each run once per entry, "on" (convolution weights packed once) and/or "off"
+    // (LibTorch's own convolutions), one after the other on the same warm engine; empty: the default (on).
+    std::vector<std::string> packed_conv;
 };
 
 struct BenchResult {
@@ -58,7 +61,7 @@ const std::vector<BenchPreset>& bench_presets();
 
 // SD1.5-size random networks written as a user's files are laid out: a diffusers folder with fp16 safetensors
 // (unet, vae, text_encoder, tokenizer, scheduler), the ViT-H image encoder (fp16), an IP-Adapter base file, a
-// reference picture, and request.json running them (`options` size and steps, bfloat16, DDIM). About 3.5 GB.
+// TAESD decoder (taesd/), a reference picture, and request.json running them (`options` size and steps, bfloat16, DDIM). About 3.5 GB.
 // Returns the request's path. For timing a cold generation from files (ipstudio-cli bench --only files).
 std::filesystem::path write_model_files(const BenchOptions& options, const std::filesystem::path& folder);
 

@@ -14,6 +14,7 @@
 #include "io/weights.h"
 #include "ips/png_file.h"
 #include "nn/default_dtype.h"
+#include "nn/packed_conv.h"
 #include "ips/errors.h"
 #include "pipeline/engine.h"
 
@@ -94,6 +95,8 @@ const PresetSettings& preset_named(const std::string& name) {
 void run_generation_bench(const BenchOptions& o, at::ScalarType dtype, const std::string& dtype_name,
                           const std::function<void(const BenchResult&)>& on_result) {
     for (const auto& name : o.presets) (void)preset_named(name);  // a bad name is refused before any work
+    for (const auto& mode : o.packed_conv)
+        if (mode != "on" && mode != "off") throw InputError("--packed-conv " + mode + ": expected on or off");
     const fs::path root = o.config_root;
     const fs::path scratch = fs::temp_directory_path() / ("ipstudio-bench-" + std::to_string(::getpid()));
     fs::create_directories(scratch);
@@ -192,8 +195,13 @@ void run_generation_bench(const BenchOptions& o, at::ScalarType dtype, const std
             fast.preview_decoder = taesd_folder;
             fast.draft_decode = true;
         }
-        run(name, fast);
+        if (o.packed_conv.empty()) run(name, fast);
+        for (const auto& mode : o.packed_conv) {
+            nn::set_packed_conv_enabled(mode == "on");
+            run(o.packed_conv.size() > 1 ? name + (mode == "on" ? " packed" : " unpacked") : name, fast);
+        }
     }
+    nn::set_packed_conv_enabled(nn::packed_conv_default());
 }
 
 }  // namespace ips::bench

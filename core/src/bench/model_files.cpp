@@ -11,6 +11,7 @@
 #include "ips/request_json.h"
 #include "nn/clip_models.h"
 #include "nn/autoencoder_kl.h"
+#include "nn/tiny_autoencoder.h"
 #include "nn/unet_2d_condition.h"
 
 namespace ips {
@@ -72,6 +73,23 @@ fs::path write_model_files(const BenchOptions& o, const fs::path& folder) {
         nn::CLIPTextModel text(io::load_config<io::CLIPTextConfig>(root / "text_encoder" / "config.json"));
         bench::randomise(*text, false);
         save_half(*text, base / "text_encoder" / "model.fp16.safetensors");
+    }
+
+    {
+        // TAESD as madebyollin/taesd ships it for diffusers (AutoencoderTiny); previews and Live frames need
+        // only the decoder, so only its tensors are written.
+        const io::AutoencoderTinyConfig config;
+        nn::TinyDecoder decoder(config);
+        bench::randomise(*decoder, false);
+        std::map<std::string, at::Tensor> tensors;
+        for (const auto& p : decoder->named_parameters()) tensors["decoder." + p.key()] = p.value().to(at::kHalf);
+        fs::create_directories(folder / "taesd");
+        io::save_safetensors(folder / "taesd" / "diffusion_pytorch_model.safetensors", tensors);
+        std::ofstream(folder / "taesd" / "config.json") << R"({"_class_name": "AutoencoderTiny", "_diffusers_version": "0.30.0",
+ "act_fn": "relu", "decoder_block_out_channels": [64, 64, 64, 64], "encoder_block_out_channels": [64, 64, 64, 64],
+ "force_upcast": false, "in_channels": 3, "latent_channels": 4, "latent_magnitude": 3, "latent_shift": 0.5,
+ "num_decoder_blocks": [3, 3, 3, 1], "num_encoder_blocks": [1, 3, 3, 3], "out_channels": 3, "scaling_factor": 1.0,
+ "upsampling_scaling_factor": 2, "shift_factor": 0.0})";
     }
 
     Image reference;

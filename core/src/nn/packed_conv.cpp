@@ -20,7 +20,7 @@ namespace ips::nn {
 #ifdef IPS_HAVE_DNNL
 namespace {
 
-std::atomic<int> g_enabled{-1};  // -1: not decided yet (IPS_PACKED_CONV and the probe decide)
+std::atomic<int> g_enabled{-1};  // -1: not decided yet (packed_conv_default)
 std::atomic<unsigned> g_epoch{0};
 
 dnnl::engine& cpu_engine() {
@@ -56,7 +56,6 @@ bool native_kernel(const dnnl::convolution_forward::primitive_desc& pd) {
 }
 
 bool probe() {
-    if (const char* v = std::getenv("IPS_PACKED_CONV"); v && std::string(v) == "0") return false;
     try {
         return native_kernel(describe({1, 64, 8, 8}, {64, 64, 3, 3}, true, {1, 64, 8, 8}, {1, 1}, {1, 1}));
     } catch (const dnnl::error&) {
@@ -131,17 +130,26 @@ const dnnl::memory& packed_weights(Packed& p, const at::Tensor& weight, const dn
 
 }  // namespace
 
+bool packed_conv_default() {
+    static const bool on = [] {
+        const char* v = std::getenv("IPS_PACKED_CONV");
+        return v && std::string(v) == "1" && probe();
+    }();
+    return on;
+}
+
 bool packed_conv_available() {
     int enabled = g_enabled.load();
     if (enabled < 0) {
-        enabled = probe() ? 1 : 0;
+        enabled = packed_conv_default() ? 1 : 0;
         g_enabled = enabled;
     }
     return enabled == 1;
 }
 
 void set_packed_conv_enabled(bool enabled) {
-    g_enabled = enabled && probe() ? 1 : 0;
+    static const bool supported = probe();
+    g_enabled = enabled && supported ? 1 : 0;
 }
 
 void packed_weights_changed() { ++g_epoch; }
@@ -205,6 +213,7 @@ at::Tensor conv2d(torch::nn::Conv2dImpl& conv, const at::Tensor& x) {
 at::Tensor conv2d(const torch::nn::Conv2d& conv, const at::Tensor& x) { return conv.forward(x); }
 void packed_weights_changed() {}
 bool packed_conv_available() { return false; }
+bool packed_conv_default() { return false; }
 void set_packed_conv_enabled(bool) {}
 std::size_t packed_conv_bytes() { return 0; }
 

@@ -70,13 +70,25 @@ void load_state_dict(torch::nn::Module& module, std::map<std::string, at::Tensor
     if (!problems.empty())
         throw ModelLoadError(file + ": weights do not match " + model_name + ": " + problems);
     torch::NoGradGuard no_grad;
+    // The freed default weights and conversion temporaries are handed back every 64 MB (malloc keeps
+    // freed memory otherwise: see configure_runtime), so a load never holds much more than the model.
+    constexpr std::uint64_t kTrimEvery = 64u << 20;
+    std::uint64_t converted = 0;
     for (auto& [name, param] : named_state(module)) {
         auto node = tensors.extract(name);
         // The default-initialised weights go first, so their memory can hold the loaded ones.
         param.set_data(at::empty({0}, param.options()));
-        at::Tensor value = node.mapped().to(target.device, target.dtype);
-        if (!param.is_floating_point()) value = node.mapped().to(target.device, param.scalar_type());
-        if (target.channels_last && value.dim() == 4) value = value.contiguous(at::MemoryFormat::ChannelsLast);
+        const at::Tensor& stored = node.mapped();
+        at::Tensor value;
+        if (!param.is_floating_point()) {
+            value = stored.to(target.device, param.scalar_type());
+        } else if (target.channels_last && stored.dim() == 4) {
+            // Converted straight into the channels-last layout: one new tensor, no temporary.
+            value = at::empty(stored.sizes(), stored.options().device(target.device).dtype(target.dtype).memory_format(at::MemoryFormat::ChannelsLast));
+            value.copy_(stored);
+        } else {
+            value = stored.to(target.device, target.dtype);
+        }
         const std::uint64_t stored_bytes = node.mapped().nbytes();
         // Converted: the file's bytes are not needed any more; without this the pages read so far stay
         // resident until the last tensor of the file is loaded (6.3 GB peak for SD1.5 fp16 files, not ~4).
@@ -84,9 +96,12 @@ void load_state_dict(torch::nn::Module& module, std::map<std::string, at::Tensor
         node.mapped().reset();
         if (load_observer) (*load_observer)(stored_bytes);
         param.set_data(value);
+        converted += stored_bytes;
+        if (converted >= kTrimEvery) {
+            ::malloc_trim(0);
+            converted = 0;
+        }
     }
-    // The conversions' freed temporaries stay in malloc's heap unless handed back: with them a cold SD1.5
-    // load peaked about 1 GB higher (ipstudio-cli bench --only files).
     ::malloc_trim(0);
 }
 

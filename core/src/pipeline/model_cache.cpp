@@ -1,5 +1,7 @@
 #include "pipeline/model_cache.h"
 
+#include <malloc.h>
+
 #include "io/json_file.h"
 #include "ips/errors.h"
 
@@ -140,6 +142,13 @@ nn::TinyDecoder ModelCache::preview_decoder(const fs::path& path, at::ScalarType
     preview_ = models::load_preview_decoder(path, target_for(dtype));
     preview_key_ = key;
     return preview_;
+}
+
+void ModelCache::release_encoders() {
+    encoders_.clear();
+    // Their memory (1.3 GB for ViT-H) back to the system before denoising: malloc keeps what is freed
+    // (configure_runtime), and a cold SD1.5 generation from files then peaked in the VAE decode above 4 GB.
+    ::malloc_trim(0);
 }
 
 void ModelCache::clear() {

@@ -51,7 +51,7 @@ public:
     ipadapter::ImageEncoder& encoder(const std::filesystem::path& folder, at::ScalarType dtype);
     // The encoder's configuration without loading its weights (from the loaded one where there is one).
     io::CLIPVisionConfig encoder_config(const std::filesystem::path& folder, at::ScalarType dtype);
-    void release_encoders() { encoders_.clear(); }
+    void release_encoders();
     std::size_t encoders_loaded() const { return encoders_.size(); }
     // At most this many ControlNets stay loaded (0.7 GB each in bfloat16 at SD1.5 size); the one used longest
     // ago goes first. A request holds its own references, so it may use more at once.
