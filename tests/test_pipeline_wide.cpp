@@ -27,7 +27,7 @@ private Q_SLOTS:
 
     // tests/data/golden_wide, and the few-step samplers as artists run them (tests/data/golden_fewstep,
     // tools/oracle/make_fewstep_golden.py): LCM 4 steps at guidance 1 with an IP-Adapter (no CFG batch; fresh noise
-    // between steps), TCD 4 steps at guidance 0 with eta 0.3, LCM img2img through StableDiffusionImg2ImgPipeline,
+    // between steps), the same with a LoRA fused (an LCM-LoRA user's pipeline), TCD 4 steps at guidance 0 with eta 0.3, LCM img2img through StableDiffusionImg2ImgPipeline,
     // trailing spacing on Euler at CFG 3.5 and DDIM at guidance 0, and a full LCM UNet.
     void goldenCases_data() {
         QTest::addColumn<QString>("folder");
@@ -35,7 +35,7 @@ private Q_SLOTS:
         for (const char* id : {"wide_inpaint9_ddim", "wide_inpaint9_strength_euler_a", "wide_img2img_euler_a", "wide_img2img_dpmpp_2m",
                                "wide_img2img_lms", "wide_ddim_eta05", "wide_two_controlnets", "wide_nonsquare_ip", "wide_batch2_ip"})
             QTest::newRow(id) << "golden_wide" << id;
-        for (const char* id : {"few_lcm4_ip_base", "few_tcd4_g0", "few_lcm4_img2img", "few_euler_trailing8_cfg35", "few_ddim_trailing4_g0",
+        for (const char* id : {"few_lcm4_ip_base", "few_lcm4_lora_ip_base", "few_tcd4_g0", "few_lcm4_img2img", "few_euler_trailing8_cfg35", "few_ddim_trailing4_g0",
                                "few_lcm_unet4"})
             QTest::newRow(id) << "golden_fewstep" << id;
     }

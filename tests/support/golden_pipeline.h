@@ -88,6 +88,8 @@ inline ips::GenerationRequest requestFor(const GoldenCase& g, const std::filesys
         c.conditioning_scale = p["cn_scale"];
         q.controlnets.push_back(c);
     }
+    if (p.contains("lora"))  // fused by the oracle as load_lora_weights + fuse_lora(lora_scale)
+        q.loras = {{dataPath(p["lora"]["file"].get<std::string>()), p["lora"]["scale"].get<double>()}};
     if (p.contains("init_image")) q.init_image = ips::ImageSource{input_path("init_image"), nullptr};
     if (p.contains("strength")) q.strength = p["strength"].get<double>();
     if (p.contains("mask_image")) q.mask_image = ips::ImageSource{input_path("mask_image"), nullptr};

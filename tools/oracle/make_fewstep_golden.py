@@ -9,9 +9,9 @@ no negative prompt) runs through LatentConsistencyModelPipeline.
 Usage (after `. ./env.sh`, this file beside common.py / make_golden.py / finalize.py / slim_golden.py /
 make_pipeline_wide_golden.py):
   $PY make_fewstep_golden.py --make-lcm-unet DATA/tiny-lcm-unet    # tiny-sd15's UNet settings, two levels, time_cond_proj_dim 32 (seeded)
-  $PY make_fewstep_golden.py --lcm-unet DATA/tiny-lcm-unet --out RUN_A
-  $PY make_fewstep_golden.py --lcm-unet DATA/tiny-lcm-unet --out RUN_B --threads 1
-  $PY make_fewstep_golden.py --lcm-unet DATA/tiny-lcm-unet --out RUN_F64 --threads 1 --dtype float64
+  $PY make_fewstep_golden.py --lcm-unet DATA/tiny-lcm-unet --lora-dir DATA/lora --out RUN_A
+  $PY make_fewstep_golden.py --lcm-unet DATA/tiny-lcm-unet --lora-dir DATA/lora --out RUN_B --threads 1
+  $PY make_fewstep_golden.py --lcm-unet DATA/tiny-lcm-unet --lora-dir DATA/lora --out RUN_F64 --threads 1 --dtype float64
   $PY make_fewstep_golden.py --finalize --a RUN_A --b RUN_B --f64 RUN_F64 --dest DATA/golden_fewstep
 
 Every case goes through make_golden.run_pipeline (via make_pipeline_wide_golden's call_extra); this script adds
@@ -45,6 +45,7 @@ def make_scheduler(name, base_config):
 
 MG.make_scheduler = make_scheduler
 LCM_UNET_DIR = None
+LORA_DIR = None  # tests/data/lora (--lora-dir): the LoRA files the cases name
 
 
 def make_lcm_unet(out_dir):
@@ -73,7 +74,14 @@ def load_pipe(cls_name="StableDiffusionPipeline", controlnet=False):
     """make_pipeline_wide_golden.load_pipe, or for `lcm_unet` cases LatentConsistencyModelPipeline with that UNet
     (its __call__ takes no negative_prompt: run_pipeline's None is dropped)."""
     if not W.CUR.get("lcm_unet"):
-        return _load_pipe(cls_name, controlnet)
+        pipe = _load_pipe(cls_name, controlnet)
+        lora = W.CUR.get("lora")
+        if lora:  # an LCM-LoRA user's pipeline: the LoRA fused into the weights, then unloaded (the fused weights stay)
+            pipe.load_lora_weights(LORA_DIR, weight_name=os.path.basename(lora["file"]), adapter_name="a")
+            pipe = pipe.to(dtype=MG.DT)
+            pipe.fuse_lora(lora_scale=lora["scale"])
+            pipe.unload_lora_weights()
+        return pipe
     import diffusers
 
     unet = diffusers.UNet2DConditionModel.from_pretrained(LCM_UNET_DIR)
@@ -101,6 +109,13 @@ FEW = [
                      "IP-Adapter base 0.6 + text, latents given; LCM's step draws fresh noise from the generator "
                      "between steps (recorded as input.noise_XX).",
          scheduler="lcm", prompt=P, steps=4, guidance=1.0, latent_seed=1201, gen_seed=2201, ip=IP_BASE),
+    dict(id="few_lcm4_lora_ip_base",
+         description="An LCM-LoRA user's pipeline: a LoRA (tests/data/lora/kohya_alpha) fused into the weights with "
+                     "load_lora_weights + fuse_lora(lora_scale=1.0) + unload_lora_weights, LCMScheduler 4 steps at "
+                     "guidance 1.0 (no CFG batch), IP-Adapter base 0.6 + text, latents given, LCM's step noise "
+                     "recorded.",
+         scheduler="lcm", prompt=P, steps=4, guidance=1.0, latent_seed=1207, gen_seed=2207, ip=IP_BASE,
+         lora=dict(file="lora/kohya_alpha.safetensors", scale=1.0)),
     dict(id="few_tcd4_g0",
          description="TCDScheduler 4 steps at guidance 0.0 with eta (gamma) 0.3, text only; TCD's step draws noise "
                      "from the generator (recorded).",
@@ -135,6 +150,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--make-lcm-unet")
     ap.add_argument("--lcm-unet")
+    ap.add_argument("--lora-dir", help="tests/data/lora: the LoRA files the cases name")
     ap.add_argument("--out")
     ap.add_argument("--threads", type=int, default=0)
     ap.add_argument("--dtype", choices=["float32", "float64"], default="float32")
@@ -153,8 +169,9 @@ def main():
                                       "tools/oracle/make_fewstep_golden.py + finalize.py (see tools/oracle/README.md)",
                                       DROP_OUTPUTS)
         return
-    global LCM_UNET_DIR
+    global LCM_UNET_DIR, LORA_DIR
     LCM_UNET_DIR = args.lcm_unet
+    LORA_DIR = args.lora_dir
     W.WIDE = FEW
     MG.ARGS = argparse.Namespace(out=args.out)
     MG.DT = getattr(torch, args.dtype)
