@@ -5,7 +5,10 @@
 #include "golden.h"
 #include "io/weights.h"
 #include "ips/errors.h"
+#include "ips/bench.h"
+#include "ips/request_json.h"
 #include "models/model_loader.h"
+#include "pipeline/engine.h"
 #include "test_paths.h"
 
 using ipstest::dataPath;
@@ -38,6 +41,27 @@ class TestModelLoading : public QObject {
     fs::path scratch(const std::string& name) { return fs::path(dir.path().toStdString()) / name; }
 
 private Q_SLOTS:
+    // ipstudio-cli bench --only files writes networks in the published layout (fp16 diffusers folder, image
+    // encoder, IP-Adapter, TAESD, request.json); here at tiny-sd15's sizes: every file is what the loaders read,
+    // and the request runs.
+    void benchModelFilesLoadBack() {
+        ips::BenchOptions o;
+        o.config_root = dataPath("tiny-sd15");
+        o.width = o.height = 64;
+        o.steps = 2;
+        const fs::path request = ips::write_model_files(o, scratch("bench-files"));
+        for (const auto& info : ips::io::read_tensor_infos(scratch("bench-files/stable-diffusion-v1-5/unet/diffusion_pytorch_model.fp16.safetensors")))
+            QCOMPARE(info.dtype, std::string("F16"));
+        ips::GenerationRequest q = ips::read_request_file(request);
+        QCOMPARE(q.ip_adapters.size(), std::size_t(1));
+        q.preview_decoder = scratch("bench-files/taesd");
+        q.draft_decode = true;  // the TAESD decoder loads too
+        ips::pipeline::Engine engine(ips::PipelineOptions{});
+        const auto result = engine.generate(q, {}, nullptr);
+        QCOMPARE(result.images.size(), std::size_t(1));
+        QCOMPARE(result.images.front().width, 64);
+    }
+
     void keySetsEqualTheFiles() {
         // The modules' parameter names are exactly the files' tensor names: weights load by name.
         const std::set<std::string> position_ids = {"text_model.embeddings.position_ids", "vision_model.embeddings.position_ids"};
