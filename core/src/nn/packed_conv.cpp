@@ -165,12 +165,12 @@ at::Tensor conv2d(torch::nn::Conv2dImpl& conv, const at::Tensor& x) {
     const auto& o = conv.options;
     const at::Tensor& w = conv.weight;
     const auto* padding = c10::get_if<torch::ExpandingArray<2>>(&o.padding());
-    const bool plain = x.scalar_type() == at::kBFloat16 && x.dim() == 4 && x.is_cpu() && x.is_contiguous(at::MemoryFormat::ChannelsLast) &&
+    const bool packable = x.scalar_type() == at::kBFloat16 && x.dim() == 4 && x.is_cpu() && x.is_contiguous(at::MemoryFormat::ChannelsLast) &&
                        w.scalar_type() == at::kBFloat16 && (w.is_contiguous() || w.is_contiguous(at::MemoryFormat::ChannelsLast)) &&
                        padding && c10::get_if<torch::enumtype::kZeros>(&o.padding_mode()) && o.groups() == 1 &&
                        (*o.dilation())[0] == 1 && (*o.dilation())[1] == 1 && !at::GradMode::is_enabled() &&
                        (!conv.bias.defined() || (conv.bias.scalar_type() == at::kBFloat16 && conv.bias.is_contiguous()));
-    if (!plain || !packed_conv_available()) return conv.forward(x);
+    if (!packable || !packed_conv_available()) return conv.forward(x);
 
     const std::int64_t n = x.size(0), h = x.size(2), wd = x.size(3);
     const std::int64_t sh = (*o.stride())[0], sw = (*o.stride())[1], ph = (**padding)[0], pw = (**padding)[1];
