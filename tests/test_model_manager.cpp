@@ -8,6 +8,7 @@
 #include <QLabel>
 #include <QLineEdit>
 #include <QTreeWidget>
+#include <QTreeWidgetItemIterator>
 
 #include "ips/model_discovery.h"
 #include "model_manager_dialog.h"
@@ -77,6 +78,28 @@ private Q_SLOTS:
         again.tokenEdit()->clear();
         Q_EMIT again.tokenEdit()->editingFinished();
         QTRY_VERIFY(!QSettings().contains(QStringLiteral("downloads/token")));
+    }
+
+    // A LoRA found on this computer (SD 1.x) is not greyed: Use puts it in the LoRA list (loraChosen).
+    void foundLoraGoesToTheLoraList() {
+        const fs::path folder = fs::u8path(dir.filePath(QStringLiteral("ComfyUI-loras")).toStdString());
+        fs::create_directories(folder / "models/loras");
+        fs::copy_file(dataPath("lora/peft.safetensors"), folder / "models/loras/style.safetensors");
+        ipsui::ModelManagerDialog dialog(dir.filePath(QStringLiteral("models")));
+        QStringList loras;
+        bool modelChosen = false;
+        connect(&dialog, &ipsui::ModelManagerDialog::loraChosen, this, [&](const QString& path) { loras << path; });
+        connect(&dialog, &ipsui::ModelManagerDialog::modelChosen, this, [&] { modelChosen = true; });
+        scanAndWait(dialog, QString::fromStdString(folder.string()));
+        QTreeWidgetItem* row = nullptr;
+        for (QTreeWidgetItemIterator it(dialog.foundView()); *it; ++it)
+            if ((*it)->text(0).startsWith(QStringLiteral("style.safetensors"))) row = *it;
+        QVERIFY(row);
+        QCOMPARE(row->foreground(0).style(), Qt::NoBrush);  // usable: not greyed like the rows that cannot be used
+        dialog.foundView()->setCurrentItem(row);
+        Q_EMIT dialog.foundView()->itemDoubleClicked(row, 0);
+        QCOMPARE(loras, QStringList{QString::fromStdString((folder / "models/loras/style.safetensors").string())});
+        QVERIFY(!modelChosen);
     }
 
     void foundModelsAreUsedInPlace() {
