@@ -1,12 +1,13 @@
 #include "files_bench.h"
 
 #include <chrono>
+#include <cstdlib>
+#include <fstream>
 #include <cstdio>
 #include <cstring>
 #include <fcntl.h>
 #include <spawn.h>
 #include <string>
-#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <vector>
@@ -25,8 +26,11 @@ struct ChildRun {
     double peak_rss_mb = 0;
 };
 
-// This executable's `generate` on the request, with `environment_extra` added; peak RSS from wait4.
+// This executable's `generate` on the request, with `environment_extra` added; its peak RSS as it reports it.
 ChildRun run_generate(const fs::path& request, const fs::path& output, const std::string& environment_extra) {
+    const fs::path peak_file = output.parent_path() / "peak-rss.txt";
+    std::error_code ec;
+    fs::remove(peak_file, ec);
     std::vector<std::string> args{"ipstudio-cli", "generate", request.string(), "--output", output.string(), "--force", "--quiet"};
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());
@@ -34,6 +38,7 @@ ChildRun run_generate(const fs::path& request, const fs::path& output, const std
     std::vector<std::string> env_strings;
     for (char** e = environ; *e; ++e) env_strings.emplace_back(*e);
     if (!environment_extra.empty()) env_strings.push_back(environment_extra);
+    env_strings.push_back("IPS_PEAK_RSS_FILE=" + peak_file.string());
     std::vector<char*> envp;
     for (auto& e : env_strings) envp.push_back(e.data());
     envp.push_back(nullptr);
@@ -48,17 +53,29 @@ ChildRun run_generate(const fs::path& request, const fs::path& output, const std
     if (err != 0)
         throw ips::Error(std::string("bench files: cannot start ipstudio-cli generate (") + std::strerror(err) + ")");
     int status = 0;
-    struct rusage usage {};
-    ::wait4(pid, &status, 0, &usage);
+    ::waitpid(pid, &status, 0);
     ChildRun r;
     r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    r.peak_rss_mb = static_cast<double>(usage.ru_maxrss) / 1024.0;  // kilobytes on Linux
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
         throw ips::Error("bench files: ipstudio-cli generate " + request.string() + " failed (status " + std::to_string(status) + ")");
+    std::ifstream peak(peak_file);
+    double kb = 0;
+    if (!(peak >> kb)) throw ips::Error("bench files: the child wrote no peak RSS to " + peak_file.string());
+    r.peak_rss_mb = kb / 1024.0;
     return r;
 }
 
 }  // namespace
+
+void report_peak_rss_at_exit() {
+    if (!std::getenv("IPS_PEAK_RSS_FILE")) return;
+    std::atexit([] {
+        std::ifstream status("/proc/self/status");
+        std::string line;
+        while (std::getline(status, line))
+            if (line.rfind("VmHWM:", 0) == 0) std::ofstream(std::getenv("IPS_PEAK_RSS_FILE")) << std::stol(line.substr(6)) << "\n";
+    });
+}
 
 void run_files_bench(const ips::BenchOptions& options, const fs::path& given) {
     const bool temporary = given.empty();

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "cli_args.h"
+#include "files_bench.h"
 #include "library_output.h"
 #include "ips/errors.h"
 #include "ips/version.h"
@@ -102,7 +103,10 @@ int main(int argc, char** argv) {
         if (command == "tokenize") return ipscli::run_tokenize(rest);
         if (command == "bench") return ipscli::run_bench(rest);
         if (command == "embed") return ipscli::run_embed(rest);
-        if (command == "generate") return ipscli::run_generate(rest);
+        if (command == "generate") {
+            ipscli::report_peak_rss_at_exit();  // for bench --only files, which runs generate as a child
+            return ipscli::run_generate(rest);
+        }
         if (command == "import") return ipscli::run_import(rest);
         std::cerr << "ipstudio-cli: unknown command '" << command << "'\n\n" << kUsage;
         return ipscli::kBadInput;
