@@ -59,9 +59,7 @@ ChildRun run_generate(const fs::path& request, const fs::path& output, const std
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
         throw ips::Error("bench files: ipstudio-cli generate " + request.string() + " failed (status " + std::to_string(status) + ")");
     std::ifstream peak(peak_file);
-    double kb = 0;
-    if (!(peak >> kb)) throw ips::Error("bench files: the child wrote no peak RSS to " + peak_file.string());
-    r.peak_rss_mb = kb / 1024.0;
+    if (!(peak >> r.peak_rss_mb)) throw ips::Error("bench files: the child wrote no peak RSS to " + peak_file.string());
     return r;
 }
 
@@ -69,12 +67,7 @@ ChildRun run_generate(const fs::path& request, const fs::path& output, const std
 
 void report_peak_rss_at_exit() {
     if (!std::getenv("IPS_PEAK_RSS_FILE")) return;
-    std::atexit([] {
-        std::ifstream status("/proc/self/status");
-        std::string line;
-        while (std::getline(status, line))
-            if (line.rfind("VmHWM:", 0) == 0) std::ofstream(std::getenv("IPS_PEAK_RSS_FILE")) << std::stol(line.substr(6)) << "\n";
-    });
+    std::atexit([] { std::ofstream(std::getenv("IPS_PEAK_RSS_FILE")) << ips::process_peak_rss_mb() << "\n"; });
 }
 
 void run_files_bench(const ips::BenchOptions& options, const fs::path& given) {

@@ -13,7 +13,7 @@ namespace ipscli {
 // child's own peak RSS (VmHWM, which it writes at exit: see report_peak_rss_at_exit).
 void run_files_bench(const ips::BenchOptions& options, const std::filesystem::path& folder);
 
-// With IPS_PEAK_RSS_FILE set, the process writes its VmHWM (kB) there when it exits. The child's own figure:
+// With IPS_PEAK_RSS_FILE set, the process writes its VmHWM (MB) there when it exits. The child's own figure:
 // wait4's ru_maxrss also counts the parent's high-water mark, whose memory a spawned child shares until exec.
 void report_peak_rss_at_exit();
 

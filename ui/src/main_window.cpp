@@ -677,7 +677,9 @@ void MainWindow::applySettings(const ips::GenerationRequest& r, const QList<Lora
 
 void MainWindow::restoreLoras(const QList<LoraEntry>& entries) {
     const QStringList missing = loras_->setEntries(entries);
-    loraNote_ = missing.isEmpty() ? QString() : tr("LoRA file missing: %1 (listed, not used)").arg(missing.join(QStringLiteral(", ")));
+    loraNote_.clear();
+    if (missing.isEmpty()) return;
+    loraNote_ = tr("LoRA file missing: %1 (listed, not used)").arg(missing.join(QStringLiteral(", ")));
     // The built-in speed presets name the catalog's LoRAs: say where to get them.
     QStringList downloadable;
     const ModelCatalog catalog = ModelCatalog::builtIn();
@@ -685,7 +687,7 @@ void MainWindow::restoreLoras(const QList<LoraEntry>& entries) {
         if (const CatalogModel* m = catalog.findByFileName(QFileInfo(path).fileName())) downloadable << m->name;
     if (!downloadable.isEmpty())
         loraNote_ += tr("; download %1 in Settings \u25b8 Model manager").arg(downloadable.join(QStringLiteral(", ")));
-    if (!loraNote_.isEmpty()) stage_->setText(loraNote_);
+    stage_->setText(loraNote_);
 }
 
 QString MainWindow::withLoraNote(const QString& status) const {

@@ -65,6 +65,9 @@ const std::vector<BenchPreset>& bench_presets();
 // Returns the request's path. For timing a cold generation from files (ipstudio-cli bench --only files).
 std::filesystem::path write_model_files(const BenchOptions& options, const std::filesystem::path& folder);
 
+// This process's resident-set high-water mark in MB (Linux: VmHWM of /proc/self/status).
+double process_peak_rss_mb();
+
 // Runs the selected benchmarks (every run first times the machine's peaks, reported as "peak_conv" and
 // "peak_matmul" results and in the report), reporting each result as soon as it is measured.
 BenchReport run_benchmarks(const BenchOptions& options, const std::function<void(const BenchResult&)>& on_result = {});

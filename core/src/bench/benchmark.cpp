@@ -174,6 +174,8 @@ private:
 
 }  // namespace
 
+double process_peak_rss_mb() { return bench::peak_rss_mb(); }
+
 BenchReport run_benchmarks(const BenchOptions& o, const std::function<void(const BenchResult&)>& on_result) {
     const std::set<std::string> known = {"unet_forward", "vae_decode", "preview_decode", "vae_encode", "text_encoder", "image_encoder",
                                          "generation", "lora"};

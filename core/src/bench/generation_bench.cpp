@@ -56,6 +56,34 @@ fs::path write_random_adapter(const fs::path& folder, nn::UNet2DConditionModelIm
     return file;
 }
 
+Image reference_picture() {
+    Image reference;
+    reference.width = reference.height = 256;
+    reference.pixels.resize(256 * 256 * 3);
+    for (std::size_t i = 0; i < reference.pixels.size(); ++i) reference.pixels[i] = static_cast<std::uint8_t>((i * 37) % 251);
+    return reference;
+}
+
+GenerationRequest plain_request(const BenchOptions& o, const fs::path& model, const std::string& dtype_name, const fs::path& adapter,
+                                const fs::path& image_encoder, const ImageSource& reference) {
+    GenerationRequest q;
+    q.model = model;
+    q.prompt = "a photo of a cat";
+    q.width = o.width;
+    q.height = o.height;
+    q.num_inference_steps = o.steps;
+    q.seed = 1;
+    q.scheduler = "ddim";
+    q.dtype = dtype_name;
+    IpAdapterSettings ip;
+    ip.path = adapter;
+    ip.image_encoder = image_encoder;
+    ip.images = {reference};
+    ip.scale = 0.6;
+    q.ip_adapters = {ip};
+    return q;
+}
+
 namespace {
 
 // What a preset changes in the plain request. A speed LoRA (LCM-LoRA, Hyper-SD) is merged into the weights
@@ -112,6 +140,7 @@ void run_generation_bench(const BenchOptions& o, at::ScalarType dtype, const std
     const fs::path taesd_folder = scratch / "taesd";  // a random TAESD decoder is served as if loaded from here
     fs::create_directories(taesd_folder);
     const bool channels_last = dtype == at::kBFloat16;
+    fs::path adapter;
     {
         c10::InferenceMode off(false);
         auto base = std::make_unique<pipeline::BaseModel>();
@@ -132,32 +161,14 @@ void run_generation_bench(const BenchOptions& o, at::ScalarType dtype, const std
         engine.models().install_encoder(encoder_folder, dtype,
                                         std::make_unique<ipadapter::ImageEncoder>(vision, image::ClipImageProcessorConfig{},
                                                                                   pipeline::model_key(encoder_folder, dtype)));
-        write_random_adapter(scratch, *base->unet, vision_config.projection_dim);
+        adapter = write_random_adapter(scratch, *base->unet, vision_config.projection_dim);
         auto taesd = nn::build_in<nn::TinyDecoder>(dtype, io::AutoencoderTinyConfig{});
         randomise(*taesd, channels_last);
         engine.models().install_preview_decoder(taesd_folder, dtype, taesd);
         engine.models().install_base(std::move(base));
     }
-    Image reference;
-    reference.width = reference.height = 256;
-    reference.pixels.resize(256 * 256 * 3);
-    for (std::size_t i = 0; i < reference.pixels.size(); ++i) reference.pixels[i] = static_cast<std::uint8_t>((i * 37) % 251);
-
-    GenerationRequest q;
-    q.model = root;
-    q.prompt = "a photo of a cat";
-    q.width = o.width;
-    q.height = o.height;
-    q.num_inference_steps = o.steps;
-    q.seed = 1;
-    q.scheduler = "ddim";
-    q.dtype = dtype_name;
-    IpAdapterSettings ip;
-    ip.path = scratch / "random-ip-adapter_sd15.safetensors";
-    ip.image_encoder = root / "image_encoder";
-    ip.images = {{{}, std::make_shared<Image>(reference)}};
-    ip.scale = 0.6;
-    q.ip_adapters = {ip};
+    const GenerationRequest q =
+        plain_request(o, root, dtype_name, adapter, root / "image_encoder", {{}, std::make_shared<Image>(reference_picture())});
 
     const auto run = [&](const std::string& name, const GenerationRequest& request) {
         reset_peak_rss();

@@ -8,6 +8,8 @@
 #include <torch/nn/module.h>
 
 #include "ips/bench.h"
+#include "ips/generation.h"
+#include "ips/image.h"
 
 namespace ips::nn {
 class UNet2DConditionModelImpl;
@@ -28,5 +30,13 @@ void randomise(torch::nn::Module& m, bool channels_last);
 // An IP-Adapter base file with random weights for the UNet's cross-attention layers, written into `folder`.
 std::filesystem::path write_random_adapter(const std::filesystem::path& folder, nn::UNet2DConditionModelImpl& unet,
                                            std::int64_t embeds_dim);
+
+// The benchmarks' reference picture: a 256x256 pattern.
+Image reference_picture();
+// The plain benchmark generation: `options` size and steps, DDIM, seed 1, one prompt, IP-Adapter base at 0.6
+// with `reference` (in memory, or a file for a request written to disk).
+GenerationRequest plain_request(const BenchOptions& options, const std::filesystem::path& model, const std::string& dtype_name,
+                                const std::filesystem::path& adapter, const std::filesystem::path& image_encoder,
+                                const ImageSource& reference);
 
 }  // namespace ips::bench

@@ -52,6 +52,7 @@ fs::path write_model_files(const BenchOptions& o, const fs::path& folder) {
 
     // One network at a time: each is freed before the next is built.
     std::int64_t projection_dim = 0;
+    fs::path adapter;
     {
         nn::CLIPVisionModelWithProjection vision(io::load_config<io::CLIPVisionConfig>(root / "image_encoder" / "config.json"));
         bench::randomise(*vision, false);
@@ -62,7 +63,7 @@ fs::path write_model_files(const BenchOptions& o, const fs::path& folder) {
         nn::UNet2DConditionModel unet(io::load_config<io::UNet2DConditionModelConfig>(root / "unet" / "config.json"));
         bench::randomise(*unet, false);
         save_half(*unet, base / "unet" / "diffusion_pytorch_model.fp16.safetensors");
-        bench::write_random_adapter(folder, *unet, projection_dim);
+        adapter = bench::write_random_adapter(folder, *unet, projection_dim);
     }
     {
         nn::AutoencoderKL vae(io::load_config<io::AutoencoderKLConfig>(root / "vae" / "config.json"));
@@ -92,27 +93,9 @@ fs::path write_model_files(const BenchOptions& o, const fs::path& folder) {
  "upsampling_scaling_factor": 2, "shift_factor": 0.0})";
     }
 
-    Image reference;
-    reference.width = reference.height = 256;
-    reference.pixels.resize(256 * 256 * 3);
-    for (std::size_t i = 0; i < reference.pixels.size(); ++i) reference.pixels[i] = static_cast<std::uint8_t>((i * 37) % 251);
-    write_png(folder / "reference.png", reference, {}, true);
-
-    GenerationRequest q;
-    q.model = base;
-    q.prompt = "a photo of a cat";
-    q.width = o.width;
-    q.height = o.height;
-    q.num_inference_steps = o.steps;
-    q.seed = 1;
-    q.scheduler = "ddim";
-    q.dtype = "bfloat16";
-    IpAdapterSettings ip;
-    ip.path = folder / "random-ip-adapter_sd15.safetensors";
-    ip.image_encoder = folder / "image_encoder";
-    ip.images = {{folder / "reference.png", nullptr}};
-    ip.scale = 0.6;
-    q.ip_adapters = {ip};
+    write_png(folder / "reference.png", bench::reference_picture(), {}, true);
+    const GenerationRequest q =
+        bench::plain_request(o, base, "bfloat16", adapter, folder / "image_encoder", {folder / "reference.png", nullptr});
     const fs::path request = folder / "request.json";
     write_request_file(request, q);
     return request;
