@@ -17,6 +17,15 @@ at::Tensor reference(const at::Tensor& q, const at::Tensor& k, const at::Tensor&
     if (mask.defined()) s = s + mask.to(at::kDouble);
     return at::matmul(at::softmax(s, -1), v.to(at::kDouble));
 }
+
+constexpr AttentionKernel kFusedKernels[] = {AttentionKernel::fused_portable, AttentionKernel::fused_avx512_bf16,
+                                             AttentionKernel::fused_amx_bf16};
+ips::nn::kernels::AttentionIsa isaOf(AttentionKernel kernel) {
+    using ips::nn::kernels::AttentionIsa;
+    return kernel == AttentionKernel::fused_portable ? AttentionIsa::portable
+           : kernel == AttentionKernel::fused_avx512_bf16 ? AttentionIsa::avx512_bf16
+                                                          : AttentionIsa::amx_bf16;
+}
 }  // namespace
 
 class TestAttention : public QObject {
@@ -88,10 +97,10 @@ private Q_SLOTS:
         const Shape shapes[] = {{"self d40", 300, 300, 40},      {"cross 77+4 d80", 130, 81, 80},
                                 {"self d160", 64, 64, 160},      {"136x160 px latent tokens", 340, 340, 40},
                                 {"one query one key", 1, 1, 40}, {"odd dim 7", 9, 70, 7},
-                                {"VAE d512", 65, 65, 512}};
-        for (const auto kernel : {AttentionKernel::fused_portable, AttentionKernel::fused_avx512_bf16}) {
-            const auto isa = kernel == AttentionKernel::fused_portable ? ips::nn::kernels::AttentionIsa::portable
-                                                                       : ips::nn::kernels::AttentionIsa::avx512_bf16;
+                                {"VAE d512", 65, 65, 512},       {"image tokens 4 keys", 100, 4, 40},
+                                {"SD2 d64 several key blocks", 70, 200, 64}};
+        for (const auto kernel : kFusedKernels) {
+            const auto isa = isaOf(kernel);
             if (!ips::nn::kernels::cpu_supports(isa)) continue;
             for (const auto& s : shapes)
                 QTest::addRow("%s %s", ips::nn::kernels::isa_name(isa), s.name) << int(kernel) << s.nq << s.nk << s.d;
@@ -120,10 +129,8 @@ private Q_SLOTS:
 
     // Head-split views (strided rows), huge logits (online softmax must not overflow) and equal scores.
     void fusedKernelsOnStridedViewsAndExtremeScores() {
-        for (const auto kernel : {AttentionKernel::fused_portable, AttentionKernel::fused_avx512_bf16}) {
-            if (kernel == AttentionKernel::fused_avx512_bf16 &&
-                !ips::nn::kernels::cpu_supports(ips::nn::kernels::AttentionIsa::avx512_bf16))
-                continue;
+        for (const auto kernel : kFusedKernels) {
+            if (!ips::nn::kernels::cpu_supports(isaOf(kernel))) continue;
             ips::nn::set_attention_kernel(kernel);
             at::manual_seed(5);
             // [B, N, H*D] projections split into heads, as the attention layers do.
@@ -155,8 +162,9 @@ private Q_SLOTS:
         QVERIFY(scaled_dot_product_attention(bq, bk, bv, 0.2).transpose(1, 2).is_contiguous());  // fused layout
         const auto mask = at::zeros({70, 70});
         QVERIFY(scaled_dot_product_attention(bq, bk, bv, 0.2, mask).is_contiguous());  // plain layout
-        if (!ips::nn::kernels::cpu_supports(ips::nn::kernels::AttentionIsa::avx512_bf16))
-            QVERIFY_THROWS_EXCEPTION(std::invalid_argument, ips::nn::set_attention_kernel(AttentionKernel::fused_avx512_bf16));
+        for (const auto kernel : kFusedKernels)
+            if (!ips::nn::kernels::cpu_supports(isaOf(kernel)))
+                QVERIFY_THROWS_EXCEPTION(std::invalid_argument, ips::nn::set_attention_kernel(kernel));
     }
 };
 

@@ -1,5 +1,5 @@
 // ipstudio-cli bench [--json] [--only NAME]... [--dtype D]... [--size WxH] [--repeat N] [--batch N]
-//                    [--channels-last on|off] [--configs DIR] [--attention fused,plain]
+//                    [--channels-last on|off] [--configs DIR] [--attention fused,plain,amx,avx512]
 #include <algorithm>
 #include <cstdio>
 #include <iostream>

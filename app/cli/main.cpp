@@ -23,7 +23,7 @@ const char* const kUsage =
     "                                      dtypes, parameter count\n"
     "  tokenize --tokenizer DIR TEXT...    CLIP token ids of each TEXT (a JSON array of 77 ids per line)\n"
     "  bench [--json] [--only NAMES] [--dtype float32,bfloat16] [--size WxH] [--repeat N]\n"
-    "        [--batch N] [--channels-last on|off] [--threads N] [--configs DIR] [--attention fused,plain]\n"
+    "        [--batch N] [--channels-last on|off] [--threads N] [--configs DIR] [--attention fused,plain,amx,avx512]\n"
     "                                      time the networks at SD1.5 sizes with random weights\n"
     "                                      (NAMES: unet_forward,vae_decode,preview_decode,vae_encode,\n"
     "                                      text_encoder,image_encoder; generation = a whole 20-step\n"

@@ -96,7 +96,10 @@ std::vector<std::pair<nn::AttentionKernel, std::string>> attention_paths(const B
     for (const auto& a : o.attention) {
         if (a == "fused") paths.emplace_back(nn::AttentionKernel::automatic, nn::automatic_attention_path());
         else if (a == "plain") paths.emplace_back(nn::AttentionKernel::plain, "plain");
-        else throw InputError("--attention " + a + ": expected fused or plain");
+        else if (a == "amx") paths.emplace_back(nn::AttentionKernel::fused_amx_bf16, "fused amx_bf16");
+        else if (a == "avx512") paths.emplace_back(nn::AttentionKernel::fused_avx512_bf16, "fused avx512_bf16");
+        else if (a == "portable") paths.emplace_back(nn::AttentionKernel::fused_portable, "fused portable");
+        else throw InputError("--attention " + a + ": expected fused, plain, amx, avx512 or portable");
     }
     return paths;
 }

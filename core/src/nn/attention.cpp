@@ -68,6 +68,7 @@ at::Tensor fused_attention(const at::Tensor& q_in, const at::Tensor& k_in, const
 kernels::AttentionIsa isa_of(AttentionKernel kernel) {
     if (kernel == AttentionKernel::fused_portable) return kernels::AttentionIsa::portable;
     if (kernel == AttentionKernel::fused_avx512_bf16) return kernels::AttentionIsa::avx512_bf16;
+    if (kernel == AttentionKernel::fused_amx_bf16) return kernels::AttentionIsa::amx_bf16;
     return kernels::best_isa();
 }
 }  // namespace
@@ -77,6 +78,8 @@ bool fused_elementwise_enabled() { return g_kernel != AttentionKernel::plain; }
 void set_attention_kernel(AttentionKernel kernel) {
     if (kernel == AttentionKernel::fused_avx512_bf16 && !kernels::cpu_supports(kernels::AttentionIsa::avx512_bf16))
         throw std::invalid_argument("this CPU has no AVX-512-BF16: the fused avx512_bf16 attention cannot run here");
+    if (kernel == AttentionKernel::fused_amx_bf16 && !kernels::cpu_supports(kernels::AttentionIsa::amx_bf16))
+        throw std::invalid_argument("this CPU (or its operating system) gives no AMX tiles: the fused amx_bf16 attention cannot run here");
     g_kernel = kernel;
 }
 std::string automatic_attention_path() { return std::string("fused ") + kernels::isa_name(kernels::best_isa()); }

@@ -19,9 +19,9 @@ at::Tensor scaled_dot_product_attention(const at::Tensor& q, const at::Tensor& k
 // (nn/kernels/flash_attention.h) in the best instruction set the CPU has; everything else, and float32
 // always, takes the plain path (matmul, softmax in float32, matmul) that matches the reference exactly.
 // The others force one path for tests and benchmarks; a fused path the CPU lacks throws.
-enum class AttentionKernel { automatic, plain, fused_portable, fused_avx512_bf16 };
+enum class AttentionKernel { automatic, plain, fused_portable, fused_avx512_bf16, fused_amx_bf16 };
 void set_attention_kernel(AttentionKernel kernel);
-// The path automatic takes for bfloat16 on this CPU ("fused avx512_bf16", "fused portable").
+// The path automatic takes for bfloat16 on this CPU ("fused amx_bf16", "fused avx512_bf16", "fused portable").
 std::string automatic_attention_path();
 
 // The transformer blocks' fused bfloat16 GEGLU and LayerNorm (nn/kernels/elementwise.h) follow the same

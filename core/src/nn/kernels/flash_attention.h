@@ -11,10 +11,13 @@ namespace ips::nn::kernels {
 enum class AttentionIsa {
     portable,     // plain C++ (vectorised by the compiler for AVX2 where present): any x86-64 or other CPU
     avx512_bf16,  // AVX-512 with vdpbf16ps: bf16 pair products accumulated in float32
+    amx_bf16,     // both products on the AMX tile unit, the softmax in AVX-512 (needs avx512_bf16 too)
 };
 const char* isa_name(AttentionIsa isa);
 bool cpu_supports(AttentionIsa isa);
-AttentionIsa best_isa();  // avx512_bf16 where the CPU has it, else portable
+// amx_bf16 also needs the operating system to grant this process the tile registers: cpu_supports asks
+// for them (once) and says no where they are refused.
+AttentionIsa best_isa();  // amx_bf16, else avx512_bf16, else portable: the best this CPU has
 
 // One (batch, head) slice. bfloat16 values as raw bits; each row is `d` contiguous values, rows are
 // `*_row_stride` values apart (the tensors' head-split views need not be contiguous).
