@@ -316,6 +316,31 @@ private Q_SLOTS:
         QCOMPARE(engine.stage_counts().image_encodes, 2);
         QCOMPARE(engine.models().encoders_loaded(), std::size_t(0));
 
+        // With encoders released, a cold run encodes its references before the base model loads (the two
+        // never share memory): when the base starts loading, the picture is encoded and the encoder gone.
+        // A plus adapter's unconditional input (the zero image) is encoded then too.
+        for (const char* adapter : {"tiny-ip-adapter/ip-adapter_sd15.safetensors", "tiny-ip-adapter/ip-adapter-plus_sd15.bin"}) {
+            ips::pipeline::Engine cold(ips::PipelineOptions{});
+            q.ip_adapters[0].path = dataPath(adapter);
+            q.ip_adapters[0].image_encoder = dataPath(std::string(adapter).find("plus") != std::string::npos
+                                                          ? "tiny-ip-adapter/image_encoder" : "tiny-sd15/image_encoder");
+            struct Seen { int encodes; std::size_t encoders; bool base; };
+            std::vector<Seen> at_loading;
+            cold.generate(q, [&](const ips::GenerationProgress& p) {
+                if (p.stage == "loading models" && p.bytes_loaded == 0)
+                    at_loading.push_back({cold.stage_counts().image_encodes, cold.models().encoders_loaded(),
+                                          cold.models().has_base(q.model, at::kFloat)});
+            }, nullptr);
+            QCOMPARE(at_loading.size(), std::size_t(2));  // the image encoder's load, then the base's
+            QCOMPARE(at_loading[0].encodes, 0);
+            QVERIFY(!at_loading[1].base);
+            QCOMPARE(at_loading[1].encodes, 1);
+            QCOMPARE(at_loading[1].encoders, std::size_t(0));
+            QCOMPARE(cold.stage_counts().image_encodes, 1);  // encode_conditioning found it in the cache
+            QCOMPARE(cold.models().encoders_loaded(), std::size_t(0));
+            QCOMPARE(cold.models().encoder_loads(), 1);  // not again for the plus adapter's zero image
+        }
+
         ips::PipelineOptions keep;
         keep.keep_image_encoders = true;
         ips::pipeline::Engine keeping(keep);

@@ -13,18 +13,21 @@ namespace fs = std::filesystem;
 
 // The official files use image_proj/ip_adapter; training checkpoints image_proj_model/adapter_modules
 // (with the frozen UNet under unet.*, which is not needed).
+// The reference's names (image_proj.*, ip_adapter.*) for the training script's; "" for UNet weights.
+std::string normalised_name(const std::string& name) {
+    auto rename = [&](const std::string& from, const std::string& to) {
+        return name.rfind(from, 0) == 0 ? to + name.substr(from.size()) : std::string();
+    };
+    std::string key = rename("image_proj_model.", "image_proj.");
+    if (key.empty()) key = rename("adapter_modules.", "ip_adapter.");
+    if (key.empty()) key = name;
+    return key.rfind("unet.", 0) == 0 ? std::string() : key;
+}
+
 std::map<std::string, at::Tensor> normalise_names(std::map<std::string, at::Tensor>&& tensors) {
     std::map<std::string, at::Tensor> out;
-    for (auto& [name, tensor] : tensors) {
-        auto rename = [&](const std::string& from, const std::string& to) {
-            return name.rfind(from, 0) == 0 ? to + name.substr(from.size()) : std::string();
-        };
-        std::string key = rename("image_proj_model.", "image_proj.");
-        if (key.empty()) key = rename("adapter_modules.", "ip_adapter.");
-        if (key.empty()) key = name;
-        if (key.rfind("unet.", 0) == 0) continue;
-        out.emplace(std::move(key), std::move(tensor));
-    }
+    for (auto& [name, tensor] : tensors)
+        if (std::string key = normalised_name(name); !key.empty()) out.emplace(std::move(key), std::move(tensor));
     return out;
 }
 
@@ -94,6 +97,14 @@ std::vector<std::size_t> adapter_layer_order(const std::vector<std::string>& nam
         for (std::size_t i = 0; i < names.size(); ++i)
             if (names[i].rfind(part, 0) == 0) order.push_back(i);
     return order;
+}
+
+bool file_uses_hidden_states(const fs::path& file) {
+    std::vector<io::TensorInfo> infos;
+    for (auto& info : io::read_tensor_infos(file))
+        if (info.name = normalised_name(info.name); !info.name.empty()) infos.push_back(std::move(info));
+    const io::Detection d = io::detect_from_tensors(infos);
+    return d.kind == ModelKind::IpAdapter && (d.variant == "plus" || d.variant == "full-face");
 }
 
 IPAdapterModel load_ip_adapter(const fs::path& path, nn::UNet2DConditionModelImpl& unet, const nn::LoadTarget& target) {

@@ -46,6 +46,10 @@ TORCH_MODULE(IPAdapterModel);
 // checkpoint's `image_proj_model.*` + `adapter_modules.*`) for `unet`. Throws ModelLoadError naming
 // the file for FaceID adapters (not supported), unknown layouts, and adapters made for another base
 // model (widths or layer count differ from the UNet's).
+// Whether the adapter in `file` takes the image encoder's hidden states (plus, full-face) rather than its
+// image embedding: from the file's tensor names and shapes, without building anything.
+bool file_uses_hidden_states(const std::filesystem::path& file);
+
 IPAdapterModel load_ip_adapter(const std::filesystem::path& file, nn::UNet2DConditionModelImpl& unet, const nn::LoadTarget& target);
 
 // Throws ModelLoadError when the image encoder does not give what the adapter was trained on (e.g. a

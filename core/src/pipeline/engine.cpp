@@ -153,6 +153,24 @@ struct Engine::Reporter {
     }
 };
 
+void Engine::encode_references_before_base(const GenerationRequest& q, at::ScalarType dtype, Reporter& report) {
+    if (options_.keep_image_encoders || q.ip_adapters.empty() || models_.has_base(q.model, dtype, q.vae)) return;
+    report("loading models", 0, 0, nullptr);  // the image encoder loads now
+    models_.drop_base();  // loading the requested base would free it anyway
+    try {
+        for (const auto& s : q.ip_adapters) {
+            for (std::size_t k = 0; k < s.images.size(); ++k)
+                reference_embedding(s.images[k], s.image_encoder, dtype, s.image_crops.empty() ? s.crop : s.image_crops[k], "");
+            if (s.negative_image) reference_embedding(*s.negative_image, s.image_encoder, dtype, s.crop, "");
+            else if (!s.image_encoder.empty() && ipadapter::file_uses_hidden_states(s.path)) zero_image_embedding(s.image_encoder, dtype);
+        }
+    } catch (const std::exception&) {
+        // A missing picture, a wrong encoder: encode_conditioning meets the same error after the models
+        // load and reports it there, as it does for warm runs.
+    }
+    models_.release_encoders();
+}
+
 Engine::LoadedModels Engine::load_models(const GenerationRequest& q, at::ScalarType dtype, Reporter& report) {
     // Loading reports the bytes of weights read (about every 32 MB): on a first run it is the longest stage,
     // and its time is never step time.
@@ -437,6 +455,7 @@ GenerationResult Engine::generate(const GenerationRequest& q, const ProgressCall
     c10::InferenceMode guard;
     const at::ScalarType dtype = q.dtype == "bfloat16" ? at::kBFloat16 : at::kFloat;
 
+    encode_references_before_base(q, dtype, report);
     LoadedModels models = load_models(q, dtype, report);
     BaseModel& base = *models.base;
     if (q.deep_cache) base.unet->check_branch(q.deep_cache->branch);

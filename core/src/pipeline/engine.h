@@ -99,6 +99,10 @@ private:
         at::Tensor cond, uncond;  // [1, 77 * windows, C] in the text encoder's precision (same windows)
     };
     TextEmbeddings text_embeddings(BaseModel& base, const GenerationRequest& request);
+    // A cold run (the requested base not loaded) with image encoders released after use encodes its
+    // reference pictures first, into the embedding cache: the 1.3 GB ViT-H then never sits in memory beside
+    // the UNet, text encoder and VAE, which is what set a cold generate's peak. Warm runs change nothing.
+    void encode_references_before_base(const GenerationRequest& request, at::ScalarType dtype, Reporter& reporter);
     // `encoder` is the image encoder folder (loaded only when the picture is not in the embedding cache).
     ipadapter::ImageEmbedding reference_embedding(const ImageSource& source, const std::filesystem::path& encoder, at::ScalarType dtype,
                                                   CropMode crop, const std::string& what);

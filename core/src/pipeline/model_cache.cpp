@@ -50,15 +50,32 @@ void add_fast_decoder(BaseModel& base, at::ScalarType dtype) {
 
 nn::LoadTarget target_for(at::ScalarType dtype) { return {dtype, at::kCPU, dtype == at::kBFloat16}; }
 
-BaseModel& ModelCache::base(const fs::path& model, at::ScalarType dtype, const fs::path& vae) {
+namespace {
+std::string base_key(const fs::path& model, at::ScalarType dtype, const fs::path& vae) {
     std::string key = model_key(model, dtype);
     if (!vae.empty()) key += "|vae " + model_key(vae, at::kFloat);
-    if (base_ && base_->key == key) return *base_;
-    // Free the previous model (and what was loaded for it) before loading the next.
+    return key;
+}
+}  // namespace
+
+bool ModelCache::has_base(const fs::path& model, at::ScalarType dtype, const fs::path& vae) const {
+    return base_ && base_->key == base_key(model, dtype, vae);
+}
+
+void ModelCache::drop_base() {
     base_.reset();
+    adapters_.clear();
     encoders_.clear();
     controlnets_.clear();
     controlnet_use_.clear();
+    ::malloc_trim(0);
+}
+
+BaseModel& ModelCache::base(const fs::path& model, at::ScalarType dtype, const fs::path& vae) {
+    const std::string key = base_key(model, dtype, vae);
+    if (base_ && base_->key == key) return *base_;
+    // Free the previous model (and what was loaded for it) before loading the next.
+    drop_base();
     auto b = std::make_unique<BaseModel>();
     b->key = key;
     const nn::LoadTarget fp32 = target_for(at::kFloat);
@@ -105,6 +122,7 @@ ipadapter::ImageEncoder& ModelCache::encoder(const fs::path& folder, at::ScalarT
     auto it = encoders_.find(key);
     if (it != encoders_.end()) return *it->second;
     auto e = std::make_unique<ipadapter::ImageEncoder>(ipadapter::ImageEncoder::load(folder, target_for(dtype)));
+    ++encoder_loads_;
     return *encoders_.emplace(key, std::move(e)).first->second;
 }
 

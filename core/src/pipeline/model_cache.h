@@ -47,12 +47,18 @@ public:
     // A diffusers pipeline folder, or a single-file checkpoint with configs from config_root.
     // `vae`, when set, replaces the model's own VAE.
     BaseModel& base(const std::filesystem::path& model, at::ScalarType dtype, const std::filesystem::path& vae = {});
+    // Whether base(model, dtype, vae) would return without loading.
+    bool has_base(const std::filesystem::path& model, at::ScalarType dtype, const std::filesystem::path& vae = {}) const;
+    // Frees the base model and what was built on it (adapters, ControlNets, image encoders), as loading
+    // another base does first.
+    void drop_base();
     ipadapter::IPAdapterModel adapter(const std::filesystem::path& file, at::ScalarType dtype);
     ipadapter::ImageEncoder& encoder(const std::filesystem::path& folder, at::ScalarType dtype);
     // The encoder's configuration without loading its weights (from the loaded one where there is one).
     io::CLIPVisionConfig encoder_config(const std::filesystem::path& folder, at::ScalarType dtype);
     void release_encoders();
     std::size_t encoders_loaded() const { return encoders_.size(); }
+    int encoder_loads() const { return encoder_loads_; }  // image encoders loaded from their files so far
     // At most this many ControlNets stay loaded (0.7 GB each in bfloat16 at SD1.5 size); the one used longest
     // ago goes first. A request holds its own references, so it may use more at once.
     static constexpr std::size_t kMaxControlNets = 3;
@@ -77,6 +83,7 @@ private:
     std::unique_ptr<BaseModel> base_;
     std::map<std::string, ipadapter::IPAdapterModel> adapters_;
     std::map<std::string, std::unique_ptr<ipadapter::ImageEncoder>> encoders_;
+    int encoder_loads_ = 0;
     std::map<std::string, nn::ControlNetModel> controlnets_;
     std::vector<std::string> controlnet_use_;  // keys of controlnets_, least recently used first
     std::string preview_key_;  // one preview decoder at a time
