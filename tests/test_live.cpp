@@ -9,6 +9,7 @@
 #include <QtTest>
 
 #include "canvas_view.h"
+#include "ips/weight_packing.h"
 #include "history_panel.h"
 #include "init_image_panel.h"
 #include "qt_convert.h"
@@ -226,6 +227,19 @@ private Q_SLOTS:
         window->liveAction()->setChecked(false);
         QVERIFY(!window->initImage()->livePreview()->isVisible());
         window->initImage()->clearInitImage();
+    }
+
+    // Live packs convolution weights while it runs (where the CPU has the kernel) and frees them after.
+    void livePacksWeightsWhileOn() {
+        window->liveAction()->setChecked(false);
+        ips::set_weight_packing(true);
+        const bool cpuPacks = ips::weight_packing();
+        ips::set_weight_packing(false);
+        QVERIFY(!ips::weight_packing());
+        window->liveAction()->setChecked(true);
+        QCOMPARE(ips::weight_packing(), cpuPacks);
+        window->liveAction()->setChecked(false);
+        QVERIFY(!ips::weight_packing());
     }
 
     void liveOffStopsFrames() {

@@ -6,6 +6,7 @@
 #include <ATen/ATen.h>
 #include <torch/nn/modules/conv.h>
 
+#include "ips/weight_packing.h"
 #include "nn/packed_conv.h"
 
 namespace {
@@ -66,6 +67,24 @@ private Q_SLOTS:
             QVERIFY(at::equal(ips::nn::conv2d(conv, x), want));  // the second call runs on the kept copy
         }
         if (ips::nn::packed_conv_available()) QVERIFY(ips::nn::packed_conv_bytes() > 0);
+    }
+
+    // The public switch (Live turns it on while it runs): off frees every packed copy, on packs again and
+    // the numbers stay LibTorch's.
+    void publicSwitchFreesTheCopies() {
+        c10::InferenceMode inference;
+        const Shape s{1, 32, 16, 16, 3, 1, 1, true};
+        torch::nn::Conv2d conv = makeConv(s, true);
+        const at::Tensor x = input(s);
+        const at::Tensor want = conv(x);
+        ips::set_weight_packing(true);
+        const bool packs = ips::weight_packing();
+        QVERIFY(at::equal(ips::nn::conv2d(conv, x), want));
+        QCOMPARE(ips::nn::packed_conv_bytes() > 0, packs);
+        ips::set_weight_packing(false);
+        QCOMPARE(ips::weight_packing(), ips::nn::packed_conv_default());
+        if (!ips::nn::packed_conv_default()) QCOMPARE(ips::nn::packed_conv_bytes(), std::size_t(0));
+        QVERIFY(at::equal(ips::nn::conv2d(conv, x), want));
     }
 
     // A float32 module and an NCHW input take LibTorch's path; a float32 bias under bfloat16 weights is

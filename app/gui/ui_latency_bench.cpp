@@ -7,6 +7,7 @@
 #include <QPlainTextEdit>
 #include <QTimer>
 #include <algorithm>
+#include <map>
 #include <vector>
 #include <QCommandLineParser>
 #include <QElapsedTimer>
@@ -23,6 +24,7 @@
 #include "main_window.h"
 #include "reference_panel.h"
 #include "settings_panel.h"
+#include "worker_host.h"
 
 namespace {
 
@@ -41,9 +43,25 @@ int runLiveBench(QApplication& app, ipsui::MainWindow& window, ipsui::LatencyPro
     settings.size = size;
     window.liveBar()->setSettings(settings);
     window.live()->setSettings(settings);
-    std::vector<double> editToFrame;
+    std::vector<double> editToFrame, frameSeconds;  // from the edit to the frame shown; the frame's generation alone
+    bool warm = false;  // after the first frame (the models' cold load)
+    // Where a frame's time goes: the worker's stage changes, timed on the UI thread.
+    std::map<QString, std::vector<double>> stageSeconds;
+    QElapsedTimer stageClock;
+    QString stage;
+    const auto stageEnds = [&] {
+        if (warm && !stage.isEmpty()) stageSeconds[stage].push_back(stageClock.elapsed() / 1000.0);
+        stageClock.restart();
+    };
+    QObject::connect(window.worker(), &ipsui::WorkerHost::stageChanged, &app, [&](const QString& next) {
+        stageEnds();
+        stage = next;
+    });
+    QObject::connect(window.worker(), &ipsui::WorkerHost::finished, &app, [&] {
+        stageEnds();
+        stage.clear();
+    });
     int typed = 0;
-    bool warm = false;
     QTimer typing;
     QObject::connect(&typing, &QTimer::timeout, &app, [&] {
         if (typed == edits) {
@@ -62,11 +80,16 @@ int runLiveBench(QApplication& app, ipsui::MainWindow& window, ipsui::LatencyPro
             return;
         }
         editToFrame.push_back(seconds);
+        frameSeconds.push_back(window.live()->lastFrameSeconds());
         if (typed == edits && !window.live()->stale()) {
             probe.stop();
             out << "machine: " << QThread::idealThreadCount() << " cores; live " << preset << " at " << size << " px, "
                 << edits << " edits " << editMs << " ms apart, " << editToFrame.size() << " frames shown\n";
-            out << "edit to frame: median " << percentile(editToFrame, 0.5) << " s, p90 " << percentile(editToFrame, 0.9) << " s\n";
+            out << "edit to frame: median " << percentile(editToFrame, 0.5) << " s, p90 " << percentile(editToFrame, 0.9)
+                << " s (the frame's generation itself: median " << percentile(frameSeconds, 0.5) << " s)\n";
+            out << "frame stages (median s):";
+            for (auto& [name, seconds] : stageSeconds) out << " " << name << " " << percentile(seconds, 0.5) << ";";
+            out << "\n";
             out << "UI thread: " << probe.summary() << "\n";
             out.flush();
             app.exit(0);

@@ -161,6 +161,11 @@ std::size_t packed_conv_bytes() {
     return n;
 }
 
+void release_packed_weights() {
+    std::lock_guard lock(g_mutex);
+    g_packed.clear();
+}
+
 at::Tensor conv2d(torch::nn::Conv2dImpl& conv, const at::Tensor& x) {
     const auto& o = conv.options;
     const at::Tensor& w = conv.weight;
@@ -216,6 +221,7 @@ bool packed_conv_available() { return false; }
 bool packed_conv_default() { return false; }
 void set_packed_conv_enabled(bool) {}
 std::size_t packed_conv_bytes() { return 0; }
+void release_packed_weights() {}
 
 #endif
 

@@ -15,7 +15,8 @@ namespace ips::nn {
 //
 // Off by default: measured on a 2-core AMX machine it removed the reorders (about 0.16 s of a 2.4 s batch-1
 // SD1.5 UNet forward in a oneDNN trace) but whole LCM generations ran within ±6 % of LibTorch's own path,
-// while the packed copies took about 1 GB more memory (docs/performance.md).
+// while the packed copies took about 1 GB more memory (docs/performance.md). Live mode turns it on while it
+// runs (ips/weight_packing.h): at its 384 px batch-1 frames the reorders are a larger share of a step.
 at::Tensor conv2d(torch::nn::Conv2dImpl& conv, const at::Tensor& x);
 inline at::Tensor conv2d(const torch::nn::Conv2d& conv, const at::Tensor& x) { return conv2d(*conv.ptr(), x); }
 
@@ -31,5 +32,7 @@ void set_packed_conv_enabled(bool enabled);
 bool packed_conv_default();
 // Bytes the packed copies hold now; those of freed modules count until the next packing drops them.
 std::size_t packed_conv_bytes();
+// Frees every packed copy (they are made again at their next use while packing is on).
+void release_packed_weights();
 
 }  // namespace ips::nn

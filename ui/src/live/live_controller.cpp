@@ -2,6 +2,7 @@
 
 #include <random>
 
+#include "ips/weight_packing.h"
 #include "worker_host.h"
 
 namespace ipsui {
@@ -19,6 +20,9 @@ LiveController::LiveController(WorkerHost* host, RequestSource fullRequest, QObj
 void LiveController::setEnabled(bool on, std::optional<std::uint64_t> seed) {
     if (on == enabled_) return;
     enabled_ = on;
+    // Frames are batch-1 steps the artist waits for: packed convolution weights take LibTorch's per-call
+    // weight reorders out of each (about 0.7 GB more memory while Live runs; freed when it stops).
+    ips::set_weight_packing(on);
     if (on) {
         seed_ = seed ? *seed : std::random_device()();
         edited();
