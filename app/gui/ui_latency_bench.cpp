@@ -17,6 +17,7 @@
 #include <QThread>
 
 #include "config_root.h"
+#include "ips/bench.h"
 #include "image_loader.h"
 #include "latency_probe.h"
 #include "live_bar.h"
@@ -91,6 +92,7 @@ int runLiveBench(QApplication& app, ipsui::MainWindow& window, ipsui::LatencyPro
             for (auto& [name, seconds] : stageSeconds) out << " " << name << " " << percentile(seconds, 0.5) << ";";
             out << "\n";
             out << "UI thread: " << probe.summary() << "\n";
+            out << "peak RSS of the process: " << ips::process_peak_rss_mb() << " MB\n";
             out.flush();
             app.exit(0);
         }
