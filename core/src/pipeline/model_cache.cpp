@@ -64,7 +64,7 @@ bool ModelCache::has_base(const fs::path& model, at::ScalarType dtype, const fs:
 
 void ModelCache::drop_base() {
     base_.reset();
-    adapters_.clear();
+    adapters_.clear();  // adapters are built against the UNet's layers
     encoders_.clear();
     controlnets_.clear();
     controlnet_use_.clear();
@@ -103,7 +103,6 @@ BaseModel& ModelCache::base(const fs::path& model, at::ScalarType dtype, const f
     if (!vae.empty()) b->vae = models::load_separate_vae(vae, config_root_, fp32);
     add_fast_decoder(*b, dtype);
     base_ = std::move(b);
-    adapters_.clear();  // adapters are built against the UNet's layers
     return *base_;
 }
 
@@ -172,11 +171,7 @@ void ModelCache::release_encoders() {
 void ModelCache::clear() {
     preview_ = nullptr;
     preview_key_.clear();
-    base_.reset();
-    adapters_.clear();
-    encoders_.clear();
-    controlnets_.clear();
-    controlnet_use_.clear();
+    drop_base();
 }
 
 }  // namespace ips::pipeline

@@ -14,6 +14,7 @@
 #include <limits>
 #include <vector>
 
+#include "nn/kernels/avx512_bf16_math.h"
 #include "nn/kernels/flash_attention_isa.h"
 
 namespace ips::nn::kernels::amx_bf16 {
@@ -78,22 +79,8 @@ struct TileScope {
     TileScope& operator=(const TileScope&) = delete;
 };
 
-// 2^x for finite x, as in the avx512_bf16 kernel: x = n + f with |f| <= 1/2, 2^f by its degree-4
-// Taylor polynomial (relative error < 4e-5), scaled by 2^n (which underflows to 0 far below -126).
-inline __m512 exp2_finite(__m512 x) {
-    const __m512 n = _mm512_roundscale_ps(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    const __m512 f = _mm512_sub_ps(x, n);
-    __m512 p = _mm512_set1_ps(9.6181291e-3f);
-    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(5.5504109e-2f));
-    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(2.4022651e-1f));
-    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(6.9314718e-1f));
-    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.0f));
-    return _mm512_scalef_ps(p, n);
-}
-
-inline __mmask16 lanes_below(std::int64_t n) {
-    return n >= 16 ? __mmask16(0xFFFF) : n <= 0 ? __mmask16(0) : __mmask16((1u << n) - 1);
-}
+using avx512::exp2_finite;
+using avx512::lanes_below;
 
 // Starts q[r]·k[j] for the block's 16 rows and the 64 keys from `first_key_tile` in tiles 0-3 (one per
 // 16 keys); store_scores writes them out. In between the tile unit works while the caller's vector code runs.
@@ -325,16 +312,9 @@ void attend_rows(const AttentionShape& s, const AttentionHead& h, const void* pa
             }
         }
 
-        for (int r = 0; r < rows; ++r) {
-            const __m512 inv = _mm512_set1_ps(1.0f / _mm512_reduce_add_ps(_mm512_load_ps(row_sums[r])));
-            std::uint16_t* dst = h.out + (i0 + r) * h.out_row_stride;
-            for (std::int64_t c = 0; c < width_vecs; ++c) {
-                const __m256bh b = _mm512_cvtneps_pbh(_mm512_mul_ps(_mm512_loadu_ps(&acc[r * L.width + c * 16]), inv));
-                __m256i bits;
-                std::memcpy(&bits, &b, sizeof bits);
-                _mm256_mask_storeu_epi16(dst + c * 16, lanes_below(s.dim - c * 16), bits);
-            }
-        }
+        for (int r = 0; r < rows; ++r)
+            avx512::store_scaled_row(h.out + (i0 + r) * h.out_row_stride, &acc[r * L.width],
+                                     1.0f / _mm512_reduce_add_ps(_mm512_load_ps(row_sums[r])), s.dim);
     }
 }
 

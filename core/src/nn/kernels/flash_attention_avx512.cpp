@@ -11,6 +11,7 @@
 #include <limits>
 #include <vector>
 
+#include "nn/kernels/avx512_bf16_math.h"
 #include "nn/kernels/flash_attention_isa.h"
 
 namespace ips::nn::kernels::avx512_bf16 {
@@ -32,19 +33,8 @@ struct Layout {
 
 Layout layout_of(const AttentionShape& s) { return {(s.dim + 1) / 2, round_up(s.keys, kKeys), round_up(s.dim, 16)}; }
 
-// 2^x for x <= 0: x = n + f with |f| <= 1/2, 2^f by its degree-4 Taylor polynomial (relative error
-// < 4e-5, a hundred times below the bf16 rounding the probabilities get next), scaled by 2^n. Inputs below -126 (including -inf) give about 1e-38, which the caller masks anyway.
-inline __m512 exp2_nonpositive(__m512 x) {
-    x = _mm512_max_ps(x, _mm512_set1_ps(-126.0f));
-    const __m512 n = _mm512_roundscale_ps(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    const __m512 f = _mm512_sub_ps(x, n);
-    __m512 p = _mm512_set1_ps(9.6181291e-3f);
-    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(5.5504109e-2f));
-    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(2.4022651e-1f));
-    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(6.9314718e-1f));
-    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.0f));
-    return _mm512_scalef_ps(p, n);
-}
+using avx512::exp2_nonpositive;
+using avx512::lanes_below;
 
 inline __m512bh as_bf16(__m512i v) { return reinterpret_cast<__m512bh&>(v); }
 
@@ -52,10 +42,6 @@ inline __m512bh broadcast_pair(const void* two_bf16) {
     std::uint32_t bits;
     std::memcpy(&bits, two_bf16, sizeof bits);
     return as_bf16(_mm512_set1_epi32(static_cast<int>(bits)));
-}
-
-inline __mmask16 lanes_below(std::int64_t n) {
-    return n >= 16 ? __mmask16(0xFFFF) : n <= 0 ? __mmask16(0) : __mmask16((1u << n) - 1);
 }
 
 // scores[r][j] = q[r]·k[j] for kRows query rows and one block of kKeys keys (packed [pair][key][2]).
@@ -198,16 +184,8 @@ void attend_rows(const AttentionShape& s, const AttentionHead& h, const void* pa
             }
         }
 
-        for (int r = 0; r < rows; ++r) {
-            const __m512 inv = _mm512_set1_ps(1.0f / row_sum[r]);
-            std::uint16_t* dst = h.out + (i0 + r) * h.out_row_stride;
-            for (std::int64_t c = 0; c < width_vecs; ++c) {
-                const __m256bh b = _mm512_cvtneps_pbh(_mm512_mul_ps(_mm512_loadu_ps(&acc[r * L.width + c * 16]), inv));
-                __m256i bits;
-                std::memcpy(&bits, &b, sizeof bits);
-                _mm256_mask_storeu_epi16(dst + c * 16, lanes_below(s.dim - c * 16), bits);
-            }
-        }
+        for (int r = 0; r < rows; ++r)
+            avx512::store_scaled_row(h.out + (i0 + r) * h.out_row_stride, &acc[r * L.width], 1.0f / row_sum[r], s.dim);
     }
 }
 
