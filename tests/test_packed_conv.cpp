@@ -8,6 +8,7 @@
 
 #include "ips/weight_packing.h"
 #include "nn/packed_conv.h"
+#include "nn/weight_epoch.h"
 
 namespace {
 
@@ -103,7 +104,7 @@ private Q_SLOTS:
     }
 
     // Replaced weights (set_data: model loading) are seen at once; weights changed in place (a LoRA merge
-    // writes into the parameter's memory) after packed_weights_changed().
+    // writes into the parameter's memory) after weights_changed_in_place().
     void packedCopyFollowsTheWeights() {
         c10::InferenceMode inference;
         const Shape s{1, 32, 32, 8, 3, 1, 1, true};
@@ -115,7 +116,7 @@ private Q_SLOTS:
         QVERIFY(!at::equal(replaced, before));
         QVERIFY(at::equal(replaced, conv(x)));
         conv->weight.mul_(-2);  // in place, as a merge does
-        ips::nn::packed_weights_changed();
+        ips::nn::weights_changed_in_place();
         const at::Tensor changed = ips::nn::conv2d(conv, x);
         QVERIFY(!at::equal(changed, replaced));
         QVERIFY(at::equal(changed, conv(x)));

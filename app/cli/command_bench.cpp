@@ -1,5 +1,6 @@
 // ipstudio-cli bench [--json] [--only NAME]... [--dtype D]... [--size WxH] [--repeat N] [--batch N]
 //                    [--channels-last on|off] [--configs DIR] [--attention fused,plain,amx,avx512]
+//                    [--upsample phase,plain] [--rounds N]
 #include <algorithm>
 #include <cstdio>
 #include <iostream>
@@ -38,7 +39,7 @@ nlohmann::json result_json(const ips::BenchResult& r) {
             {"height", r.height}, {"batch", r.batch}, {"seconds_median", r.seconds_median}, {"seconds_min", r.seconds_min},
             {"seconds_max", r.seconds_max}, {"peak_rss_mb", r.peak_rss_mb}, {"gflop", r.gflop}, {"gflops", r.gflops},
             {"steps", r.steps}, {"seconds_per_step", r.seconds_per_step}, {"attention", r.attention}, {"preset", r.preset},
-            {"seconds_encoding", r.seconds_encoding}, {"seconds_decoding", r.seconds_decoding}};
+            {"seconds_encoding", r.seconds_encoding}, {"seconds_decoding", r.seconds_decoding}, {"upsample", r.upsample}};
 }
 
 bool is_preset(const std::string& name) {
@@ -84,7 +85,7 @@ void print_comparison(const ips::BenchReport& report) {
 }  // namespace
 
 int run_bench(const std::vector<std::string>& argv) {
-    Args args(argv, {"--json"}, {"--only", "--dtype", "--size", "--repeat", "--batch", "--channels-last", "--configs", "--threads", "--steps", "--attention", "--preset", "--files", "--packed-conv"});
+    Args args(argv, {"--json"}, {"--only", "--dtype", "--size", "--repeat", "--batch", "--channels-last", "--configs", "--threads", "--steps", "--attention", "--preset", "--files", "--packed-conv", "--upsample", "--rounds"});
     if (!args.positional().empty()) throw UsageError{"unexpected argument " + args.positional()[0]};
     ips::BenchOptions o;
     o.config_root = args.value("--configs") ? std::filesystem::u8path(*args.value("--configs")) : default_configs();
@@ -105,10 +106,16 @@ int run_bench(const std::vector<std::string>& argv) {
         if (std::find(o.only.begin(), o.only.end(), "generation") == o.only.end())
             throw UsageError{"--preset times whole generations: add --only generation"};
     }
+    if (auto v = args.value("--rounds")) {
+        o.rounds = to_int("--rounds", *v);
+        if (o.presets.empty() && std::find(o.only.begin(), o.only.end(), "generation") == o.only.end())
+            throw UsageError{"--rounds repeats whole generations: add --only generation"};
+    }
     if (auto v = args.value("--packed-conv")) {
         o.packed_conv = split(*v);
         if (o.presets.empty()) throw UsageError{"--packed-conv compares the presets' runs: add --preset NAMES"};
     }
+    if (auto v = args.value("--upsample")) o.upsample = split(*v);
     if (auto v = args.value("--channels-last")) {
         if (*v != "on" && *v != "off") throw UsageError{"--channels-last " + *v + ": expected on or off"};
         o.channels_last = *v == "on";
@@ -133,6 +140,7 @@ int run_bench(const std::vector<std::string>& argv) {
         std::printf("%-14s %-9s %-6s %-9s %5d %9.3f %9.3f %9.3f %7.0f MB %9.1f  %s", r.name.c_str(), r.dtype.c_str(),
                     r.channels_last ? "NHWC" : "NCHW", size.c_str(), r.batch, r.seconds_median, r.seconds_min, r.seconds_max,
                     r.peak_rss_mb, r.gflops, r.attention.c_str());
+        if (!r.upsample.empty()) std::printf("   upsampling: %s", r.upsample.c_str());
         if (r.steps)
             std::printf("   %s: %d steps, %.2f s/step, encoders %.2f s, decode %.2f s (whole generation, IP-Adapter base)",
                         r.preset.c_str(), r.steps, r.seconds_per_step, r.seconds_encoding, r.seconds_decoding);

@@ -19,6 +19,9 @@ struct BenchOptions {
     int batch = 2;                                  // UNet batch (2 = classifier-free guidance)
     int repeat = 3;
     int steps = 20;                                 // generation: DDIM steps of the plain run
+    // generation: rounds of the plain run and every preset, one after the other, each reported as the median
+    // of its rounds (this machine's speed drifts between minutes: rounds spread that over every setting).
+    int rounds = 1;
     // generation: settings timed after the plain run, on the same warm engine (bench_presets() lists them).
     std::vector<std::string> presets;
     // Attention paths for bfloat16 networks with attention, each timed: "fused" (the kernel for this
@@ -27,6 +30,9 @@ struct BenchOptions {
     // generation presets: each run once per entry, "on" (convolution weights packed once) and/or "off"
     // (LibTorch's own convolutions), one after the other on the same warm engine; empty: the default (on).
     std::vector<std::string> packed_conv;
+    // unet_forward and vae_decode: each run once per entry, "phase" (a 2x upsampling and its 3x3 convolution
+    // as four 2x2 phase convolutions, the default) and/or "plain" (the upsampled picture, then the convolution).
+    std::vector<std::string> upsample;
 };
 
 struct BenchResult {
@@ -44,6 +50,7 @@ struct BenchResult {
     double seconds_encoding = 0;   // generation: prompt and reference encoding (cached after the first run)
     double seconds_decoding = 0;   // generation: the final VAE decode
     std::string attention = "-";   // "plain", "fused avx512_bf16", "fused portable"; "-": no attention
+    std::string upsample = "";     // "phase" or "plain" where --upsample chose; "": the default (phase)
 };
 
 struct BenchReport {

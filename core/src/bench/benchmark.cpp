@@ -25,6 +25,7 @@
 #include "nn/clip_models.h"
 #include "nn/tiny_autoencoder.h"
 #include "nn/unet_2d_condition.h"
+#include "nn/upsample_conv.h"
 
 namespace ips {
 
@@ -110,6 +111,19 @@ struct AttentionScope {
     ~AttentionScope() { nn::set_attention_kernel(nn::AttentionKernel::automatic); }
 };
 
+// The upsampling paths to time (--upsample); one default entry ("") when none was asked for.
+std::vector<std::string> upsample_paths(const BenchOptions& o) {
+    for (const auto& u : o.upsample)
+        if (u != "phase" && u != "plain") throw InputError("--upsample " + u + ": expected phase or plain");
+    return o.upsample.empty() ? std::vector<std::string>{""} : o.upsample;
+}
+
+// Sets the upsampling path for one benchmark and restores the default (phase) however it ends.
+struct UpsampleScope {
+    explicit UpsampleScope(const std::string& path) { nn::set_phase_upsampling_enabled(path != "plain"); }
+    ~UpsampleScope() { nn::set_phase_upsampling_enabled(true); }
+};
+
 // A kohya LoRA as the common SD1.5 ones are: rank 64, float16, every attention projection, feed-forward and
 // proj_in/proj_out of the UNet and every text-encoder attention/MLP layer (about 150 MB at SD1.5 sizes).
 void write_bench_lora(const fs::path& file, nn::UNet2DConditionModelImpl& unet, nn::CLIPTextModelImpl& text) {
@@ -191,6 +205,7 @@ BenchReport run_benchmarks(const BenchOptions& o, const std::function<void(const
     std::vector<at::ScalarType> dtypes;
     for (const auto& d : o.dtypes) dtypes.push_back(parse_dtype(d));
     for (const auto dtype : dtypes) attention_paths(o, dtype);  // reject a bad --attention before any work
+    upsample_paths(o);                                              // and a bad --upsample
 
     const auto unet_config = io::load_config<io::UNet2DConditionModelConfig>(o.config_root / "unet" / "config.json");
     const auto vae_config = io::load_config<io::AutoencoderKLConfig>(o.config_root / "vae" / "config.json");
@@ -235,13 +250,16 @@ BenchReport run_benchmarks(const BenchOptions& o, const std::function<void(const
                 in.sample = layout(at::randn({o.batch, unet_config.in_channels, lh, lw}).to(dtype), cl);
                 in.timestep = at::scalar_tensor(500);
                 in.encoder_hidden_states = at::randn({o.batch, 77, unet_config.cross_attention_dim[0]}).to(dtype);
-                for (const auto& [kernel, path] : attention_paths(o, dtype)) {
-                    AttentionScope scope(kernel);
-                    BenchResult r{"unet_forward", dname, cl, o.width, o.height, o.batch};
-                    r.attention = path;
-                    r.gflop = bench::unet_flops(unet_config, o.batch, lh, lw, 77) / 1e9;
-                    runner.measure(r, [&] { unet->forward(in); });
-                }
+                for (const auto& [kernel, path] : attention_paths(o, dtype))
+                    for (const auto& upsample : upsample_paths(o)) {
+                        AttentionScope scope(kernel);
+                        UpsampleScope upsampling(upsample);
+                        BenchResult r{"unet_forward", dname, cl, o.width, o.height, o.batch};
+                        r.attention = path;
+                        r.upsample = upsample;
+                        r.gflop = bench::unet_flops(unet_config, o.batch, lh, lw, 77) / 1e9;  // counted as written
+                        runner.measure(r, [&] { unet->forward(in); });
+                    }
             }
         }
         if (runner.wanted("vae_decode") || runner.wanted("vae_encode")) {
@@ -250,13 +268,16 @@ BenchReport run_benchmarks(const BenchOptions& o, const std::function<void(const
                 prepare(*vae, dtype, cl);
                 if (runner.wanted("vae_decode")) {
                     const at::Tensor z = layout(at::randn({1, vae_config.latent_channels, lh, lw}).to(dtype), cl);
-                    for (const auto& [kernel, path] : attention_paths(o, dtype)) {
-                        AttentionScope scope(kernel);
-                        BenchResult r{"vae_decode", dname, cl, o.width, o.height, 1};
-                        r.attention = path;
-                        r.gflop = bench::vae_decoder_flops(vae_config, 1, lh, lw) / 1e9;
-                        runner.measure(r, [&] { vae->decode(z); });
-                    }
+                    for (const auto& [kernel, path] : attention_paths(o, dtype))
+                        for (const auto& upsample : upsample_paths(o)) {
+                            AttentionScope scope(kernel);
+                            UpsampleScope upsampling(upsample);
+                            BenchResult r{"vae_decode", dname, cl, o.width, o.height, 1};
+                            r.attention = path;
+                            r.upsample = upsample;
+                            r.gflop = bench::vae_decoder_flops(vae_config, 1, lh, lw) / 1e9;  // counted as written
+                            runner.measure(r, [&] { vae->decode(z); });
+                        }
                 }
                 if (runner.wanted("vae_encode")) {
                     const at::Tensor x = layout(at::rand({1, 3, o.height, o.width}).to(dtype) * 2 - 1, cl);

@@ -5,6 +5,7 @@
 
 #include "bench/peak_memory.h"
 
+#include <algorithm>
 #include <chrono>
 #include <map>
 #include <optional>
@@ -110,6 +111,17 @@ const std::vector<PresetSettings>& preset_settings() {
     return presets;
 }
 
+// One setting over several rounds: the round with the median total (its steps, encoders and decode), the
+// fastest and slowest totals, the highest peak RSS.
+BenchResult median_of_rounds(std::vector<BenchResult> runs) {
+    std::sort(runs.begin(), runs.end(), [](const BenchResult& a, const BenchResult& b) { return a.seconds_median < b.seconds_median; });
+    BenchResult r = runs[runs.size() / 2];
+    r.seconds_min = runs.front().seconds_median;
+    r.seconds_max = runs.back().seconds_median;
+    for (const auto& run : runs) r.peak_rss_mb = std::max(r.peak_rss_mb, run.peak_rss_mb);
+    return r;
+}
+
 const PresetSettings& preset_named(const std::string& name) {
     for (const auto& p : preset_settings())
         if (p.info.name == name) return p;
@@ -191,28 +203,44 @@ void run_generation_bench(const BenchOptions& o, at::ScalarType dtype, const std
         r.seconds_encoding = denoise_start - encode_start;
         r.seconds_decoding = seconds - decode_start;  // the progress clock starts with generate, as `start` does
         r.peak_rss_mb = peak_rss_mb();
-        if (on_result) on_result(r);
+        return r;
     };
-    run("ddim" + std::to_string(o.steps), q);
-    for (const auto& name : o.presets) {
-        const PresetSettings& p = preset_named(name);
-        GenerationRequest fast = q;
-        fast.scheduler = p.scheduler;
-        fast.timestep_spacing = p.spacing;
-        fast.num_inference_steps = p.steps;
-        fast.guidance_scale = p.guidance;
-        fast.deep_cache = p.deep_cache;
-        if (p.draft_decode) {
-            fast.preview_decoder = taesd_folder;
-            fast.draft_decode = true;
+    // One round: the plain run, then each preset (with and without packed weights where asked).
+    std::vector<std::vector<BenchResult>> rounds;
+    for (int round = 0; round < std::max(1, o.rounds); ++round) {
+        std::vector<BenchResult> results;
+        const auto add = [&](BenchResult r) {
+            if (o.rounds <= 1 && on_result) on_result(r);  // one round: each as soon as it is measured
+            results.push_back(std::move(r));
+        };
+        add(run("ddim" + std::to_string(o.steps), q));
+        for (const auto& name : o.presets) {
+            const PresetSettings& p = preset_named(name);
+            GenerationRequest fast = q;
+            fast.scheduler = p.scheduler;
+            fast.timestep_spacing = p.spacing;
+            fast.num_inference_steps = p.steps;
+            fast.guidance_scale = p.guidance;
+            fast.deep_cache = p.deep_cache;
+            if (p.draft_decode) {
+                fast.preview_decoder = taesd_folder;
+                fast.draft_decode = true;
+            }
+            if (o.packed_conv.empty()) add(run(name, fast));
+            for (const auto& mode : o.packed_conv) {
+                nn::set_packed_conv_enabled(mode == "on");
+                add(run(o.packed_conv.size() > 1 ? name + (mode == "on" ? " packed" : " unpacked") : name, fast));
+            }
+            nn::set_packed_conv_enabled(nn::packed_conv_default());
         }
-        if (o.packed_conv.empty()) run(name, fast);
-        for (const auto& mode : o.packed_conv) {
-            nn::set_packed_conv_enabled(mode == "on");
-            run(o.packed_conv.size() > 1 ? name + (mode == "on" ? " packed" : " unpacked") : name, fast);
-        }
+        rounds.push_back(std::move(results));
     }
-    nn::set_packed_conv_enabled(nn::packed_conv_default());
+    if (rounds.size() > 1 && on_result)
+        for (std::size_t i = 0; i < rounds[0].size(); ++i) {
+            std::vector<BenchResult> runs;
+            for (const auto& results : rounds) runs.push_back(results[i]);
+            on_result(median_of_rounds(runs));
+        }
 }
 
 }  // namespace ips::bench

@@ -14,7 +14,7 @@
 #include "lora/lora_hash.h"
 #include "nn/kernels/elementwise.h"
 #include "nn/kernels/openmp_scope.h"
-#include "nn/packed_conv.h"
+#include "nn/weight_epoch.h"
 #include "nn/state_dict.h"
 #include "ips/errors.h"
 
@@ -578,7 +578,7 @@ void LoraState::apply(nn::UNet2DConditionModelImpl& unet, nn::CLIPTextModelImpl*
         }
         applied_[p] = want->second;
     }
-    if (last_written_ > 0) nn::packed_weights_changed();  // packed convolution weights follow the merge
+    if (last_written_ > 0) nn::weights_changed_in_place();  // packed and phase-kernel copies follow the merge
     files_ = std::move(files);
     signature_ = std::move(signature);
 }

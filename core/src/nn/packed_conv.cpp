@@ -1,5 +1,7 @@
 #include "nn/packed_conv.h"
 
+#include "nn/weight_epoch.h"
+
 #include <atomic>
 #include <cstdlib>
 #include <cstring>
@@ -21,7 +23,6 @@ namespace ips::nn {
 namespace {
 
 std::atomic<int> g_enabled{-1};  // -1: not decided yet (packed_conv_default)
-std::atomic<unsigned> g_epoch{0};
 
 dnnl::engine& cpu_engine() {
     static dnnl::engine engine(dnnl::engine::kind::cpu, 0);
@@ -103,14 +104,14 @@ void drop_expired() {
 
 Packed& entry_for(const at::Tensor& weight) {
     auto it = g_packed.find(weight.unsafeGetTensorImpl());
-    if (it != g_packed.end() && !it->second.current(weight, g_epoch)) {
+    if (it != g_packed.end() && !it->second.current(weight, weights_epoch())) {
         g_packed.erase(it);  // another module at the same address, new memory, or weights changed in place
         it = g_packed.end();
     }
     if (it == g_packed.end()) {
         drop_expired();
         it = g_packed.emplace(weight.unsafeGetTensorImpl(), Packed(weight)).first;
-        it->second.epoch = g_epoch;
+        it->second.epoch = weights_epoch();
     }
     return it->second;
 }
@@ -151,8 +152,6 @@ void set_packed_conv_enabled(bool enabled) {
     static const bool supported = probe();
     g_enabled = enabled && supported ? 1 : 0;
 }
-
-void packed_weights_changed() { ++g_epoch; }
 
 std::size_t packed_conv_bytes() {
     std::lock_guard lock(g_mutex);
@@ -216,7 +215,6 @@ at::Tensor conv2d(torch::nn::Conv2dImpl& conv, const at::Tensor& x) {
 #else  // built without oneDNN's headers: LibTorch's own path everywhere
 
 at::Tensor conv2d(const torch::nn::Conv2d& conv, const at::Tensor& x) { return conv.forward(x); }
-void packed_weights_changed() {}
 bool packed_conv_available() { return false; }
 bool packed_conv_default() { return false; }
 void set_packed_conv_enabled(bool) {}

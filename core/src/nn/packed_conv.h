@@ -20,10 +20,6 @@ namespace ips::nn {
 at::Tensor conv2d(torch::nn::Conv2dImpl& conv, const at::Tensor& x);
 inline at::Tensor conv2d(const torch::nn::Conv2d& conv, const at::Tensor& x) { return conv2d(*conv.ptr(), x); }
 
-// Weights changed in place (a LoRA merged, reweighted or removed): every packed copy is made again at its
-// next use. Replacing a weight's tensor (set_data) needs no call: the copy follows the weight's memory.
-void packed_weights_changed();
-
 // Whether conv2d packs now (built with oneDNN, the CPU has the kernel, turned on).
 bool packed_conv_available();
 // On or off for the whole process (tests and the bench compare both paths); on only where the CPU has the

@@ -69,10 +69,7 @@ Upsample2DImpl::Upsample2DImpl(std::int64_t channels, std::int64_t out_channels)
 }
 
 at::Tensor Upsample2DImpl::forward(const at::Tensor& hidden_states, at::IntArrayRef output_size) {
-    at::Tensor h = output_size.empty()
-                       ? at::upsample_nearest2d(hidden_states, {hidden_states.size(2) * 2, hidden_states.size(3) * 2})
-                       : at::upsample_nearest2d(hidden_states, output_size);
-    return ips::nn::conv2d(conv, h);
+    return phases.forward(*conv, hidden_states, output_size);
 }
 
 }  // namespace ips::nn

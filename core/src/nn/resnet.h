@@ -4,6 +4,8 @@
 
 #include <torch/nn.h>
 
+#include "nn/upsample_conv.h"
+
 namespace ips::nn {
 
 struct ResnetBlock2DOptions {
@@ -50,6 +52,7 @@ struct Upsample2DImpl : torch::nn::Module {
     Upsample2DImpl(std::int64_t channels, std::int64_t out_channels);
     at::Tensor forward(const at::Tensor& hidden_states, at::IntArrayRef output_size = {});
     torch::nn::Conv2d conv{nullptr};
+    PhaseUpsampling phases;  // computes the two without the upsampled picture (nn/upsample_conv.h)
 };
 TORCH_MODULE(Upsample2D);
 
