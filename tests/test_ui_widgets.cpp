@@ -411,8 +411,13 @@ private Q_SLOTS:
         QVERIFY(!store.exists(QStringLiteral("night")));
 
         // Every built-in loads; "style transfer" sets the style mode and keeps the prompt.
+        // Every built-in says A1111 syntax, the window's own default: loading one never turns it off.
         for (const ipsui::PresetInfo& p : store.list())
-            if (p.builtIn) QVERIFY2(window->loadPreset(p.name), qPrintable(window->messageText()));
+            if (p.builtIn) {
+                window->settings()->promptSyntaxBox()->setChecked(false);
+                QVERIFY2(window->loadPreset(p.name), qPrintable(window->messageText()));
+                QVERIFY2(window->settings()->promptSyntax() == ips::PromptSyntax::A1111, qPrintable(p.name));
+            }
         QVERIFY(window->loadPreset(QStringLiteral("style transfer")));
         QCOMPARE(window->references()->modeBox()->currentData().toString(), QStringLiteral("style"));
         QCOMPARE(window->promptEdit()->toPlainText(), QStringLiteral("a lighthouse \u00e0 la tomb\u00e9e de la nuit"));
