@@ -3,6 +3,8 @@
 // trash; a library that cannot be used is said clearly and the results stay in the window.
 #include <QtTest>
 
+#include <QAbstractItemView>
+
 #include <QComboBox>
 #include <QLineEdit>
 #include <QListWidget>
@@ -108,6 +110,16 @@ private Q_SLOTS:
         selectRows({2});
         panel.setSelectionBoard(QStringLiteral("hands"));
         QVERIFY(panel.viewBox()->findData(QStringLiteral("board:hands")) >= 0);
+        // A long board name: its entry's tooltip is the whole name, and the list opens wide enough for it.
+        const QString longName = QStringLiteral("reference sheets for the lighthouse keeper's daughter, autumn palette");
+        selectRows({1});
+        panel.setSelectionBoard(longName);
+        const int longRow = panel.viewBox()->findData(QStringLiteral("board:") + longName);
+        QVERIFY(longRow >= 0);
+        QVERIFY(panel.viewBox()->itemData(longRow, Qt::ToolTipRole).toString().contains(longName));
+        QVERIFY(panel.viewBox()->view()->minimumWidth() >= panel.viewBox()->view()->fontMetrics().horizontalAdvance(longName));
+        panel.viewBox()->setCurrentIndex(longRow);
+        QVERIFY(panel.viewBox()->toolTip().contains(longName));  // the box itself names what it shows
         panel.viewBox()->setCurrentIndex(panel.viewBox()->findData(QStringLiteral("favourites")));
         panel.reload();
         QCOMPARE(panel.count(), 2);

@@ -39,7 +39,8 @@ nlohmann::json result_json(const ips::BenchResult& r) {
             {"height", r.height}, {"batch", r.batch}, {"seconds_median", r.seconds_median}, {"seconds_min", r.seconds_min},
             {"seconds_max", r.seconds_max}, {"peak_rss_mb", r.peak_rss_mb}, {"gflop", r.gflop}, {"gflops", r.gflops},
             {"steps", r.steps}, {"seconds_per_step", r.seconds_per_step}, {"attention", r.attention}, {"preset", r.preset},
-            {"seconds_encoding", r.seconds_encoding}, {"seconds_decoding", r.seconds_decoding}, {"upsample", r.upsample}};
+            {"seconds_encoding", r.seconds_encoding}, {"seconds_decoding", r.seconds_decoding}, {"upsample", r.upsample},
+            {"speedup_per_round", r.speedup_per_round}};
 }
 
 bool is_preset(const std::string& name) {
@@ -53,10 +54,13 @@ void print_preset_comparison(const ips::BenchReport& report) {
         // The plain run is the one that is no preset ("lcm4 packed": a preset run with --packed-conv).
         if (plain.name != "generation" || is_preset(plain.preset.substr(0, plain.preset.find(' ')))) continue;
         for (const auto& fast : report.results)
-            if (fast.name == "generation" && &fast != &plain && fast.dtype == plain.dtype && fast.attention == plain.attention)
-                std::printf("generation %s %s: %s %.2f s against %s %.2f s: %.2fx\n", fast.dtype.c_str(), fast.attention.c_str(),
+            if (fast.name == "generation" && &fast != &plain && fast.dtype == plain.dtype && fast.attention == plain.attention) {
+                std::printf("generation %s %s: %s %.2f s against %s %.2f s: %.2fx", fast.dtype.c_str(), fast.attention.c_str(),
                             fast.preset.c_str(), fast.seconds_median, plain.preset.c_str(), plain.seconds_median,
                             plain.seconds_median / fast.seconds_median);
+                if (fast.speedup_per_round > 0) std::printf(" (round by round: median %.2fx)", fast.speedup_per_round);
+                std::printf("\n");
+            }
     }
 }
 

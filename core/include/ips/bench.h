@@ -49,6 +49,9 @@ struct BenchResult {
     std::string preset = "";       // generation: "ddim20" (the plain run) or a preset's name
     double seconds_encoding = 0;   // generation: prompt and reference encoding (cached after the first run)
     double seconds_decoding = 0;   // generation: the final VAE decode
+    // generation presets over several --rounds: the median over rounds of the plain run's time divided by
+    // this preset's in the same round (a ratio of runs a minute apart); 0 otherwise.
+    double speedup_per_round = 0;
     std::string attention = "-";   // "plain", "fused avx512_bf16", "fused portable"; "-": no attention
     std::string upsample = "";     // "phase" or "plain" where --upsample chose; "": the default (phase)
 };

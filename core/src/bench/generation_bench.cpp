@@ -238,8 +238,17 @@ void run_generation_bench(const BenchOptions& o, at::ScalarType dtype, const std
     if (rounds.size() > 1 && on_result)
         for (std::size_t i = 0; i < rounds[0].size(); ++i) {
             std::vector<BenchResult> runs;
-            for (const auto& results : rounds) runs.push_back(results[i]);
-            on_result(median_of_rounds(runs));
+            std::vector<double> speedups;
+            for (const auto& results : rounds) {
+                runs.push_back(results[i]);
+                speedups.push_back(results[0].seconds_median / results[i].seconds_median);  // [0]: the plain run
+            }
+            BenchResult r = median_of_rounds(runs);
+            if (i > 0) {
+                std::sort(speedups.begin(), speedups.end());
+                r.speedup_per_round = speedups[speedups.size() / 2];
+            }
+            on_result(r);
         }
 }
 

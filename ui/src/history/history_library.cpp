@@ -1,5 +1,6 @@
 // HistoryPanel's gallery side: reading the library page by page, thumbnails made off the UI thread and
 // cached on disk, the search and view, and the context menu (favourite, board, trash).
+#include <QAbstractItemView>
 #include <QApplication>
 #include <QComboBox>
 #include <QDesktopServices>
@@ -13,6 +14,7 @@
 #include <QMessageBox>
 #include <QPointer>
 #include <QSaveFile>
+#include <QStyle>
 #include <QThreadPool>
 #include <QUrl>
 
@@ -74,6 +76,16 @@ void HistoryPanel::refreshViews() {
         for (const QString& board : library_->index().boards()) view_->addItem(tr("Board: %1").arg(board), QStringLiteral("board:") + board);
     view_->addItem(tr("Trash"), kTrash);
     view_->setCurrentIndex(std::max(0, view_->findData(current)));
+    // The closed box stays narrow beside the search field, eliding a long board name: its list opens as wide
+    // as the longest one, and every entry's tooltip is its whole name.
+    // (Measured with the font, not the list's size hint: that counts only rows laid out on screen.)
+    int widest = 0;
+    for (int i = 0; i < view_->count(); ++i) {
+        view_->setItemData(i, view_->itemText(i), Qt::ToolTipRole);
+        widest = std::max(widest, view_->view()->fontMetrics().horizontalAdvance(view_->itemText(i)));
+    }
+    const int chrome = 2 * view_->view()->frameWidth() + view_->style()->pixelMetric(QStyle::PM_ScrollBarExtent) + 16;  // frame, scroll bar, item margins
+    view_->view()->setMinimumWidth(widest + chrome);
 }
 
 LibraryFilter HistoryPanel::currentFilter() const {

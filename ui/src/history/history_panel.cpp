@@ -54,6 +54,12 @@ HistoryPanel::HistoryPanel(QString cacheFolder, QWidget* parent) : QWidget(paren
                            "since:2026-11-01  until:2026-12-01"));
     view_ = new QComboBox;
     view_->setToolTip(tr("Which results: all, favourites, a board, or the trash"));
+    // A fixed width of about 16 characters, whatever the board names: the search field keeps its room.
+    view_->setSizeAdjustPolicy(QComboBox::AdjustToMinimumContentsLengthWithIcon);
+    view_->setMinimumContentsLength(16);
+    connect(view_, &QComboBox::currentIndexChanged, this, [this] {
+        view_->setToolTip(tr("Which results: all, favourites, a board, or the trash\nShowing: %1").arg(view_->currentText()));
+    });
     countLabel_ = new QLabel;
     filterRow->addWidget(search_, 1);
     filterRow->addWidget(view_);
