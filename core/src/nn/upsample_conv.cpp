@@ -1,5 +1,6 @@
 #include "nn/upsample_conv.h"
 
+#include <algorithm>
 #include <atomic>
 
 #include <ATen/ATen.h>
@@ -30,11 +31,20 @@ at::Tensor tap_sums(int parity) {
 }  // namespace
 
 at::Tensor phase_kernels(const at::Tensor& kernel3x3) {
-    const at::Tensor k = kernel3x3.to(at::kFloat);
-    std::vector<at::Tensor> phases;
-    for (int a = 0; a < 2; ++a)
-        for (int b = 0; b < 2; ++b) phases.push_back(at::einsum("pr,oirs,qs->oipq", {tap_sums(a), k, tap_sums(b)}));
-    return at::cat(phases, 0).to(kernel3x3.scalar_type()).contiguous(kernel3x3.suggest_memory_format());
+    const std::int64_t out = kernel3x3.size(0);
+    at::Tensor phases = at::empty({4 * out, kernel3x3.size(1), 2, 2}, kernel3x3.options(), kernel3x3.suggest_memory_format());
+    // A few output channels at a time: the float32 sums of a whole 1280-channel kernel would add about 0.3 GB
+    // to the peak of the first step, when every model is in memory.
+    constexpr std::int64_t kChunk = 64;
+    for (std::int64_t o = 0; o < out; o += kChunk) {
+        const std::int64_t end = std::min(out, o + kChunk);
+        const at::Tensor k = kernel3x3.slice(0, o, end).to(at::kFloat);
+        for (int a = 0; a < 2; ++a)
+            for (int b = 0; b < 2; ++b)
+                phases.slice(0, (2 * a + b) * out + o, (2 * a + b) * out + end)
+                    .copy_(at::einsum("pr,oirs,qs->oipq", {tap_sums(a), k, tap_sums(b)}));
+    }
+    return phases;
 }
 
 void set_phase_upsampling_enabled(bool enabled) { g_enabled = enabled; }
