@@ -231,10 +231,10 @@ void run_generation_bench(const BenchOptions& o, at::ScalarType dtype, const std
                 nn::set_packed_conv_enabled(mode == "on");
                 add(run(o.packed_conv.size() > 1 ? name + (mode == "on" ? " packed" : " unpacked") : name, fast));
             }
-            nn::set_packed_conv_enabled(nn::packed_conv_default());
         }
         rounds.push_back(std::move(results));
     }
+    nn::set_packed_conv_enabled(nn::packed_conv_default());
     if (rounds.size() > 1 && on_result)
         for (std::size_t i = 0; i < rounds[0].size(); ++i) {
             std::vector<BenchResult> runs;

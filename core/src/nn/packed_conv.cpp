@@ -71,22 +71,16 @@ struct Plan {
 
 // One convolution's packed weights and its primitives by input size.
 struct Packed {
-    // Weak references keep the addresses from being reused while this entry lives: a key or storage that
-    // matches is the same weight in the same memory, not a newer one allocated where an old one was.
-    c10::weak_intrusive_ptr<c10::TensorImpl> weight;    // expired once the module is gone
-    c10::weak_intrusive_ptr<c10::StorageImpl> storage;  // the weight's memory when packed (set_data replaces it)
-    const void* data = nullptr;
-    unsigned epoch = 0;
+    // A weak reference keeps the key's address from being reused while this entry lives: a key that matches
+    // is the same module's weight, and its stamp says whether that is still the memory that was packed.
+    c10::weak_intrusive_ptr<c10::TensorImpl> weight;  // expired once the module is gone
+    WeightStamp stamp;
     bool unsupported = false;  // this convolution has no native kernel: conv(x) always
     std::vector<std::pair<dnnl::memory::desc, dnnl::memory>> weights;  // by layout (one in practice)
     std::map<std::tuple<std::int64_t, std::int64_t, std::int64_t>, Plan> plans;
 
-    explicit Packed(const at::Tensor& w)
-        : weight(w.getIntrusivePtr()), storage(c10::intrusive_ptr<c10::StorageImpl>::reclaim_copy(w.storage().unsafeGetStorageImpl())), data(w.data_ptr()) {}
-    bool current(const at::Tensor& w, unsigned epoch_now) const {
-        return !weight.expired() && !storage.expired() && storage._unsafe_get_target() == w.storage().unsafeGetStorageImpl() &&
-               data == w.data_ptr() && epoch == epoch_now;
-    }
+    explicit Packed(const at::Tensor& w) : weight(w.getIntrusivePtr()), stamp(w) {}
+    bool current(const at::Tensor& w) const { return !weight.expired() && stamp.matches(w); }
     std::size_t bytes() const {
         std::size_t n = 0;
         for (const auto& [desc, memory] : weights) n += desc.get_size();
@@ -104,14 +98,13 @@ void drop_expired() {
 
 Packed& entry_for(const at::Tensor& weight) {
     auto it = g_packed.find(weight.unsafeGetTensorImpl());
-    if (it != g_packed.end() && !it->second.current(weight, weights_epoch())) {
+    if (it != g_packed.end() && !it->second.current(weight)) {
         g_packed.erase(it);  // another module at the same address, new memory, or weights changed in place
         it = g_packed.end();
     }
     if (it == g_packed.end()) {
         drop_expired();
         it = g_packed.emplace(weight.unsafeGetTensorImpl(), Packed(weight)).first;
-        it->second.epoch = weights_epoch();
     }
     return it->second;
 }

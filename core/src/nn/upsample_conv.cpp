@@ -63,11 +63,7 @@ bool PhaseUpsampling::applies(const torch::nn::Conv2dImpl& conv, const at::Tenso
 
 torch::nn::Conv2dImpl& PhaseUpsampling::phases_for(torch::nn::Conv2dImpl& conv) {
     const at::Tensor& w = conv.weight;
-    const void* bias_data = conv.bias.defined() ? conv.bias.data_ptr() : nullptr;
-    const bool current = phases_ && !storage_.expired() && storage_._unsafe_get_target() == w.storage().unsafeGetStorageImpl() &&
-                         data_ == w.data_ptr() && bias_data_ == bias_data && epoch_ == weights_epoch() &&
-                         phases_->weight.scalar_type() == w.scalar_type();
-    if (current) return *phases_;
+    if (phases_ && weight_.matches(w) && bias_.matches(conv.bias)) return *phases_;
     // Made 1x1-channel and then given its real size and weights: the module's random initialisation of a
     // 4x-wide kernel (26M values for the UNet's 1280-channel one) would be thrown away.
     torch::nn::Conv2d phases(torch::nn::Conv2dOptions(1, 1, 2).padding(1).bias(conv.bias.defined()));
@@ -78,10 +74,8 @@ torch::nn::Conv2dImpl& PhaseUpsampling::phases_for(torch::nn::Conv2dImpl& conv) 
         if (conv.bias.defined()) phases->bias.set_data(conv.bias.repeat({4}));
     }
     phases_ = phases;
-    storage_ = c10::weak_intrusive_ptr<c10::StorageImpl>(c10::intrusive_ptr<c10::StorageImpl>::reclaim_copy(w.storage().unsafeGetStorageImpl()));
-    data_ = w.data_ptr();
-    bias_data_ = bias_data;
-    epoch_ = weights_epoch();
+    weight_ = WeightStamp(w);
+    bias_ = WeightStamp(conv.bias);
     return *phases_;
 }
 

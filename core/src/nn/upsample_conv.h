@@ -9,8 +9,9 @@
 #include <cstdint>
 #include <mutex>
 
-#include <c10/util/intrusive_ptr.h>
 #include <torch/nn/modules/conv.h>
+
+#include "nn/weight_epoch.h"
 
 namespace ips::nn {
 
@@ -36,12 +37,7 @@ private:
 
     std::mutex mutex_;
     torch::nn::Conv2d phases_{nullptr};
-    // The weight the phase kernels were made from: a weak reference keeps its storage's address from
-    // being reused by a newer weight while this lives.
-    c10::weak_intrusive_ptr<c10::StorageImpl> storage_{c10::intrusive_ptr<c10::StorageImpl>()};
-    const void* data_ = nullptr;
-    const void* bias_data_ = nullptr;
-    unsigned epoch_ = 0;
+    WeightStamp weight_, bias_;  // what the phase kernels were made from
 };
 
 }  // namespace ips::nn
