@@ -12,6 +12,7 @@
 #include <QSlider>
 #include <QSpinBox>
 #include <QTabWidget>
+#include <QSettings>
 #include <QtTest>
 
 #include "canvas_view.h"
@@ -29,6 +30,7 @@
 #include "prompt_token_counter.h"
 #include "qt_convert.h"
 #include "reference_panel.h"
+#include "screen_fit.h"
 #include "region_dialog.h"
 #include "settings_panel.h"
 #include "sketch_pad.h"
@@ -552,6 +554,30 @@ private Q_SLOTS:
         ipsui::MainWindow fresh(ipstest::testContext(dir));
         fresh.setModelConfig({});
         QVERIFY(fresh.messageText().contains(QStringLiteral("Settings \u25b8 Models")));
+    }
+
+    // The window starts within its screen: its preferred 1440x900 and a geometry saved on a larger monitor are
+    // both shrunk to the free area (no lower than the layout's minimum), and a window left off-screen comes back.
+    void windowFitsItsScreen() {
+        const QRect laptop(0, 0, 1280, 720);
+        QCOMPARE(ipsui::sizeWithinScreen({1440, 900}, {600, 400}, laptop, {8, 32}), QSize(1272, 688));
+        QCOMPARE(ipsui::sizeWithinScreen({1000, 600}, {600, 400}, laptop, {8, 32}), QSize(1000, 600));
+        QCOMPARE(ipsui::sizeWithinScreen({1440, 900}, {1300, 400}, laptop, {8, 32}), QSize(1300, 688));
+
+        QWidget big;
+        big.setGeometry(3000, 2500, 4000, 3000);
+        big.show();
+        QSettings().setValue(QStringLiteral("window/geometry"), big.saveGeometry());
+        big.hide();
+        ipsui::MainWindow restored(ipstest::testContext(dir));
+        const QRect available = restored.screen()->availableGeometry();
+        const QSize least = restored.minimumSizeHint();
+        QVERIFY2(restored.width() <= std::max(available.width(), least.width()) &&
+                     restored.height() <= std::max(available.height(), least.height()),
+                 qPrintable(QStringLiteral("%1x%2 on a %3x%4 screen").arg(restored.width()).arg(restored.height())
+                                .arg(available.width()).arg(available.height())));
+        QVERIFY(restored.x() < available.right() && restored.y() < available.bottom());
+        QSettings().remove(QStringLiteral("window/geometry"));
     }
 
     // The token count follows the text and the syntax (each "red" is one CLIP token); embeddings found beside

@@ -51,6 +51,7 @@
 #include "prompt_token_counter.h"
 #include "qt_convert.h"
 #include "reference_panel.h"
+#include "screen_fit.h"
 #include "settings_panel.h"
 #include "sketch_pad.h"
 #include "worker_host.h"
@@ -935,6 +936,7 @@ void MainWindow::useChosenLora(const QString& path) {
 void MainWindow::restoreSession() {
     QSettings s;
     restoreGeometry(s.value(QStringLiteral("window/geometry")).toByteArray());
+    fitWindowToScreen(this);  // also a geometry saved on a larger monitor
     splitter_->restoreState(s.value(QStringLiteral("window/splitter")).toByteArray());
     ModelConfig config;
     config.load(s);
