@@ -7,6 +7,7 @@
 #include "models/model_loader.h"
 #include "pipeline/engine.h"
 #include "pipeline/prompt_encoding.h"
+#include "pipeline/text_window_cache.h"
 #include "test_paths.h"
 
 using ipstest::dataPath;
@@ -180,6 +181,46 @@ private Q_SLOTS:
         const auto reverse = encodePair("cat", prompt, ips::PromptSyntax::A1111);
         QCOMPARE(reverse.cond.sizes().vec(), (std::vector<std::int64_t>{1, 154, 32}));
         QVERIFY(at::equal(reverse.cond.narrow(1, 77, 77), encodeWindow("")));
+    }
+
+    // The engine's text cache keeps each 77-token window: editing a long prompt's end encodes only its last
+    // window, the negative prompt stays cached, and cached windows are the encoder's own bits. The cache
+    // holds `capacity` windows, the one used longest ago going first; a new encoder state misses.
+    void windowCacheEncodesOnlyChangedWindows() {
+        c10::InferenceMode guard;
+        ips::pipeline::TextWindowCache cache(5);
+        int runs = 0;
+        std::string state = "tiny-text-encoder";
+        const auto run = ips::pipeline::run_text_encoder(text);
+        const ips::pipeline::WindowEncoder cached = [&](const ips::text::TokenChunk& chunk, int skip) {
+            const auto key = ips::pipeline::TextWindowCache::key(state, chunk.input_ids, skip);
+            if (at::Tensor hit = cache.find(key); hit.defined()) return hit;
+            ++runs;
+            at::Tensor z = run(chunk, skip);
+            cache.insert(key, z);
+            return z;
+        };
+        std::string prompt;
+        for (int i = 0; i < 20; ++i) prompt += "a photo of a red cat ";  // 120 tokens: two windows
+        const auto encode = [&](const std::string& p, const std::string& n, int skip = 0) {
+            return ips::pipeline::encode_prompt_pair_with(*tokenizer, cached, p, n, skip, ips::PromptSyntax::A1111);
+        };
+        const auto first = encode(prompt, "blurry");
+        QCOMPARE(runs, 4);  // two prompt windows, "blurry" and the empty padding window
+        const auto fresh = encodePair(prompt + "at night", "blurry", ips::PromptSyntax::A1111);
+        const auto edited = encode(prompt + "at night", "blurry");
+        QCOMPARE(runs, 5);  // only the prompt's second window changed
+        QVERIFY(at::equal(edited.cond, fresh.cond));
+        QVERIFY(at::equal(edited.uncond, fresh.uncond));
+        QVERIFY(at::equal(edited.cond.narrow(1, 0, 77), first.cond.narrow(1, 0, 77)));
+        encode(prompt + "at night", "blurry", 1);  // another clip_skip: the prompt's windows again
+        QCOMPARE(runs, 7);
+        QCOMPARE(cache.size(), std::size_t(5));  // of 7 windows encoded
+        state = "tiny-text-encoder+lora";  // merged weights: nothing of the old state is used
+        encode("cat", "");
+        QCOMPARE(runs, 9);
+        cache.clear();
+        QCOMPARE(cache.size(), std::size_t(0));
     }
 
     void twoChunkGenerationWithIpAdapter() {

@@ -18,6 +18,7 @@
 #include "live_request.h"
 #include "settings_panel.h"
 #include "ui_test_env.h"
+#include "worker_host.h"
 
 namespace {
 
@@ -227,6 +228,43 @@ private Q_SLOTS:
         window->liveAction()->setChecked(false);
         QVERIFY(!window->initImage()->livePreview()->isVisible());
         window->initImage()->clearInitImage();
+    }
+
+    // While edits coalesce (frames slower than the threshold) the worker encodes the edited prompt in the wait:
+    // the frame then finds it cached. Frames run with the window's thread count, so switching between Generate
+    // and Live never rebuilds the engine (and reloads every model).
+    void editsPreparePromptsWhileTheyCoalesce() {
+        auto* live = window->live();
+        auto* worker = window->worker()->worker();
+        window->liveAction()->setChecked(false);
+        window->settings()->setThreads(1);
+        QSignalSpy frames(live, &ipsui::LiveController::frameShown);
+        window->promptEdit()->setPlainText(QStringLiteral("a grey heron"));
+        window->liveAction()->setChecked(true);
+        QVERIFY(waitFrame(frames, 1));
+        const int engines = worker->pipelinesBuilt();
+        live->setCoalescing(0, 400);  // every frame counts as slow: edits wait 0.4 s
+        const int prepared = worker->promptsPrepared();
+        QTRY_VERIFY(!live->stale());
+        window->promptEdit()->setPlainText(QStringLiteral("a grey heron at dawn"));
+        // Encoded while the edit waits, before any frame starts.
+        QTRY_COMPARE_WITH_TIMEOUT(worker->promptsPrepared(), prepared + 1, 5000);
+        QVERIFY(live->stale());
+        QVERIFY(waitFrame(frames, 2));
+        QCOMPARE(framePrompt(), QStringLiteral("a grey heron at dawn"));
+        // Same prompts again (another kind of edit): nothing to encode ahead.
+        live->edited();
+        QVERIFY(waitFrame(frames, 3));
+        QCOMPARE(worker->promptsPrepared(), prepared + 1);
+        live->setCoalescing(ipsui::LiveController::kSlowFrameMs, ipsui::LiveController::kCoalesceMs);
+        window->liveAction()->setChecked(false);
+        QTRY_VERIFY_WITH_TIMEOUT(!window->isGenerating(), 60000);
+        // Generate with the same thread count: the engine (and its models) stays.
+        QSignalSpy ended(window.get(), &ipsui::MainWindow::generationEnded);
+        window->generate();
+        QTRY_COMPARE_WITH_TIMEOUT(ended.count(), 1, 120000);
+        QCOMPARE(worker->pipelinesBuilt(), engines);
+        window->settings()->setThreads(0);
     }
 
     // Live packs convolution weights while it runs (where the CPU has the kernel) and frees them after.

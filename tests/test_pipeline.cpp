@@ -191,11 +191,21 @@ private Q_SLOTS:
         QCOMPARE(after.text_encodes, before.text_encodes);
         QCOMPARE(after.image_encodes, before.image_encodes);
         QCOMPARE(after.vae_encodes, before.vae_encodes);
-        // A new prompt re-encodes the text only.
+        // A new prompt re-encodes its own window only (the negative prompt's is cached).
         q.prompt = "a blue sphere";
         engine->generate(q, {}, nullptr);
         QCOMPARE(engine->stage_counts().text_encodes, after.text_encodes + 1);
         QCOMPARE(engine->stage_counts().image_encodes, after.image_encodes);
+        // Prompts encoded ahead (Live's wait) are what the generation then uses.
+        q.prompt = "a blue sphere at noon";
+        QVERIFY(engine->prepare_prompts(q));
+        QCOMPARE(engine->stage_counts().text_encodes, after.text_encodes + 2);
+        engine->generate(q, {}, nullptr);
+        QCOMPARE(engine->stage_counts().text_encodes, after.text_encodes + 2);
+        auto unloaded = q;
+        unloaded.model = dataPath("tiny-sd15-single.safetensors");  // not loaded: nothing is loaded for it
+        QVERIFY(!engine->prepare_prompts(unloaded));
+        QCOMPARE(engine->stage_counts().text_encodes, after.text_encodes + 2);
         // Same request twice: the same picture.
         q.prompt = g.spec["params"]["prompt"];
         const auto b = engine->generate(q, {}, nullptr);

@@ -2,7 +2,9 @@
 #include <QtTest>
 
 #include "golden.h"
+#include "ips/errors.h"
 #include "models/model_loader.h"
+#include "nn/cancel_point.h"
 #include "test_paths.h"
 
 using ipstest::dataPath;
@@ -60,6 +62,35 @@ private Q_SLOTS:
         const auto out = unet->forward(in);
         QCOMPARE(out.sizes().vec(), (std::vector<std::int64_t>{1, 4, 17, 20}));
         QVERIFY(at::isfinite(out).all().item<bool>());
+    }
+
+    // A generation's cancel token in scope stops the UNet, the ControlNet and the VAE between their layers (a Live
+    // edit or Cancel need not wait for the rest of a step); out of scope, or not fired, it changes nothing.
+    void cancelStopsForwardsBetweenLayers() {
+        c10::InferenceMode guard;
+        auto controlnet = ips::models::load_controlnet(dataPath("tiny-controlnet"), {});
+        auto vae = ips::models::load_vae(dataPath("tiny-sd15/vae"), {});
+        ips::nn::UNetInputs in;
+        in.sample = at::randn({1, 4, 8, 8});
+        in.timestep = at::scalar_tensor(500);
+        in.encoder_hidden_states = at::randn({1, 77, 32});
+        const at::Tensor plain = unet->forward(in);
+        ips::CancelToken token;
+        {
+            const ips::nn::CancelScope scope(&token);
+            QVERIFY(at::equal(unet->forward(in), plain));
+            token.cancel();
+            QVERIFY_THROWS_EXCEPTION(ips::Cancelled, unet->forward(in));
+            QVERIFY_THROWS_EXCEPTION(ips::Cancelled, controlnet->forward(in.sample, in.timestep, in.encoder_hidden_states,
+                                                                        at::rand({1, 3, 64, 64}), 1.0));
+            QVERIFY_THROWS_EXCEPTION(ips::Cancelled, vae->decode(in.sample));
+            {
+                const ips::nn::CancelScope none(nullptr);  // a scope without a token (nested): runs
+                QVERIFY(at::equal(unet->forward(in), plain));
+            }
+            QVERIFY_THROWS_EXCEPTION(ips::Cancelled, unet->forward(in));  // the outer scope is back
+        }
+        QVERIFY(at::equal(unet->forward(in), plain));
     }
 
     void bfloat16ChannelsLastCloseToFloat() {

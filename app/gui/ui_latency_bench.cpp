@@ -88,6 +88,9 @@ int runLiveBench(QApplication& app, ipsui::MainWindow& window, ipsui::LatencyPro
                 << edits << " edits " << editMs << " ms apart, " << editToFrame.size() << " frames shown\n";
             out << "edit to frame: median " << percentile(editToFrame, 0.5) << " s, p90 " << percentile(editToFrame, 0.9)
                 << " s (the frame's generation itself: median " << percentile(frameSeconds, 0.5) << " s)\n";
+            out << "each frame, edit to frame / generation (s):";
+            for (std::size_t i = 0; i < editToFrame.size(); ++i) out << " " << editToFrame[i] << "/" << frameSeconds[i];
+            out << "\n";
             out << "frame stages (median s):";
             for (auto& [name, seconds] : stageSeconds) out << " " << name << " " << percentile(seconds, 0.5) << ";";
             out << "\n";

@@ -45,7 +45,8 @@ void writeLiveSettings(const LiveSettings& l) {
 }  // namespace
 
 void MainWindow::setupLive() {
-    live_ = new LiveController(host_, [this](QString* error) { return buildRequest(error); }, this);
+    live_ = new LiveController(
+        host_, [this](QString* error) { return buildRequest(error); }, [this] { return settings_->threads(); }, this);
     liveBar_->setSettings(readLiveSettings());
     live_->setSettings(liveBar_->settings());
 

@@ -173,6 +173,11 @@ public:
     GenerationResult generate(const GenerationRequest& request, const ProgressCallback& progress = {},
                               const CancelToken* cancel = nullptr);
 
+    // Encodes the request's prompts ahead of its generation, which then finds them cached; only when its base
+    // model is already loaded (never loads one). Returns whether it did. Throws what generate would for a bad
+    // prompt syntax or LoRA.
+    bool prepare_prompts(const GenerationRequest& request);
+
     // Drops every loaded model and cached stage.
     void unload();
 

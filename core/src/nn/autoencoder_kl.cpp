@@ -1,6 +1,7 @@
 #include "nn/autoencoder_kl.h"
 
 #include "ips/errors.h"
+#include "nn/cancel_point.h"
 #include "nn/packed_conv.h"
 
 namespace ips::nn {
@@ -73,7 +74,10 @@ VaeBlockImpl::VaeBlockImpl(bool up, std::int64_t in, std::int64_t out, std::int6
 }
 
 at::Tensor VaeBlockImpl::forward(at::Tensor h) {
-    for (const auto& r : *resnets) h = r->as<ResnetBlock2D>()->forward(h);
+    for (const auto& r : *resnets) {
+        cancel_point();
+        h = r->as<ResnetBlock2D>()->forward(h);
+    }
     if (downsamplers) h = downsamplers[0]->as<Downsample2D>()->forward(h);
     if (upsamplers) h = upsamplers[0]->as<Upsample2D>()->forward(h);
     return h;

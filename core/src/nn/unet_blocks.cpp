@@ -1,5 +1,7 @@
 #include "nn/unet_blocks.h"
 
+#include "nn/cancel_point.h"
+
 namespace ips::nn {
 
 Transformer2DModel make_transformer(const BlockOptions& o, std::int64_t channels) {
@@ -43,6 +45,7 @@ at::Tensor UNetDownBlockImpl::forward(at::Tensor h, const at::Tensor& temb, cons
                                       std::vector<at::Tensor>& output_states, std::size_t limit) {
     for (std::size_t i = 0; i < resnets->size(); ++i) {
         if (output_states.size() >= limit) return h;
+        cancel_point();
         h = resnets[i]->as<ResnetBlock2D>()->forward(h, temb);
         if (attentions) h = attentions[i]->as<Transformer2DModel>()->forward(h, context);
         output_states.push_back(h);
@@ -67,6 +70,7 @@ UNetMidBlock2DCrossAttnImpl::UNetMidBlock2DCrossAttnImpl(const BlockOptions& o) 
 at::Tensor UNetMidBlock2DCrossAttnImpl::forward(at::Tensor h, const at::Tensor& temb, const CrossAttentionContext& context) {
     h = resnets[0]->as<ResnetBlock2D>()->forward(h, temb);
     for (std::size_t i = 0; i < attentions->size(); ++i) {
+        cancel_point();
         h = attentions[i]->as<Transformer2DModel>()->forward(h, context);
         h = resnets[i + 1]->as<ResnetBlock2D>()->forward(h, temb);
     }
@@ -92,6 +96,7 @@ at::Tensor UNetUpBlockImpl::forward(at::Tensor h, std::vector<at::Tensor>& skips
                                     const CrossAttentionContext& context, at::IntArrayRef upsample_size, std::size_t first_layer,
                                     const Capture* entering) {
     for (std::size_t i = first_layer; i < resnets->size(); ++i) {
+        cancel_point();
         if (entering && entering->layer == i) *entering->hidden = h;
         h = at::cat({h, skips.back()}, 1);
         skips.pop_back();

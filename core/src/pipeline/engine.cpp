@@ -10,6 +10,7 @@
 #include "ipadapter/image_prompts.h"
 #include "ipadapter/layer_scales.h"
 #include "ips/errors.h"
+#include "nn/cancel_point.h"
 #include "pipeline/image_tensors.h"
 #include "pipeline/ip_regions.h"
 #include "pipeline/prompt_encoding.h"
@@ -88,11 +89,24 @@ Image load_source(const ImageSource& source, const std::string& what) {
     return image::read_image_rgb(source.path);
 }
 
+// Brings the weights to base + the request's LoRAs (only what changed; nothing on an error) and its
+// textual-inversion embeddings (rows added to the token table, tokens to the tokenizer; none: the originals).
+namespace {
+void apply_weight_edits(BaseModel& base, const GenerationRequest& q) {
+    std::vector<lora::LoraRequest> loras;
+    for (const auto& l : q.loras) loras.push_back({l.path, l.weight});
+    base.loras.apply(*base.unet, base.text_encoder.get(), loras);
+    std::vector<text::EmbeddingRequest> embeddings;
+    for (const auto& e : q.embeddings) embeddings.push_back({e.path, e.token});
+    base.embeddings.apply(*base.tokenizer, *base.text_encoder, embeddings);
+}
+}  // namespace
+
 Engine::Engine(PipelineOptions options) : options_(std::move(options)), models_(options_.config_root) {}
 
 void Engine::unload() {
     models_.clear();
-    text_cache_.clear();
+    text_windows_.clear();
     vae_cache_.clear();
     control_cache_.clear();
     embeddings_.clear();
@@ -101,18 +115,30 @@ void Engine::unload() {
 Engine::TextEmbeddings Engine::text_embeddings(BaseModel& base, const GenerationRequest& q) {
     const int skip = q.clip_skip.value_or(0);
     const PromptSyntax syntax = prompt_syntax_or_throw(q.prompt_syntax);
-    const std::string key = base.key + "\x1f" + base.loras.signature() + "\x1f" + base.embeddings.signature() + "\x1f" + q.prompt + "\x1f" + q.negative_prompt +
-                            "\x1f" + std::to_string(skip) + "\x1f" + std::string(prompt_syntax_name(syntax));
-    if (auto it = text_cache_.find(key); it != text_cache_.end()) return it->second;
-    TextEmbeddings e;
-    ++text_encodes_;
+    // The text encoder's weights as they are now: model and precision, merged LoRAs, added embeddings.
+    const std::string state = base.key + "\x1f" + base.loras.signature() + "\x1f" + base.embeddings.signature();
+    const WindowEncoder run = run_text_encoder(base.text_encoder);
+    const WindowEncoder cached = [&](const text::TokenChunk& chunk, int clip_skip) {
+        const std::string key = TextWindowCache::key(state, chunk.input_ids, clip_skip);
+        if (at::Tensor hit = text_windows_.find(key); hit.defined()) return hit;
+        ++text_encodes_;
+        at::Tensor window = run(chunk, clip_skip);
+        text_windows_.insert(key, window);
+        return window;
+    };
     // [1, 77 * chunks, C] each; the negative prompt without clip_skip, as diffusers does.
-    auto pair = encode_prompt_pair(*base.tokenizer, base.text_encoder, q.prompt, q.negative_prompt, skip, syntax);
-    e.cond = std::move(pair.cond);
-    e.uncond = std::move(pair.uncond);
-    if (text_cache_.size() > 16) text_cache_.clear();
-    text_cache_.emplace(key, e);
-    return e;
+    auto pair = encode_prompt_pair_with(*base.tokenizer, cached, q.prompt, q.negative_prompt, skip, syntax);
+    return {std::move(pair.cond), std::move(pair.uncond)};
+}
+
+bool Engine::prepare_prompts(const GenerationRequest& q) {
+    const at::ScalarType dtype = q.dtype == "bfloat16" ? at::kBFloat16 : at::kFloat;
+    if (!models_.has_base(q.model, dtype, q.vae)) return false;
+    c10::InferenceMode guard;
+    BaseModel& base = models_.base(q.model, dtype, q.vae);
+    apply_weight_edits(base, q);
+    text_embeddings(base, q);
+    return true;
 }
 
 ipadapter::ImageEmbedding Engine::reference_embedding(const ImageSource& s, const fs::path& encoder, at::ScalarType dtype,
@@ -186,16 +212,7 @@ Engine::LoadedModels Engine::load_models(const GenerationRequest& q, at::ScalarT
     LoadedModels m;
     m.base = &models_.base(q.model, dtype, q.vae);
     BaseModel& base = *m.base;
-    {
-        // Brings the weights to base + the requested LoRAs (only what changed; nothing on an error).
-        std::vector<lora::LoraRequest> loras;
-        for (const auto& l : q.loras) loras.push_back({l.path, l.weight});
-        base.loras.apply(*base.unet, base.text_encoder.get(), loras);
-        // Textual-inversion embeddings: rows added to the token table, tokens to the tokenizer (none: the originals).
-        std::vector<text::EmbeddingRequest> embeddings;
-        for (const auto& e : q.embeddings) embeddings.push_back({e.path, e.token});
-        base.embeddings.apply(*base.tokenizer, *base.text_encoder, embeddings);
-    }
+    apply_weight_edits(base, q);
     auto& unet = base.unet;
     const std::int64_t unet_channels = unet->config.in_channels;
     if (unet_channels == 9 && !q.mask_image)
@@ -453,6 +470,7 @@ GenerationResult Engine::generate(const GenerationRequest& q, const ProgressCall
     validate_request(q);
     Reporter report{progress};
     c10::InferenceMode guard;
+    const nn::CancelScope cancel_scope(cancel);  // the networks stop between their layers, not only between steps
     const at::ScalarType dtype = q.dtype == "bfloat16" ? at::kBFloat16 : at::kFloat;
 
     encode_references_before_base(q, dtype, report);

@@ -11,6 +11,7 @@
 #include "schedulers/scheduler.h"
 #include "ips/generation.h"
 #include "pipeline/model_cache.h"
+#include "pipeline/text_window_cache.h"
 
 namespace ips::pipeline {
 
@@ -33,8 +34,12 @@ public:
                               Trace* trace = nullptr);
     void unload();
     ModelCache& models() { return models_; }
+    // Encodes the request's prompt and negative prompt into the text cache when its base model is loaded
+    // (it never loads one), with its LoRAs and embeddings applied as its generation will: Live runs it while
+    // it waits for the artist to pause. Returns whether it did.
+    bool prepare_prompts(const GenerationRequest& request);
 
-    // How often each stage actually ran (the rest came from the caches).
+    // How often each stage actually ran (the rest came from the caches); text_encodes counts 77-token windows.
     struct StageCounts {
         int text_encodes = 0, image_encodes = 0, vae_encodes = 0;
     };
@@ -112,7 +117,7 @@ private:
     PipelineOptions options_;
     ModelCache models_;
     ipadapter::ImageEmbeddingCache embeddings_;
-    std::map<std::string, TextEmbeddings> text_cache_;
+    TextWindowCache text_windows_;
     std::map<std::string, nn::LatentDistribution> vae_cache_;
     std::map<std::string, at::Tensor> control_cache_;  // preprocessed maps by content and size
     int text_encodes_ = 0, vae_encodes_ = 0;

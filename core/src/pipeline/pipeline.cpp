@@ -175,6 +175,11 @@ GenerationResult Pipeline::generate(const GenerationRequest& request, const Prog
     return impl_->engine.generate(request, progress, cancel);
 }
 
+bool Pipeline::prepare_prompts(const GenerationRequest& request) {
+    std::lock_guard<std::mutex> lock(impl_->mutex);
+    return impl_->engine.prepare_prompts(request);
+}
+
 void Pipeline::unload() {
     std::lock_guard<std::mutex> lock(impl_->mutex);
     impl_->engine.unload();

@@ -13,12 +13,18 @@ at::Tensor apply_emphasis(const at::Tensor& z, const std::vector<float>& weights
     return (weighted * (original_mean / new_mean)).to(z.scalar_type());
 }
 
-at::Tensor encode_chunks(nn::CLIPTextModel& text_encoder,
+WindowEncoder run_text_encoder(nn::CLIPTextModel& text_encoder) {
+    return [&text_encoder](const text::TokenChunk& chunk, int clip_skip) {
+        const at::Tensor ids = at::tensor(chunk.input_ids, at::kLong).unsqueeze(0);  // [1, 77]
+        return text_encoder->encode_prompt(ids, clip_skip);                           // [1, 77, C]
+    };
+}
+
+at::Tensor encode_chunks(const WindowEncoder& encode_window,
                          const std::vector<text::TokenChunk>& chunks, int clip_skip) {
     std::vector<at::Tensor> windows;
     for (const auto& chunk : chunks) {
-        const at::Tensor ids = at::tensor(chunk.input_ids, at::kLong).unsqueeze(0);  // [1, 77]
-        at::Tensor z = text_encoder->encode_prompt(ids, clip_skip);                  // [1, 77, C]
+        at::Tensor z = encode_window(chunk, clip_skip);
         // All weights 1 would give z * (m / m): skipped, so unweighted windows stay diffusers' own.
         if (!chunk.unweighted()) z = apply_emphasis(z, chunk.weights);
         windows.push_back(z);
@@ -26,15 +32,14 @@ at::Tensor encode_chunks(nn::CLIPTextModel& text_encoder,
     return windows.size() == 1 ? windows.front() : at::cat(windows, 1);
 }
 
-PromptEmbeddingPair encode_prompt_pair(const ClipTokenizer& tokenizer,
-                                       nn::CLIPTextModel& text_encoder, const std::string& prompt,
-                                       const std::string& negative_prompt, int clip_skip,
-                                       PromptSyntax syntax) {
+PromptEmbeddingPair encode_prompt_pair_with(const ClipTokenizer& tokenizer, const WindowEncoder& encode_window,
+                                            const std::string& prompt, const std::string& negative_prompt,
+                                            int clip_skip, PromptSyntax syntax) {
     text::ChunkedPrompt cond = text::chunk_prompt(tokenizer, prompt, syntax);
     text::ChunkedPrompt uncond = text::chunk_prompt(tokenizer, negative_prompt, syntax);
     text::pad_to_same_chunk_count(tokenizer, cond, uncond);
-    return {encode_chunks(text_encoder, cond.chunks, clip_skip),
-            encode_chunks(text_encoder, uncond.chunks, 0)};
+    return {encode_chunks(encode_window, cond.chunks, clip_skip),
+            encode_chunks(encode_window, uncond.chunks, 0)};
 }
 
 }  // namespace ips::pipeline

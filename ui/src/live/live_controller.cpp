@@ -7,8 +7,8 @@
 
 namespace ipsui {
 
-LiveController::LiveController(WorkerHost* host, RequestSource fullRequest, QObject* parent)
-    : QObject(parent), host_(host), fullRequest_(std::move(fullRequest)) {
+LiveController::LiveController(WorkerHost* host, RequestSource fullRequest, std::function<int()> threads, QObject* parent)
+    : QObject(parent), host_(host), fullRequest_(std::move(fullRequest)), threads_(std::move(threads)) {
     clock_.start();
     coalesce_.setSingleShot(true);
     connect(&coalesce_, &QTimer::timeout, this, &LiveController::startFrame);
@@ -51,8 +51,24 @@ void LiveController::edited() {
     if (!dirty_) firstEditMs_ = clock_.elapsed();
     dirty_ = true;
     // Quick frames: start now (a zero timer still merges the edits of one event). Slow ones: wait for a pause.
-    coalesce_.start(lastFrameSeconds_ * 1000 > kSlowFrameMs ? kCoalesceMs : 0);
+    const bool slow = lastFrameSeconds_ * 1000 > slowFrameMs_;
+    coalesce_.start(slow ? coalesceMs_ : 0);
+    if (slow) preparePrompts();
     Q_EMIT stateChanged();
+}
+
+// The text encoder runs in the pause edits wait for (an idle worker otherwise): the frame then starts with the
+// prompt's embeddings cached. Only when the prompts changed and no job is running (a running frame is
+// replaced at the end of the wait; the encoding then goes with the new frame).
+void LiveController::preparePrompts() {
+    if (host_->busy()) return;
+    QString error;
+    const auto full = fullRequest_(&error);
+    if (!full) return;  // startFrame says why
+    const QString prompts = QString::fromStdString(full->prompt + '\x1f' + full->negative_prompt);
+    if (prompts == preparedPrompts_) return;
+    preparedPrompts_ = prompts;
+    host_->preparePrompts(liveRequest(*full, settings_, seed_));
 }
 
 void LiveController::startFrame() {
@@ -75,7 +91,7 @@ void LiveController::startFrame() {
     dirty_ = false;
     firstEditMs_ = -1;
     loading_ = false;
-    job_ = host_->submit(liveRequest(*full, settings_, seed_), 0);
+    job_ = host_->submit(liveRequest(*full, settings_, seed_), threads_ ? threads_() : 0);
     Q_EMIT stateChanged();
 }
 

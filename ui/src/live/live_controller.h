@@ -1,7 +1,8 @@
 #pragma once
 // Live mode: while on, every edit (prompt, references, IP scale, masks, sketches, LoRAs, the init image)
 // replaces the running frame at its next step with one made from the new state. Edits coalesce: a new frame
-// starts at once while frames are quick, and 0.25 s after the last edit once a frame takes over 1.5 s. A job
+// starts at once while frames are quick, and 0.25 s after the last edit once a frame takes over 1.5 s; that
+// wait is not idle: the worker encodes the edited prompt in it, so the frame starts with its text ready. A job
 // still loading models is never cancelled (its models would never arrive); the newest edit waits for it.
 #include <QElapsedTimer>
 #include <QImage>
@@ -22,7 +23,9 @@ class LiveController : public QObject {
 public:
     // `fullRequest` gives what Generate would run (nothing, with the reason, when the window cannot run).
     using RequestSource = std::function<std::optional<ips::GenerationRequest>(QString* error)>;
-    LiveController(WorkerHost* host, RequestSource fullRequest, QObject* parent = nullptr);
+    // `threads` gives the window's compute threads: frames run with the same (a different count would make the
+    // worker build its engine again, models and all).
+    LiveController(WorkerHost* host, RequestSource fullRequest, std::function<int()> threads, QObject* parent = nullptr);
 
     bool enabled() const { return enabled_; }
     // Turning Live on fixes the seed (`seed`, or a new random one) and makes a first frame.
@@ -45,6 +48,11 @@ public:
 
     static constexpr int kSlowFrameMs = 1500;  // frames slower than this make edits coalesce
     static constexpr int kCoalesceMs = 250;
+    // Tests make tiny models' frames count as slow.
+    void setCoalescing(int slowFrameMs, int waitMs) {
+        slowFrameMs_ = slowFrameMs;
+        coalesceMs_ = waitMs;
+    }
 
 Q_SIGNALS:
     void frameShown(const QImage& image, double editToFrameSeconds);
@@ -53,12 +61,17 @@ Q_SIGNALS:
 
 private:
     void startFrame();
+    void preparePrompts();  // while edits coalesce
     bool frameRunning() const;
     void onFinished(const GenerationOutcome& outcome);
     void onIdle();
 
     WorkerHost* host_;
     RequestSource fullRequest_;
+    std::function<int()> threads_;
+    int slowFrameMs_ = kSlowFrameMs;
+    int coalesceMs_ = kCoalesceMs;
+    QString preparedPrompts_;  // the prompt and negative prompt last sent ahead
     LiveSettings settings_;
     bool enabled_ = false;
     bool dirty_ = false;          // an edit no submitted frame includes yet

@@ -19,6 +19,7 @@ ips::Pipeline& GenerationWorker::pipeline(int threads) {
         pipeline_.reset();  // free the old models before loading again
         options_.threads = threads;
         pipeline_ = std::make_unique<ips::Pipeline>(options_);
+        pipelinesBuilt_.fetch_add(1);
     }
     return *pipeline_;
 }
@@ -71,6 +72,30 @@ void GenerationWorker::generate(quint64 job, ips::GenerationRequest request, int
         Q_EMIT failed(job, tr("Internal error: %1").arg(QString::fromStdString(e.what())));
     } catch (...) {
         Q_EMIT failed(job, tr("Internal error (unknown exception)"));
+    }
+}
+
+void GenerationWorker::preparePrompts(const ips::GenerationRequest& request) {
+    bool queued = false;
+    {
+        std::lock_guard<std::mutex> lock(waitingMutex_);
+        queued = waitingPrompts_.has_value();
+        waitingPrompts_ = request;
+    }
+    if (!queued) QMetaObject::invokeMethod(this, [this] { prepareWaitingPrompts(); }, Qt::QueuedConnection);
+}
+
+void GenerationWorker::prepareWaitingPrompts() {
+    std::optional<ips::GenerationRequest> request;
+    {
+        std::lock_guard<std::mutex> lock(waitingMutex_);
+        request.swap(waitingPrompts_);
+    }
+    if (!request || !pipeline_) return;  // nothing loaded yet: the generation encodes them
+    try {
+        if (pipeline_->prepare_prompts(*request)) promptsPrepared_.fetch_add(1);
+    } catch (...) {
+        // Speculative work: the generation meets the same problem and reports it.
     }
 }
 

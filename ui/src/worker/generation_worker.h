@@ -9,6 +9,8 @@
 #include <QString>
 #include <atomic>
 #include <memory>
+#include <mutex>
+#include <optional>
 
 #include "ips/generation.h"
 
@@ -40,6 +42,13 @@ public:
     void generate(quint64 job, ips::GenerationRequest request, int threads);
     void unload();
 
+    // Thread-safe: encode `request`'s prompts on the worker thread when it gets there, if its models are loaded
+    // (Live, while it waits for the artist to pause). Only the newest waiting request is kept; no signal, and
+    // an error is left for the generation to report.
+    void preparePrompts(const ips::GenerationRequest& request);
+    int promptsPrepared() const { return promptsPrepared_.load(); }  // how many encoded something (tests)
+    int pipelinesBuilt() const { return pipelinesBuilt_.load(); }    // engines made (a thread count change makes one)
+
 Q_SIGNALS:
     void stageChanged(quint64 job, QString stage);
     void progress(quint64 job, int step, int total, double elapsedSeconds);
@@ -51,6 +60,7 @@ Q_SIGNALS:
 
 private:
     ips::Pipeline& pipeline(int threads);
+    void prepareWaitingPrompts();  // worker thread
 
     ips::PipelineOptions options_;
     std::unique_ptr<ips::Pipeline> pipeline_;
@@ -60,6 +70,10 @@ private:
     // token, which the next job resets before checking cancelledUpTo_.
     std::atomic<quint64> running_{0};
     std::atomic<bool> previewInFlight_{false};
+    std::mutex waitingMutex_;
+    std::optional<ips::GenerationRequest> waitingPrompts_;
+    std::atomic<int> promptsPrepared_{0};
+    std::atomic<int> pipelinesBuilt_{0};
 };
 
 }  // namespace ipsui

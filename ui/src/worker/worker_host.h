@@ -24,6 +24,8 @@ public:
     quint64 submit(const ips::GenerationRequest& request, int threads);
     void cancel();
     void unloadModels();
+    // Encodes `request`'s prompts on the worker ahead of its generation (see GenerationWorker::preparePrompts).
+    void preparePrompts(const ips::GenerationRequest& request) { worker_->preparePrompts(request); }
 
 Q_SIGNALS:
     void stageChanged(QString stage);
