@@ -38,10 +38,11 @@ double percentile(std::vector<double> v, double p) {
 // Live: a first frame (models load), then `edits` prompt words typed `editMs` apart; each frame shown reports
 // how long ago the oldest edit it answers was made.
 int runLiveBench(QApplication& app, ipsui::MainWindow& window, ipsui::LatencyProbe& probe, int edits, const QString& preset,
-                 int editMs, int size, QTextStream& out) {
+                 bool deepCache, int editMs, int size, QTextStream& out) {
     ipsui::LiveSettings settings;
     settings.preset = preset;
     settings.size = size;
+    settings.deepCache = deepCache;
     window.liveBar()->setSettings(settings);
     window.live()->setSettings(settings);
     std::vector<double> editToFrame, frameSeconds;  // from the edit to the frame shown; the frame's generation alone
@@ -84,7 +85,8 @@ int runLiveBench(QApplication& app, ipsui::MainWindow& window, ipsui::LatencyPro
         frameSeconds.push_back(window.live()->lastFrameSeconds());
         if (typed == edits && !window.live()->stale()) {
             probe.stop();
-            out << "machine: " << QThread::idealThreadCount() << " cores; live " << preset << " at " << size << " px, "
+            out << "machine: " << QThread::idealThreadCount() << " cores; live " << preset << (deepCache ? " + DeepCache 2" : "") << " at "
+                << size << " px, "
                 << edits << " edits " << editMs << " ms apart, " << editToFrame.size() << " frames shown\n";
             out << "edit to frame: median " << percentile(editToFrame, 0.5) << " s, p90 " << percentile(editToFrame, 0.9)
                 << " s (the frame's generation itself: median " << percentile(frameSeconds, 0.5) << " s)\n";
@@ -131,6 +133,7 @@ int main(int argc, char** argv) {
         {QStringLiteral("live"), QStringLiteral("Live mode: this many scripted edits (prompt words)"), QStringLiteral("n"), QStringLiteral("0")},
         {QStringLiteral("live-preset"), QStringLiteral("Live sampler: lcm4, lcm2, hyper8cfg, tcd4"), QStringLiteral("id"), QStringLiteral("lcm2")},
         {QStringLiteral("edit-ms"), QStringLiteral("Live: milliseconds between edits"), QStringLiteral("n"), QStringLiteral("1000")},
+        {QStringLiteral("live-deep-cache"), QStringLiteral("Live: DeepCache on (interval 2), as the Live row's switch")},
         {QStringLiteral("preview-decoder"), QStringLiteral("TAESD decoder folder (optional)"), QStringLiteral("path"), QString()},
     });
     parser.process(app);
@@ -161,7 +164,7 @@ int main(int argc, char** argv) {
     ipsui::LatencyProbe probe;
     if (const int edits = parser.value(QStringLiteral("live")).toInt(); edits > 0)
         return runLiveBench(app, window, probe, edits, parser.value(QStringLiteral("live-preset")),
-                            parser.value(QStringLiteral("edit-ms")).toInt(), size, out);
+                            parser.isSet(QStringLiteral("live-deep-cache")), parser.value(QStringLiteral("edit-ms")).toInt(), size, out);
     QElapsedTimer clock;
     QObject::connect(&window, &ipsui::MainWindow::generationEnded, &app, [&] {
         probe.stop();
