@@ -128,7 +128,7 @@ struct GenerationProgress {
 };
 using ProgressCallback = std::function<void(const GenerationProgress&)>;
 
-// Set from any thread; the pipeline checks it between steps and throws Cancelled.
+// Set from any thread; the pipeline checks it between steps and between the networks' layers and throws Cancelled.
 class CancelToken {
 public:
     void cancel() { cancelled_.store(true); }

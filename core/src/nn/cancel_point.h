@@ -1,8 +1,9 @@
 #pragma once
 // Cancelling inside a network's forward. A 384 px batch-1 UNet step takes about a second on two cores and a
 // 512 px VAE decode several: checked only between steps, a Live edit or a Cancel click would wait for the rest of
-// one. A generation puts its CancelToken in scope on the thread that runs it; the UNet, ControlNet and VAE blocks
-// call cancel_point() between their layers, which throws Cancelled once the token fired.
+// one. A generation puts its CancelToken in scope on the thread that runs it; the engine (between steps and
+// images) and the UNet, ControlNet and VAE blocks (between their layers) call cancel_point(), which throws
+// Cancelled once the token fired.
 #include "ips/generation.h"
 
 namespace ips::nn {

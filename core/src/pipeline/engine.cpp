@@ -39,10 +39,6 @@ at::Tensor repeat_batch(const at::Tensor& t, std::int64_t copies) {
     return t.repeat(reps);
 }
 
-void check_cancel(const CancelToken* cancel) {
-    if (cancel && cancel->cancelled()) throw Cancelled();
-}
-
 at::Tensor read_latents_file(const fs::path& file, const std::vector<std::int64_t>& shape) {
     const std::string name = io::display_path(file);
     io::Weights w = io::load_user_tensors(file);
@@ -447,14 +443,13 @@ Engine::StepOutput Engine::denoise_step(const GenerationRequest& q, LoadedModels
     return result;
 }
 
-at::Tensor Engine::decode(const GenerationRequest& q, LoadedModels& models, const at::Tensor& latents, at::ScalarType dtype,
-                          const CancelToken* cancel) {
+at::Tensor Engine::decode(const GenerationRequest& q, LoadedModels& models, const at::Tensor& latents, at::ScalarType dtype) {
     // One image at a time (memory). TAESD reads the UNet's latents as they are; the VAE unscaled ones.
     BaseModel& base = *models.base;
     const double sf = base.vae->config.scaling_factor;
     std::vector<at::Tensor> decoded;
     for (std::int64_t i = 0; i < latents.size(0); ++i) {
-        check_cancel(cancel);
+        nn::cancel_point();
         const at::Tensor one = latents.narrow(0, i, 1);
         decoded.push_back(q.draft_decode ? models.preview_decoder->forward(network_input(one, dtype)).to(at::kFloat).contiguous()
                                          : decode_latent(base, one / sf));
@@ -470,7 +465,8 @@ GenerationResult Engine::generate(const GenerationRequest& q, const ProgressCall
     validate_request(q);
     Reporter report{progress};
     c10::InferenceMode guard;
-    const nn::CancelScope cancel_scope(cancel);  // the networks stop between their layers, not only between steps
+    // Every check of `cancel` (between steps, images, and the networks' layers) reads it through this scope.
+    const nn::CancelScope cancel_scope(cancel);
     const at::ScalarType dtype = q.dtype == "bfloat16" ? at::kBFloat16 : at::kFloat;
 
     encode_references_before_base(q, dtype, report);
@@ -480,7 +476,7 @@ GenerationResult Engine::generate(const GenerationRequest& q, const ProgressCall
     if (const auto cond_dim = base.unet->config.time_cond_proj_dim; cond_dim && q.scheduler != "lcm")
         throw InputError(io::display_path(q.model) + ": this UNet is a Latent Consistency Model (time_cond_proj_dim " +
                          std::to_string(*cond_dim) + "); it runs with the lcm sampler, not " + q.scheduler);
-    check_cancel(cancel);
+    nn::cancel_point();
 
     const std::uint64_t seed = q.seed ? *q.seed : std::random_device()();
     at::Generator generator = at::make_generator<at::CPUGeneratorImpl>(seed);
@@ -489,7 +485,7 @@ GenerationResult Engine::generate(const GenerationRequest& q, const ProgressCall
 
     report("encoding", 0, 0, nullptr);
     Conditioning conditioning = encode_conditioning(q, models, dtype, trace);
-    check_cancel(cancel);
+    nn::cancel_point();
 
     const StartLatents start = prepare_latents(q, base, conditioning, *scheduler, generator, dtype);
     if (trace) trace->timesteps = scheduler->timesteps().slice(0, static_cast<std::int64_t>(start.begin));
@@ -502,7 +498,7 @@ GenerationResult Engine::generate(const GenerationRequest& q, const ProgressCall
     at::Tensor latents = start.latents;
     report("denoising", 0, total, nullptr);
     for (int k = 0; k < total; ++k) {
-        check_cancel(cancel);
+        nn::cancel_point();
         const StepOutput step = denoise_step(q, models, conditioning, start, latents, k, total, *scheduler, generator, dtype,
                                              deep_cache ? &*deep_cache : nullptr);
         latents = step.latents;
@@ -518,7 +514,7 @@ GenerationResult Engine::generate(const GenerationRequest& q, const ProgressCall
         throw Error("the generation diverged (NaN in the latents); try float32 or fewer/other settings");
 
     report("decoding", total, total, nullptr);
-    const at::Tensor all = decode(q, models, latents, dtype, cancel);
+    const at::Tensor all = decode(q, models, latents, dtype);
     if (trace) {
         trace->latents_final = latents;
         trace->decoded = all;

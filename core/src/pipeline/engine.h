@@ -97,8 +97,8 @@ private:
                             const StartLatents& start, const at::Tensor& latents, int step, int total, schedulers::Scheduler& scheduler,
                             at::Generator& generator, at::ScalarType dtype, DeepCacheState* deep_cache);
     // The final picture through the VAE, or through the TAESD decoder for the request's draft_decode.
-    at::Tensor decode(const GenerationRequest& request, LoadedModels& models, const at::Tensor& latents, at::ScalarType dtype,
-                      const CancelToken* cancel);
+    // Stops between images (and the VAE between its layers) once the generation's cancel token fires.
+    at::Tensor decode(const GenerationRequest& request, LoadedModels& models, const at::Tensor& latents, at::ScalarType dtype);
 
     struct TextEmbeddings {
         at::Tensor cond, uncond;  // [1, 77 * windows, C] in the text encoder's precision (same windows)
